@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * hop - encode and decode the frames libosprofiler sends to the sidecar.
+ *
+ * A frame is one SOCK_SEQPACKET message: an 8-byte header ("OSPH", version,
+ * flags, publisher_id length), the publisher_id, then newline-terminated JSON
+ * trace points. The format is specified in docs/wire.md so that any language
+ * can feed the sidecar. Everything here treats input as hostile: lengths are
+ * checked before use and no record is trusted until osp__point_parse().
+ */
+#include "hop.h"
+
+#include <string.h>
+
+#include "errors.h"
+
+size_t osp__hop_header(char *out, const char *publisher, size_t publisher_len) {
+    if (publisher_len > OSP_HOP_MAX_PUBLISHER)
+        publisher_len = OSP_HOP_MAX_PUBLISHER;
+    memcpy(out, OSP_HOP_MAGIC, 4);
+    out[4] = OSP_HOP_VERSION;
+    out[5] = 0; /* flags, none defined in version 1 */
+    out[6] = (char)(publisher_len & 0xff);
+    out[7] = (char)(publisher_len >> 8);
+    memcpy(out + 8, publisher, publisher_len);
+    return 8 + publisher_len;
+}
+
+int osp__hop_parse(const void *buf, size_t len, osp_hop_frame_t *f, osp_error_t *err) {
+    const unsigned char *p = buf;
+    if (len < OSP_HOP_HEADER_FIXED)
+        return osp__error_set(err, OSP_EFRAME, "hop", 0, "frame of %zu bytes is shorter than its header", len);
+    if (len > OSP_HOP_MAX_FRAME)
+        return osp__error_set(err, OSP_EFRAME, "hop", 0, "frame of %zu bytes exceeds %d", len, OSP_HOP_MAX_FRAME);
+    if (memcmp(p, OSP_HOP_MAGIC, 4) != 0)
+        return osp__error_set(err, OSP_EFRAME, "hop", 0, "bad magic");
+    if (p[4] != OSP_HOP_VERSION)
+        return osp__error_set(err, OSP_EFRAME, "hop", 0, "unsupported hop version %u", p[4]);
+    size_t plen = (size_t)p[6] | (size_t)p[7] << 8;
+    if (plen > OSP_HOP_MAX_PUBLISHER || OSP_HOP_HEADER_FIXED + plen > len)
+        return osp__error_set(err, OSP_EFRAME, "hop", 0, "publisher_id length %zu out of bounds", plen);
+    f->publisher = (const char *)p + OSP_HOP_HEADER_FIXED;
+    f->publisher_len = plen;
+    f->next = f->publisher + plen;
+    f->end = (const char *)p + len;
+    return OSP_OK;
+}
+
+int osp__hop_next(osp_hop_frame_t *f, const char **rec, size_t *len) {
+    while (f->next < f->end) {
+        const char *nl = memchr(f->next, '\n', (size_t)(f->end - f->next));
+        if (!nl) {
+            f->next = f->end;
+            return OSP_EFRAME;
+        }
+        const char *start = f->next;
+        f->next = nl + 1;
+        if (nl == start)
+            continue; /* tolerate blank lines */
+        *rec = start;
+        *len = (size_t)(nl - start);
+        return 1;
+    }
+    return 0;
+}
+
+static bool has_string(json_t *o, const char *key) {
+    return json_is_string(json_object_get(o, key));
+}
+
+int osp__point_parse(const char *rec, size_t len, json_t **out, osp_error_t *err) {
+    json_error_t je;
+    json_t *o = json_loadb(rec, len, JSON_ALLOW_NUL, &je);
+    if (!o)
+        return osp__error_set(err, OSP_EFRAME, "point", je.line, "invalid JSON: %s", je.text);
+    const char *what = NULL;
+    if (!json_is_object(o))
+        what = "point is not a JSON object";
+    else if (!has_string(o, "name") || !has_string(o, "base_id") ||
+             !has_string(o, "trace_id") || !has_string(o, "parent_id") ||
+             !has_string(o, "timestamp"))
+        what = "point lacks one of the string fields name, base_id, trace_id, parent_id, timestamp";
+    else if (json_object_get(o, "info") && !json_is_object(json_object_get(o, "info")))
+        what = "point info is not an object";
+    else {
+        const char *name = json_string_value(json_object_get(o, "name"));
+        size_t n = strlen(name);
+        if (!((n > 6 && strcmp(name + n - 6, "-start") == 0) ||
+              (n > 5 && strcmp(name + n - 5, "-stop") == 0)))
+            what = "point name does not end in -start or -stop";
+    }
+    if (what) {
+        json_decref(o);
+        return osp__error_set(err, OSP_EFRAME, "point", 0, "%s", what);
+    }
+    *out = o;
+    return OSP_OK;
+}

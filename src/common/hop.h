@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* hop - the library -> sidecar frame format (docs/wire.md, version 1). */
+#ifndef OSP_COMMON_HOP_H
+#define OSP_COMMON_HOP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <osprofiler/osprofiler.h>
+
+#define OSP_HOP_MAGIC        "OSPH"
+#define OSP_HOP_VERSION      1
+#define OSP_HOP_HEADER_FIXED 8
+#define OSP_HOP_MAX_FRAME    (256 * 1024) /* whole frame, header included */
+#define OSP_HOP_MAX_PUBLISHER 255
+
+typedef struct osp_hop_frame {
+    const char *publisher; /* publisher_id (not NUL-terminated) */
+    size_t publisher_len;
+    const char *next;      /* cursor into the records */
+    const char *end;
+} osp_hop_frame_t;
+
+/* Write a frame header for publisher into out (at least 8 + 255 bytes).
+ * Returns the header length. */
+size_t osp__hop_header(char *out, const char *publisher, size_t publisher_len);
+/* Check a received frame's header. Returns OSP_OK or OSP_EFRAME with err. */
+int osp__hop_parse(const void *buf, size_t len, osp_hop_frame_t *f, osp_error_t *err);
+/* Next record (one JSON text, without its '\n'). Returns 1 with a record,
+ * 0 at the end, OSP_EFRAME for a truncated last record (no '\n'). */
+int osp__hop_next(osp_hop_frame_t *f, const char **rec, size_t *len);
+/* Parse and check one trace point: a JSON object with string name ending in
+ * "-start"/"-stop", base_id, trace_id, parent_id, timestamp; info an object if
+ * present. *out is new on OSP_OK. */
+int osp__point_parse(const char *rec, size_t len, json_t **out, osp_error_t *err);
+
+#endif

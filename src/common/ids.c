@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ids - UUID4 and timestamp generation on the traced thread's hot path.
+ *
+ * libuuid's uuid_generate_random() costs ~1.6 us (6 syscalls a call, see
+ * shared/spec/performance.md) and a point needs one; so each thread keeps a
+ * 4 KiB pool filled by getrandom(2) and formats version-4 UUIDs from it
+ * (~40 ns). The pool is per thread (no locks). After fork() the child must
+ * not reuse the parent's remaining bytes or both would emit the same ids:
+ * a global generation counter, bumped by a pthread_atfork child handler, makes
+ * every thread refill on its next use.
+ *
+ * Timestamps: clock_gettime + a per-thread cache of the formatted second, so
+ * only the microseconds are formatted on most calls.
+ */
+#include "ids.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define POOL_BYTES 4096
+
+static atomic_uint fork_generation;
+
+struct id_pool {
+    unsigned generation;
+    size_t used; /* bytes consumed; POOL_BYTES means empty */
+    unsigned char bytes[POOL_BYTES];
+};
+
+static __thread struct id_pool pool = {0, POOL_BYTES, {0}};
+
+void osp__ids_after_fork(void) { atomic_fetch_add(&fork_generation, 1); }
+
+unsigned osp__fork_generation(void) {
+    return atomic_load_explicit(&fork_generation, memory_order_relaxed);
+}
+
+static int take16(unsigned char out[16]) {
+    unsigned gen = atomic_load_explicit(&fork_generation, memory_order_relaxed);
+    if (pool.generation != gen || pool.used + 16 > POOL_BYTES) {
+        size_t got = 0;
+        while (got < POOL_BYTES) {
+            ssize_t r = getrandom(pool.bytes + got, POOL_BYTES - got, 0);
+            if (r < 0) {
+                if (errno == EINTR)
+                    continue;
+                return -errno;
+            }
+            got += (size_t)r;
+        }
+        pool.used = 0;
+        pool.generation = gen;
+    }
+    memcpy(out, pool.bytes + pool.used, 16);
+    /* Wipe what was handed out so a later memory dump does not reveal ids. */
+    memset(pool.bytes + pool.used, 0, 16);
+    pool.used += 16;
+    return 0;
+}
+
+static const char hexdig[] = "0123456789abcdef";
+
+int osp__uuid4(char out[OSP_UUID_LEN + 1]) {
+    unsigned char u[16];
+    int rc = take16(u);
+    if (rc)
+        return rc;
+    u[6] = (u[6] & 0x0f) | 0x40; /* version 4 */
+    u[8] = (u[8] & 0x3f) | 0x80; /* RFC 4122 variant */
+    char *p = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *p++ = '-';
+        *p++ = hexdig[u[i] >> 4];
+        *p++ = hexdig[u[i] & 15];
+    }
+    *p = '\0';
+    return 0;
+}
+
+int osp__uuid4_hex(char out[33]) {
+    char s[OSP_UUID_LEN + 1];
+    int rc = osp__uuid4(s);
+    if (rc)
+        return rc;
+    char *p = out;
+    for (const char *q = s; *q; q++)
+        if (*q != '-')
+            *p++ = *q;
+    *p = '\0';
+    return 0;
+}
+
+static __thread struct {
+    time_t sec;
+    char text[20]; /* "%Y-%m-%dT%H:%M:%S" */
+} ts_cache = {(time_t)-1, {0}};
+
+static void format_second(time_t sec, char text[20]) {
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    strftime(text, 20, "%Y-%m-%dT%H:%M:%S", &tm);
+}
+
+void osp__timestamp_us(int64_t us, char out[OSP_TS_LEN + 1]) {
+    time_t sec = (time_t)(us / 1000000);
+    long frac = (long)(us % 1000000);
+    if (frac < 0) {
+        frac += 1000000;
+        sec -= 1;
+    }
+    if (sec != ts_cache.sec) {
+        format_second(sec, ts_cache.text);
+        ts_cache.sec = sec;
+    }
+    memcpy(out, ts_cache.text, 19);
+    out[19] = '.';
+    for (int i = 25; i >= 20; i--) {
+        out[i] = (char)('0' + frac % 10);
+        frac /= 10;
+    }
+    out[26] = '\0';
+}
+
+void osp__timestamp(char out[OSP_TS_LEN + 1]) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    osp__timestamp_us((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000, out);
+}

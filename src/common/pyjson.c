@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * pyjson - serialise JSON exactly as CPython's json.dumps does.
+ *
+ * Why not json_dumps(): jansson escapes non-ASCII as upper-case \u00E9 and
+ * formats reals with %.17g, while the reference's bytes (golden files, HMAC
+ * inputs, report output) use lower-case escapes and Python's shortest repr.
+ * Keys keep insertion order (jansson >= 2.8 preserves it).
+ */
+#include "pyjson.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char hexdig[] = "0123456789abcdef";
+
+static void put_u16(osp_buf_t *b, unsigned cp) {
+    char e[6] = {'\\', 'u', hexdig[(cp >> 12) & 15], hexdig[(cp >> 8) & 15],
+                 hexdig[(cp >> 4) & 15], hexdig[cp & 15]};
+    osp__buf_append(b, e, 6);
+}
+
+/* Decode one UTF-8 sequence; returns its length, or 0 if invalid. */
+static size_t utf8_decode(const unsigned char *s, size_t n, unsigned *cp) {
+    unsigned c = s[0];
+    size_t len;
+    unsigned min;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    } else if ((c & 0xe0) == 0xc0) {
+        len = 2, *cp = c & 0x1f, min = 0x80;
+    } else if ((c & 0xf0) == 0xe0) {
+        len = 3, *cp = c & 0x0f, min = 0x800;
+    } else if ((c & 0xf8) == 0xf0) {
+        len = 4, *cp = c & 0x07, min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        *cp = (*cp << 6) | (s[i] & 0x3f);
+    }
+    if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+void osp__pyjson_string(osp_buf_t *b, const char *s, size_t n) {
+    const unsigned char *p = (const unsigned char *)s;
+    osp__buf_putc(b, '"');
+    size_t run = 0; /* start of a run of bytes copied verbatim */
+    for (size_t i = 0; i < n;) {
+        unsigned c = p[i];
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            i++;
+            continue;
+        }
+        osp__buf_append(b, p + run, i - run);
+        size_t step = 1;
+        switch (c) {
+        case '"': osp__buf_append(b, "\\\"", 2); break;
+        case '\\': osp__buf_append(b, "\\\\", 2); break;
+        case '\n': osp__buf_append(b, "\\n", 2); break;
+        case '\r': osp__buf_append(b, "\\r", 2); break;
+        case '\t': osp__buf_append(b, "\\t", 2); break;
+        case '\b': osp__buf_append(b, "\\b", 2); break;
+        case '\f': osp__buf_append(b, "\\f", 2); break;
+        default: {
+            unsigned cp;
+            step = utf8_decode(p + i, n - i, &cp);
+            if (step == 0) {
+                step = 1;
+                cp = 0xfffd;
+            }
+            if (cp >= 0x10000) {
+                cp -= 0x10000;
+                put_u16(b, 0xd800 | (cp >> 10));
+                put_u16(b, 0xdc00 | (cp & 0x3ff));
+            } else {
+                put_u16(b, cp);
+            }
+        }
+        }
+        i += step;
+        run = i;
+    }
+    osp__buf_append(b, p + run, n - run);
+    osp__buf_putc(b, '"');
+}
+
+void osp__pyjson_real(osp_buf_t *b, double v) {
+    if (isnan(v)) {
+        osp__buf_puts(b, "NaN");
+        return;
+    }
+    if (isinf(v)) {
+        osp__buf_puts(b, v < 0 ? "-Infinity" : "Infinity");
+        return;
+    }
+    /* Shortest %.Ne that reads back to the same double: Python's repr. */
+    char tmp[40];
+    int prec;
+    for (prec = 1; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, v);
+        if (strtod(tmp, NULL) == v)
+            break;
+    }
+    /* tmp is [-]d[.ddd]e[+-]XX: collect the digits and the exponent. */
+    char digits[20];
+    size_t nd = 0;
+    const char *q = tmp;
+    bool neg = false;
+    if (*q == '-') {
+        neg = true;
+        q++;
+    }
+    for (; *q && *q != 'e'; q++)
+        if (*q >= '0' && *q <= '9')
+            digits[nd++] = *q;
+    int exp10 = atoi(q + 1);
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
+    int decpt = exp10 + 1; /* value = 0.digits * 10^decpt */
+    if (neg)
+        osp__buf_putc(b, '-');
+    if (decpt <= -4 || decpt > 16) {
+        /* Scientific, as repr: 1e-05, 1.5e+300. */
+        osp__buf_putc(b, digits[0]);
+        if (nd > 1) {
+            osp__buf_putc(b, '.');
+            osp__buf_append(b, digits + 1, nd - 1);
+        }
+        snprintf(tmp, sizeof tmp, "e%c%02d", exp10 < 0 ? '-' : '+', abs(exp10));
+        osp__buf_puts(b, tmp);
+    } else if (decpt <= 0) {
+        osp__buf_puts(b, "0.");
+        for (int i = decpt; i < 0; i++)
+            osp__buf_putc(b, '0');
+        osp__buf_append(b, digits, nd);
+    } else {
+        for (int i = 0; i < decpt; i++)
+            osp__buf_putc(b, (size_t)i < nd ? digits[i] : '0');
+        osp__buf_putc(b, '.');
+        if ((size_t)decpt < nd)
+            osp__buf_append(b, digits + decpt, nd - (size_t)decpt);
+        else
+            osp__buf_putc(b, '0');
+    }
+}
+
+static void newline_indent(osp_buf_t *b, int indent, int depth) {
+    osp__buf_putc(b, '\n');
+    for (int i = 0; i < indent * depth; i++)
+        osp__buf_putc(b, ' ');
+}
+
+void osp__pyjson_value(osp_buf_t *b, const json_t *v, int indent, int depth) {
+    char num[32];
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        if (json_object_size(v) == 0) {
+            osp__buf_puts(b, "{}");
+            break;
+        }
+        const char *key;
+        json_t *val;
+        bool first = true;
+        osp__buf_putc(b, '{');
+        /* json_object_foreach needs a non-const object; it does not modify. */
+        json_object_foreach((json_t *)v, key, val) {
+            if (!first)
+                osp__buf_puts(b, indent < 0 ? ", " : ",");
+            if (indent >= 0)
+                newline_indent(b, indent, depth + 1);
+            first = false;
+            osp__pyjson_string(b, key, strlen(key));
+            osp__buf_puts(b, ": ");
+            osp__pyjson_value(b, val, indent, depth + 1);
+        }
+        if (indent >= 0)
+            newline_indent(b, indent, depth);
+        osp__buf_putc(b, '}');
+        break;
+    }
+    case JSON_ARRAY: {
+        size_t n = json_array_size(v);
+        if (n == 0) {
+            osp__buf_puts(b, "[]");
+            break;
+        }
+        osp__buf_putc(b, '[');
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                osp__buf_puts(b, indent < 0 ? ", " : ",");
+            if (indent >= 0)
+                newline_indent(b, indent, depth + 1);
+            osp__pyjson_value(b, json_array_get(v, i), indent, depth + 1);
+        }
+        if (indent >= 0)
+            newline_indent(b, indent, depth);
+        osp__buf_putc(b, ']');
+        break;
+    }
+    case JSON_STRING:
+        osp__pyjson_string(b, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        osp__buf_puts(b, num);
+        break;
+    case JSON_REAL:
+        osp__pyjson_real(b, json_real_value(v));
+        break;
+    case JSON_TRUE: osp__buf_puts(b, "true"); break;
+    case JSON_FALSE: osp__buf_puts(b, "false"); break;
+    case JSON_NULL: osp__buf_puts(b, "null"); break;
+    }
+}

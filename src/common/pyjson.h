@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* pyjson - JSON text byte-identical to Python's json.dumps: ensure_ascii with
+ * lower-case \uXXXX (surrogate pairs above the BMP), float repr, insertion
+ * key order; separators ", " / ": " (indent 0) or "," / ": " with indent. */
+#ifndef OSP_COMMON_PYJSON_H
+#define OSP_COMMON_PYJSON_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "buf.h"
+
+/* A JSON string literal for n bytes of UTF-8 (invalid sequences are written
+ * as U+FFFD, as Python would refuse them anyway). */
+void osp__pyjson_string(osp_buf_t *b, const char *s, size_t n);
+/* Python repr() of a double, as json.dumps writes floats. */
+void osp__pyjson_real(osp_buf_t *b, double v);
+/* Any jansson value. indent < 0: one line with ", " / ": "; indent >= 0:
+ * json.dumps(indent=N, separators=(",", ": ")). depth is the current level. */
+void osp__pyjson_value(osp_buf_t *b, const json_t *v, int indent, int depth);
+
+#endif

@@ -1,0 +1,459 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * emit - the process-wide notifier and the per-thread batch in front of it.
+ *
+ * Each thread appends finished payloads ("<json>\n") to its own buffer; no
+ * lock is taken on the hot path. The buffer is flushed when the thread's
+ * outermost point stops, at 32 KiB, on osp_flush()/osp_clean() and at thread
+ * exit. A flush to the sidecar sends hop frames (docs/wire.md) on one
+ * process-wide SOCK_SEQPACKET socket with MSG_DONTWAIT: SEQPACKET keeps record
+ * boundaries and, unlike AF_UNIX datagrams, is not limited to 10 queued
+ * messages (net.unix.max_dgram_qlen), only by the send buffer, raised to
+ * 4 MiB. When the sidecar pushes back (EAGAIN) the batch stays in the thread
+ * buffer up to its cap; beyond it new points are dropped and counted. When no
+ * sidecar listens, points are dropped and counted, and reconnects are tried
+ * at most every 200 ms so an absent sidecar costs no syscall per point.
+ *
+ * The socket's descriptor number never changes once created: a reconnect
+ * dup3()s the new connection onto it. Another thread sending concurrently thus
+ * never writes into a descriptor the application has reopened meanwhile.
+ *
+ * fork(): the child replaces the socket with a fresh one (its own connection,
+ * its own peer credentials), drops the batch it inherited (the parent sends
+ * it) and gets new random ids (ids.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/errors.h"
+#include "../common/hop.h"
+#include "../common/ids.h"
+#include "internal.h"
+
+#define FLUSH_BYTES        (32 * 1024)
+#define FRAME_TARGET       (64 * 1024)
+#define RECONNECT_EVERY_US 200000
+#define SOCKET_SNDBUF      (4 * 1024 * 1024)
+
+enum notifier_kind { NOTIFIER_NONE, NOTIFIER_SIDECAR, NOTIFIER_FILE };
+
+static struct {
+    bool is_setup;
+    osp_config_t cfg;
+    enum notifier_kind kind;
+    int fd; /* sidecar socket (stable number) or file; -1 if none */
+    struct sockaddr_un addr;
+    pthread_mutex_t connect_lock;
+    atomic_int_fast64_t next_connect_us;
+    atomic_uint conn_gen; /* bumped by each successful reconnect */
+    atomic_bool connected;
+    char hop_header[OSP_HOP_HEADER_FIXED + OSP_HOP_MAX_PUBLISHER];
+    size_t hop_header_len;
+    char host[256];
+    const char *service;
+    const char *project;
+    atomic_uint setup_gen;
+    atomic_uint_fast64_t emitted, sent, dropped_no_sidecar, dropped_backpressure,
+        dropped_oversize, dropped_io, dropped_nomem, web_traced;
+    atomic_uint_fast64_t web_rejected[7];
+} G = {.fd = -1, .connect_lock = PTHREAD_MUTEX_INITIALIZER};
+
+static osp_log_cb log_cb;
+static void *log_ud;
+
+struct thread_state {
+    osp_buf_t batch;
+    uint64_t points; /* points in batch */
+    unsigned fork_gen;
+    unsigned setup_gen;
+    bool key_set;
+};
+static __thread struct thread_state T;
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static pthread_key_t exit_key;
+
+void osp_set_log_cb(osp_log_cb cb, void *ud) {
+    log_cb = cb;
+    log_ud = ud;
+}
+
+void osp__log(osp_log_level_t level, const char *fmt, ...) {
+    if (!log_cb)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    log_cb(level, msg, log_ud);
+}
+
+static int64_t now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static size_t count_lines(const char *p, size_t n) {
+    size_t c = 0;
+    const char *end = p + n;
+    while (p < end && (p = memchr(p, '\n', (size_t)(end - p)))) {
+        c++;
+        p++;
+    }
+    return c;
+}
+
+static void add(atomic_uint_fast64_t *ctr, uint64_t n) {
+    if (n)
+        atomic_fetch_add_explicit(ctr, n, memory_order_relaxed);
+}
+
+static int new_socket(void) {
+    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s >= 0) {
+        int sz = SOCKET_SNDBUF;
+        (void)setsockopt(s, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+    }
+    return s;
+}
+
+/* Connect a new socket and move it onto G.fd. Never blocks: a Unix socket
+ * connect completes or fails at once, and the lock is only try-locked. */
+static bool reconnect(unsigned seen_gen) {
+    int64_t now = now_us();
+    if (now < atomic_load(&G.next_connect_us))
+        return false;
+    if (pthread_mutex_trylock(&G.connect_lock) != 0)
+        return false;
+    bool ok = false;
+    if (atomic_load(&G.conn_gen) != seen_gen) {
+        ok = true; /* another thread reconnected meanwhile */
+        goto out;
+    }
+    atomic_store(&G.next_connect_us, now + RECONNECT_EVERY_US);
+    int s = new_socket();
+    if (s < 0)
+        goto out;
+    if (connect(s, (struct sockaddr *)&G.addr, sizeof G.addr) == 0 &&
+        dup3(s, G.fd, O_CLOEXEC) >= 0) {
+        ok = true;
+        atomic_fetch_add(&G.conn_gen, 1);
+        if (!atomic_exchange(&G.connected, true))
+            osp__log(OSP_LOG_INFO, "connected to osprofiler-sidecar at %s",
+                     G.addr.sun_path);
+    } else if (atomic_exchange(&G.connected, false)) {
+        osp__log(OSP_LOG_WARN,
+                 "osprofiler-sidecar at %s unreachable (%s); trace points are dropped "
+                 "and counted until it is back",
+                 G.addr.sun_path, strerror(errno));
+    }
+    close(s);
+out:
+    pthread_mutex_unlock(&G.connect_lock);
+    return ok;
+}
+
+/* Send the batch as hop frames. Returns how many bytes were consumed. */
+static size_t flush_sidecar(const char *d, size_t len) {
+    size_t off = 0;
+    int tries = 0;
+    while (off < len) {
+        /* Gather whole records up to FRAME_TARGET. */
+        size_t span = 0, count = 0;
+        while (off + span < len) {
+            const char *nl = memchr(d + off + span, '\n', len - off - span);
+            size_t rec_end = (size_t)(nl - (d + off)) + 1;
+            if (count && G.hop_header_len + rec_end > FRAME_TARGET)
+                break;
+            span = rec_end;
+            count++;
+        }
+        if (G.hop_header_len + span > OSP_HOP_MAX_FRAME) {
+            add(&G.dropped_oversize, count); /* a single record, too big */
+            off += span;
+            continue;
+        }
+        unsigned gen = atomic_load(&G.conn_gen);
+        struct iovec iov[2] = {{G.hop_header, G.hop_header_len},
+                               {(void *)(d + off), span}};
+        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+        ssize_t r = sendmsg(G.fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (r >= 0) {
+            add(&G.sent, count);
+            off += span;
+            continue;
+        }
+        switch (errno) {
+        case EINTR:
+            continue;
+        case EAGAIN:
+        case ENOBUFS:
+            return off; /* the sidecar lags: keep the rest for later */
+        case ENOTCONN:
+        case EPIPE:
+        case ECONNRESET:
+        case ECONNREFUSED:
+        case EDESTADDRREQ:
+            if (tries++ < 2 && reconnect(gen))
+                continue;
+            add(&G.dropped_no_sidecar, count_lines(d + off, len - off));
+            return len;
+        case EMSGSIZE:
+            add(&G.dropped_oversize, count);
+            off += span;
+            continue;
+        default:
+            add(&G.dropped_io, count);
+            off += span;
+            continue;
+        }
+    }
+    return off;
+}
+
+static size_t flush_file(const char *d, size_t len) {
+    size_t off = 0;
+    while (off < len) {
+        ssize_t r = write(G.fd, d + off, len - off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            add(&G.dropped_io, count_lines(d + off, len - off));
+            return len;
+        }
+        off += (size_t)r;
+    }
+    add(&G.sent, count_lines(d, len));
+    return len;
+}
+
+/* Drop a batch that belongs to another process or another setup. */
+static void check_generation(void) {
+    unsigned fg = osp__fork_generation(), sg = atomic_load(&G.setup_gen);
+    if (T.fork_gen != fg || T.setup_gen != sg) {
+        T.batch.len = 0;
+        T.points = 0;
+        T.fork_gen = fg;
+        T.setup_gen = sg;
+    }
+}
+
+static int flush_thread(void) {
+    check_generation();
+    if (T.batch.len == 0)
+        return OSP_OK;
+    size_t done = 0;
+    switch (G.kind) {
+    case NOTIFIER_SIDECAR: done = flush_sidecar(T.batch.data, T.batch.len); break;
+    case NOTIFIER_FILE: done = flush_file(T.batch.data, T.batch.len); break;
+    case NOTIFIER_NONE: done = T.batch.len; break;
+    }
+    uint64_t left = done < T.batch.len
+                        ? count_lines(T.batch.data + done, T.batch.len - done)
+                        : 0;
+    add(&G.emitted, T.points - left);
+    T.points = left;
+    osp__buf_consume(&T.batch, done);
+    return T.batch.len ? -EAGAIN : OSP_OK;
+}
+
+int osp_flush(void) { return flush_thread(); }
+
+static void thread_exit(void *unused) {
+    (void)unused;
+    osp__profiler_release();
+    flush_thread();
+    osp__buf_free(&T.batch);
+}
+
+static void after_fork_child(void) {
+    osp__ids_after_fork();
+    pthread_mutex_init(&G.connect_lock, NULL);
+    if (G.kind == NOTIFIER_SIDECAR && G.fd >= 0) {
+        /* Our own connection: do not interleave with the parent's. */
+        int s = new_socket();
+        if (s >= 0) {
+            dup3(s, G.fd, O_CLOEXEC);
+            close(s);
+        }
+        atomic_store(&G.next_connect_us, 0);
+        atomic_fetch_add(&G.conn_gen, 1);
+        atomic_store(&G.connected, false);
+    }
+}
+
+static void init_once(void) {
+    pthread_key_create(&exit_key, thread_exit);
+    pthread_atfork(NULL, NULL, after_fork_child);
+}
+
+bool osp__emit_active(void) { return G.kind != NOTIFIER_NONE; }
+
+osp_buf_t *osp__emit_buffer(void) {
+    if (G.kind == NOTIFIER_NONE)
+        return NULL;
+    check_generation();
+    if (!T.key_set) {
+        /* Registers the exit flush; the value only needs to be non-NULL. */
+        pthread_setspecific(exit_key, &T);
+        T.key_set = true;
+    }
+    return &T.batch;
+}
+
+void osp__emit_abort(osp_buf_t *b, size_t start) {
+    b->len = start;
+    b->failed = false;
+}
+
+void osp__emit_commit(osp_buf_t *b, size_t start, size_t depth) {
+    osp__buf_putc(b, '\n');
+    if (b->failed) {
+        osp__emit_abort(b, start);
+        add(&G.dropped_nomem, 1);
+        return;
+    }
+    size_t rec = b->len - start;
+    T.points++;
+    if (depth == 0 || b->len >= FLUSH_BYTES || b->len > G.cfg.thread_buffer)
+        flush_thread();
+    if (b->len > G.cfg.thread_buffer && b->len >= rec) {
+        /* Still over the cap: the sidecar lags. Drop this newest point. */
+        b->len -= rec;
+        T.points--;
+        add(&G.dropped_backpressure, 1);
+    }
+}
+
+const char *osp__host(void) {
+    if (!G.host[0] && gethostname(G.host, sizeof G.host - 1) != 0)
+        strcpy(G.host, "localhost");
+    return G.host;
+}
+const char *osp__project(void) { return G.project; }
+const char *osp__service(void) { return G.service; }
+const char *const *osp__hmac_keys(size_t *count) {
+    *count = G.cfg.nkeys;
+    return (const char *const *)G.cfg.hmac_keys;
+}
+bool osp__db_enabled(void) { return G.cfg.enabled && G.cfg.trace_sqlalchemy; }
+bool osp_is_trace_enabled(void) { return G.is_setup && G.cfg.enabled; }
+bool osp_is_db_trace_enabled(void) { return G.is_setup && osp__db_enabled(); }
+
+void osp__count_web(int code) {
+    if (code == OSP_OK)
+        add(&G.web_traced, 1);
+    else if (code <= OSP_ENOHEADER && code >= OSP_EDISABLED)
+        add(&G.web_rejected[OSP_ENOHEADER - code], 1);
+}
+
+void osp_get_stats(osp_stats_t *out) {
+    memset(out, 0, sizeof *out);
+    out->emitted = atomic_load(&G.emitted);
+    out->sent = atomic_load(&G.sent);
+    out->dropped_no_sidecar = atomic_load(&G.dropped_no_sidecar);
+    out->dropped_backpressure = atomic_load(&G.dropped_backpressure);
+    out->dropped_oversize = atomic_load(&G.dropped_oversize);
+    out->dropped_io = atomic_load(&G.dropped_io);
+    out->dropped_nomem = atomic_load(&G.dropped_nomem);
+    out->web_traced = atomic_load(&G.web_traced);
+    for (int i = 0; i < 7; i++)
+        out->web_rejected[i] = atomic_load(&G.web_rejected[i]);
+}
+
+static int open_notifier(osp_error_t *err) {
+    const char *cs = G.cfg.connection_string ? G.cfg.connection_string : "messaging://";
+    if (strncmp(cs, "file://", 7) == 0) {
+        const char *path = cs + 7;
+        if (path[0] != '/')
+            return osp__error_set(err, OSP_ECONFIG, "connection_string", 0,
+                                  "file:// needs an absolute path (file:///var/log/x.jsonl)");
+        G.fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        if (G.fd < 0)
+            return osp__error_set(err, OSP_ECONFIG, path, 0, "%s: cannot open: %s", path,
+                                  strerror(errno));
+        G.kind = NOTIFIER_FILE;
+        return OSP_OK;
+    }
+    if (strncmp(cs, "messaging://", 12) != 0) {
+        /* redis://, mongodb://, ... are stores the sidecar's collector
+         * serves; a C service always hands its points to the sidecar. */
+        osp__log(OSP_LOG_INFO, "connection_string scheme of '%.*s' is served by "
+                 "osprofiler-sidecar", (int)(strstr(cs, "://") - cs), cs);
+    }
+    const char *path = G.cfg.sidecar_socket_set ? G.cfg.sidecar_socket : NULL;
+    if (!path)
+        path = getenv(OSP_ENV_SIDECAR);
+    if (!path || !*path)
+        path = OSP_DEFAULT_SIDECAR_SOCKET;
+    if (strlen(path) >= sizeof G.addr.sun_path)
+        return osp__error_set(err, OSP_ECONFIG, "sidecar_socket", 0,
+                              "sidecar socket path longer than %zu bytes",
+                              sizeof G.addr.sun_path - 1);
+    G.addr.sun_family = AF_UNIX;
+    strcpy(G.addr.sun_path, path);
+    G.fd = new_socket();
+    if (G.fd < 0)
+        return osp__error_set(err, -errno, "socket", 0, "socket: %s", strerror(errno));
+    G.kind = NOTIFIER_SIDECAR;
+    atomic_store(&G.next_connect_us, 0);
+    reconnect(atomic_load(&G.conn_gen));
+    return OSP_OK;
+}
+
+int osp_setup(const osp_config_t *cfg, osp_error_t *err) {
+    if (!cfg)
+        return osp__error_set(err, OSP_EINVAL, "", 0, "NULL config");
+    pthread_once(&once, init_once);
+    osp_teardown();
+    int rc = osp__config_copy(&G.cfg, cfg);
+    if (rc)
+        return osp__error_set(err, rc, "", 0, "out of memory");
+    osp__host();
+    G.service = G.cfg.service ? G.cfg.service : getenv(OSP_ENV_SERVICE);
+    G.project = G.cfg.project ? G.cfg.project : getenv(OSP_ENV_PROJECT);
+    const char *publisher = G.cfg.host ? G.cfg.host : G.host;
+    G.hop_header_len = osp__hop_header(G.hop_header, publisher, strlen(publisher));
+    atomic_fetch_add(&G.setup_gen, 1);
+    G.kind = NOTIFIER_NONE;
+    if (G.cfg.enabled) {
+        rc = open_notifier(err);
+        if (rc) {
+            osp__config_clear(&G.cfg);
+            G.kind = NOTIFIER_NONE;
+            return rc;
+        }
+        if (osp_config_uses_default_key(&G.cfg))
+            osp__log(OSP_LOG_WARN, "[profiler] hmac_keys contains the well-known default "
+                     "SECRET_KEY: anyone can trigger tracing; set a private key");
+    }
+    G.is_setup = true;
+    return OSP_OK;
+}
+
+void osp_teardown(void) {
+    if (!G.is_setup)
+        return;
+    flush_thread();
+    if (G.fd >= 0)
+        close(G.fd);
+    G.fd = -1;
+    G.kind = NOTIFIER_NONE;
+    atomic_store(&G.connected, false);
+    osp__config_clear(&G.cfg);
+    G.service = G.project = NULL;
+    atomic_fetch_add(&G.setup_gen, 1);
+    G.is_setup = false;
+}

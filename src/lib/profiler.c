@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * profiler - the per-thread profiler of osprofiler.profiler: init/get/clean,
+ * start/stop and the payloads they emit.
+ *
+ * State lives in a __thread pointer, as Python's threading.local; nothing is
+ * shared between threads, so start/stop take no lock. The id stack keeps
+ * Python's shape: [base_id, parent_id, trace ids...], so base = stack[0],
+ * parent = stack[-2], current = stack[-1].
+ *
+ * Payloads are written straight into the thread's emit batch as JSON text
+ * byte-identical to Python's json.dumps of the same dict: keys name, base_id,
+ * trace_id, parent_id, timestamp, info, then project and service (added by the
+ * messaging driver). The caller's info keys come first and "host" last; a
+ * caller "host" key keeps its position and gets the profiler's value, since
+ * Python assigns info["host"] in place.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <uuid/uuid.h>
+
+#include "../common/ids.h"
+#include "../common/pyjson.h"
+#include "internal.h"
+
+struct point {
+    char id[OSP_ID_MAX];
+    size_t name_off; /* into names */
+};
+
+struct osp_profiler {
+    char *hmac_key;
+    char base_id[OSP_ID_MAX];
+    char parent_id[OSP_ID_MAX];
+    struct point *points;
+    size_t depth, cap;
+    osp_buf_t names; /* NUL-separated stack of point names */
+};
+
+static __thread osp_profiler_t *current;
+static __thread bool web_active;
+
+bool *osp__web_active_flag(void) { return &web_active; }
+
+static bool id_ok(const char *id) { return id && *id && strlen(id) < OSP_ID_MAX; }
+
+osp_profiler_t *osp_init(const char *hmac_key, const char *base_id,
+                         const char *parent_id) {
+    if (current)
+        return current;
+    osp_profiler_t *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    if (hmac_key && !(p->hmac_key = strdup(hmac_key))) {
+        free(p);
+        return NULL;
+    }
+    if (id_ok(base_id))
+        strcpy(p->base_id, base_id);
+    else if (osp__uuid4(p->base_id) != 0) {
+        free(p->hmac_key);
+        free(p);
+        return NULL;
+    }
+    strcpy(p->parent_id, id_ok(parent_id) ? parent_id : p->base_id);
+    osp__host(); /* Python reads the host name when the profiler is made */
+    current = p;
+    return p;
+}
+
+osp_profiler_t *osp_get(void) { return current; }
+
+void osp__profiler_release(void) {
+    osp_profiler_t *p = current;
+    current = NULL;
+    web_active = false;
+    if (!p)
+        return;
+    if (p->hmac_key) {
+        memset(p->hmac_key, 0, strlen(p->hmac_key));
+        free(p->hmac_key);
+    }
+    free(p->points);
+    osp__buf_free(&p->names);
+    free(p);
+}
+
+void osp_clean(void) {
+    osp__profiler_release();
+    osp_flush();
+}
+
+const char *osp_profiler_base_id(const osp_profiler_t *p) { return p ? p->base_id : NULL; }
+const char *osp_profiler_id(const osp_profiler_t *p) {
+    if (!p)
+        return NULL;
+    return p->depth ? p->points[p->depth - 1].id : p->parent_id;
+}
+const char *osp_profiler_parent_id(const osp_profiler_t *p) {
+    if (!p)
+        return NULL;
+    if (p->depth >= 2)
+        return p->points[p->depth - 2].id;
+    return p->depth == 1 ? p->parent_id : p->base_id;
+}
+const char *osp_profiler_hmac_key(const osp_profiler_t *p) { return p ? p->hmac_key : NULL; }
+size_t osp_profiler_depth(const osp_profiler_t *p) { return p ? p->depth : 0; }
+
+static void put_key(osp_buf_t *b, const char *key) {
+    osp__pyjson_string(b, key, strlen(key));
+    osp__buf_append(b, ": ", 2);
+}
+
+static void put_str_or_null(osp_buf_t *b, const char *s) {
+    if (s)
+        osp__pyjson_string(b, s, strlen(s));
+    else
+        osp__buf_append(b, "null", 4);
+}
+
+/* "info": {caller keys..., "host": host}. extra_first writes keys built by
+ * the library (etype/message) before the caller's. */
+static void put_info(osp_buf_t *b, const json_t *info) {
+    const char *host = osp__host();
+    bool host_written = false, first = true;
+    osp__buf_putc(b, '{');
+    if (json_is_object(info)) {
+        const char *key;
+        json_t *val;
+        json_object_foreach((json_t *)info, key, val) {
+            if (!first)
+                osp__buf_append(b, ", ", 2);
+            first = false;
+            put_key(b, key);
+            if (strcmp(key, "host") == 0) {
+                osp__pyjson_string(b, host, strlen(host));
+                host_written = true;
+            } else {
+                osp__pyjson_value(b, val, -1, 0);
+            }
+        }
+    }
+    if (!host_written) {
+        if (!first)
+            osp__buf_append(b, ", ", 2);
+        put_key(b, "host");
+        osp__pyjson_string(b, host, strlen(host));
+    }
+    osp__buf_putc(b, '}');
+}
+
+static void emit(osp_profiler_t *p, const char *name, const char *suffix,
+                 const char *trace_id, const char *parent_id, const json_t *info,
+                 size_t depth_after) {
+    osp_buf_t *b = osp__emit_buffer();
+    if (!b)
+        return;
+    size_t start = b->len;
+    char ts[OSP_TS_LEN + 1];
+    osp__timestamp(ts);
+    osp__buf_append(b, "{\"name\": ", 9);
+    /* name + suffix as one JSON string: escape the name, then the suffix. */
+    osp__pyjson_string(b, name, strlen(name));
+    if (!b->failed) {
+        b->len--; /* reopen the string to append the suffix */
+        osp__buf_puts(b, suffix);
+        osp__buf_putc(b, '"');
+    }
+    osp__buf_append(b, ", \"base_id\": ", 13);
+    osp__pyjson_string(b, p->base_id, strlen(p->base_id));
+    osp__buf_append(b, ", \"trace_id\": ", 14);
+    osp__pyjson_string(b, trace_id, strlen(trace_id));
+    osp__buf_append(b, ", \"parent_id\": ", 15);
+    osp__pyjson_string(b, parent_id, strlen(parent_id));
+    osp__buf_append(b, ", \"timestamp\": \"", 16);
+    osp__buf_append(b, ts, OSP_TS_LEN);
+    osp__buf_append(b, "\", \"info\": ", 11);
+    put_info(b, info);
+    osp__buf_append(b, ", \"project\": ", 13);
+    put_str_or_null(b, osp__project());
+    osp__buf_append(b, ", \"service\": ", 13);
+    put_str_or_null(b, osp__service());
+    osp__buf_putc(b, '}');
+    osp__emit_commit(b, start, depth_after);
+}
+
+int osp_start(const char *name, const json_t *info) {
+    osp_profiler_t *p = current;
+    if (!p)
+        return OSP_ENOTRACE;
+    if (!name || (info && !json_is_object(info)))
+        return OSP_EINVAL;
+    if (p->depth == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 8;
+        struct point *grown = realloc(p->points, cap * sizeof *grown);
+        if (!grown)
+            return OSP_ENOMEM;
+        p->points = grown;
+        p->cap = cap;
+    }
+    size_t name_off = p->names.len;
+    osp__buf_append(&p->names, name, strlen(name) + 1);
+    if (p->names.failed) {
+        p->names.failed = false;
+        p->names.len = name_off;
+        return OSP_ENOMEM;
+    }
+    struct point *pt = &p->points[p->depth];
+    int rc = osp__uuid4(pt->id);
+    if (rc) {
+        p->names.len = name_off;
+        return rc;
+    }
+    pt->name_off = name_off;
+    const char *parent = osp_profiler_id(p); /* previous top */
+    p->depth++;
+    emit(p, name, "-start", pt->id, parent, info, p->depth);
+    return OSP_OK;
+}
+
+int osp_stop(const json_t *info) {
+    osp_profiler_t *p = current;
+    if (!p)
+        return OSP_ENOTRACE;
+    if (p->depth == 0)
+        return OSP_ENOPOINT; /* as upstream 4.4.0: no exception, no message */
+    if (info && !json_is_object(info))
+        return OSP_EINVAL;
+    struct point *pt = &p->points[p->depth - 1];
+    const char *name = p->names.data + pt->name_off;
+    emit(p, name, "-stop", pt->id, osp_profiler_parent_id(p), info, p->depth - 1);
+    p->depth--;
+    p->names.len = pt->name_off;
+    return OSP_OK;
+}
+
+int osp_stop_error(const char *etype, const char *message) {
+    if (!current)
+        return OSP_ENOTRACE;
+    json_t *info = json_object();
+    if (!info)
+        return OSP_ENOMEM;
+    json_object_set_new(info, "etype", etype ? json_string(etype) : json_null());
+    json_object_set_new(info, "message", message ? json_string(message) : json_null());
+    int rc = osp_stop(info);
+    json_decref(info);
+    return rc;
+}
+
+int osp_db_start(const char *statement, const json_t *params) {
+    if (!current || !osp__db_enabled())
+        return OSP_ENOTRACE;
+    json_t *p = params ? json_incref((json_t *)params) : json_object();
+    /* "o" steals the reference to p, even when json_pack fails. */
+    json_t *info = json_pack("{s{s:s?,s:o}}", "db", "statement", statement, "params", p);
+    if (!info)
+        return OSP_ENOMEM;
+    int rc = osp_start("db", info);
+    json_decref(info);
+    return rc;
+}
+
+int osp_db_stop(void) {
+    if (!current || !osp__db_enabled())
+        return OSP_ENOTRACE;
+    return osp_stop(NULL);
+}
+
+int osp_db_stop_error(const char *etype, const char *message, const char *chained) {
+    if (!current || !osp__db_enabled())
+        return OSP_ENOTRACE;
+    json_t *info = json_pack("{s:s?,s:s?,s{s:s?,s:s}}", "etype", etype, "message", message,
+                             "db", "original_exception", message ? message : "None",
+                             "chained_exception", chained ? chained : "None");
+    if (!info)
+        return OSP_ENOMEM;
+    int rc = osp_stop(info);
+    json_decref(info);
+    return rc;
+}
+
+void osp__scope_end(osp_scope_t *s) {
+    if (!s->started)
+        return;
+    if (s->etype)
+        osp_stop_error(s->etype, s->message);
+    else
+        osp_stop(NULL);
+    s->started = 0;
+}
+
+int osp_get_shorten_id(const char *id, char out[17]) {
+    uuid_t u;
+    char rnd[OSP_UUID_LEN + 1];
+    if (!out)
+        return OSP_EINVAL;
+    if (!id || uuid_parse(id, u) != 0) {
+        /* Python: an id that does not parse gives a random one's short id. */
+        int rc = osp__uuid4(rnd);
+        if (rc)
+            return rc;
+        uuid_parse(rnd, u);
+    }
+    uint64_t low = 0;
+    for (int i = 8; i < 16; i++)
+        low = low << 8 | u[i];
+    snprintf(out, 17, "%llx", (unsigned long long)low);
+    return OSP_OK;
+}
+
+int osp_context_capture(osp_context_t *out) {
+    osp_profiler_t *p = current;
+    if (!out)
+        return OSP_EINVAL;
+    memset(out, 0, sizeof *out);
+    if (!p)
+        return OSP_ENOTRACE;
+    strcpy(out->base_id, p->base_id);
+    strcpy(out->parent_id, osp_profiler_id(p));
+    if (p->hmac_key)
+        snprintf(out->hmac_key, sizeof out->hmac_key, "%s", p->hmac_key);
+    return OSP_OK;
+}
+
+osp_profiler_t *osp_context_attach(const osp_context_t *ctx) {
+    if (!ctx)
+        return NULL;
+    return osp_init(ctx->hmac_key[0] ? ctx->hmac_key : NULL, ctx->base_id,
+                    ctx->parent_id);
+}
+
+int osp_context_setenv(const osp_context_t *ctx) {
+    if (!ctx || !id_ok(ctx->base_id))
+        return OSP_EINVAL;
+    if (setenv(OSP_ENV_BASE_ID, ctx->base_id, 1) ||
+        setenv(OSP_ENV_PARENT_ID, id_ok(ctx->parent_id) ? ctx->parent_id : ctx->base_id, 1))
+        return OSP_ENOMEM;
+    if (ctx->hmac_key[0] ? setenv(OSP_ENV_HMAC_KEY, ctx->hmac_key, 1)
+                         : unsetenv(OSP_ENV_HMAC_KEY))
+        return OSP_ENOMEM;
+    return OSP_OK;
+}
+
+int osp_context_from_env(osp_context_t *out) {
+    if (!out)
+        return OSP_EINVAL;
+    memset(out, 0, sizeof *out);
+    const char *base = getenv(OSP_ENV_BASE_ID);
+    const char *parent = getenv(OSP_ENV_PARENT_ID);
+    const char *key = getenv(OSP_ENV_HMAC_KEY);
+    if (!id_ok(base))
+        return OSP_ENOTRACE;
+    strcpy(out->base_id, base);
+    strcpy(out->parent_id, id_ok(parent) ? parent : base);
+    if (key && strlen(key) < sizeof out->hmac_key)
+        strcpy(out->hmac_key, key);
+    return OSP_OK;
+}

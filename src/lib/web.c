@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * web - HTTP propagation: _utils.signed_pack/signed_unpack, the client's
+ * get_trace_id_headers() and WsgiMiddleware's server side.
+ *
+ * Unlike the reference, a request that is not traced says why: each reason
+ * is its own return code and counter (osp_get_stats().web_rejected), because
+ * "trace not found" with no reason is what operators complain about most.
+ * Key material never reaches a log or an error text.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/pyjson.h"
+#include "../common/sign.h"
+#include "internal.h"
+
+int osp_signed_pack(const char *json, size_t len, const char *key, char **info_out,
+                    char **hmac_out) {
+    if (!json || !info_out || !hmac_out)
+        return OSP_EINVAL;
+    *info_out = *hmac_out = NULL;
+    osp_buf_t b = OSP_BUF_INIT;
+    osp__b64url_encode(&b, (const unsigned char *)json, len);
+    if (!osp__buf_cstr(&b)) {
+        osp__buf_free(&b);
+        return OSP_ENOMEM;
+    }
+    if (key && *key) {
+        char hex[41];
+        if (!osp__hmac_sha1_hex(key, strlen(key), b.data, b.len, hex) ||
+            !(*hmac_out = strdup(hex))) {
+            osp__buf_free(&b);
+            return OSP_ENOMEM;
+        }
+    }
+    *info_out = b.data;
+    return OSP_OK;
+}
+
+static bool is_lower_hex40(const char *s, size_t n) {
+    if (n != 40)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
+}
+
+int osp_signed_unpack(const char *info, const char *hmac, const char *const *keys,
+                      size_t nkeys, json_t **out) {
+    if (!out)
+        return OSP_EINVAL;
+    *out = NULL;
+    if (!keys || nkeys == 0)
+        return OSP_ENOKEYS;
+    if (!info || !hmac)
+        return OSP_ENOHEADER;
+    /* hmac_data.strip() */
+    const char *a = hmac, *z = hmac + strlen(hmac);
+    while (a < z && isspace((unsigned char)*a))
+        a++;
+    while (z > a && isspace((unsigned char)z[-1]))
+        z--;
+    if (a == z || !*info)
+        return OSP_ENOHEADER;
+    /* Anything but 40 lower-case hex digits can never equal a hexdigest. */
+    if (!is_lower_hex40(a, (size_t)(z - a)))
+        return OSP_EBADSIG;
+    size_t info_len = strlen(info);
+    for (size_t i = 0; i < nkeys; i++) {
+        char want[41];
+        if (!keys[i] ||
+            !osp__hmac_sha1_hex(keys[i], strlen(keys[i]), info, info_len, want))
+            continue;
+        bool match = osp__ct_equal(want, a, 40);
+        memset(want, 0, sizeof want);
+        if (!match)
+            continue;
+        /* First match decides: a decoding failure does not try other keys. */
+        osp_buf_t raw = OSP_BUF_INIT;
+        json_t *obj = NULL;
+        if (osp__b64url_decode(&raw, info, info_len) && !raw.failed)
+            obj = json_loadb(raw.data ? raw.data : "", raw.len, JSON_DECODE_ANY, NULL);
+        osp__buf_free(&raw);
+        if (!json_is_object(obj)) {
+            json_decref(obj);
+            return OSP_EUNDECODABLE;
+        }
+        if (json_object_set_new(obj, "hmac_key", json_string(keys[i])) != 0) {
+            json_decref(obj);
+            return OSP_ENOMEM;
+        }
+        *out = obj;
+        return OSP_OK;
+    }
+    return OSP_ENOKEYMATCH;
+}
+
+int osp_web_headers(char **info_out, char **hmac_out) {
+    if (!info_out || !hmac_out)
+        return OSP_EINVAL;
+    *info_out = *hmac_out = NULL;
+    osp_profiler_t *p = osp_get();
+    const char *key = osp_profiler_hmac_key(p);
+    if (!p || !key || !*key)
+        return OSP_ENOTRACE; /* Python returns {} */
+    osp_buf_t b = OSP_BUF_INIT;
+    const char *base = osp_profiler_base_id(p), *id = osp_profiler_id(p);
+    osp__buf_puts(&b, "{\"base_id\": ");
+    osp__pyjson_string(&b, base, strlen(base));
+    osp__buf_puts(&b, ", \"parent_id\": ");
+    osp__pyjson_string(&b, id, strlen(id));
+    osp__buf_putc(&b, '}');
+    int rc = b.failed ? OSP_ENOMEM : osp_signed_pack(b.data, b.len, key, info_out, hmac_out);
+    osp__buf_free(&b);
+    return rc;
+}
+
+/* WsgiMiddleware's check: base_id and hmac_key present, parent_id the only
+ * other key. We also require string ids shorter than OSP_ID_MAX: Python
+ * passes any JSON value through, which no consumer can use. */
+static bool trace_info_ok(json_t *ti) {
+    const char *key;
+    json_t *v;
+    bool has_base = false;
+    json_object_foreach(ti, key, v) {
+        if (strcmp(key, "hmac_key") == 0)
+            continue;
+        if (strcmp(key, "base_id") != 0 && strcmp(key, "parent_id") != 0)
+            return false;
+        if (!json_is_string(v) || json_string_length(v) == 0 ||
+            json_string_length(v) >= OSP_ID_MAX ||
+            strlen(json_string_value(v)) != json_string_length(v))
+            return false;
+        has_base |= strcmp(key, "base_id") == 0;
+    }
+    return has_base;
+}
+
+int osp_web_begin(const osp_web_request_t *req, const char *const *keys, size_t nkeys) {
+    int rc;
+    json_t *ti = NULL;
+    if (!req)
+        return OSP_EINVAL;
+    if (!osp_is_trace_enabled()) {
+        rc = OSP_EDISABLED;
+        goto out;
+    }
+    if (!keys)
+        keys = osp__hmac_keys(&nkeys);
+    rc = osp_signed_unpack(req->x_trace_info, req->x_trace_hmac, keys, nkeys, &ti);
+    if (rc)
+        goto out;
+    if (!trace_info_ok(ti)) {
+        rc = OSP_EBADKEYS;
+        goto out;
+    }
+    const char *parent = json_string_value(json_object_get(ti, "parent_id"));
+    if (!osp_init(json_string_value(json_object_get(ti, "hmac_key")),
+                  json_string_value(json_object_get(ti, "base_id")), parent)) {
+        rc = OSP_ENOMEM;
+        goto out;
+    }
+    json_t *info = json_pack("{s{s:s,s:s,s:s,s:s}}", "request", "path",
+                             req->path ? req->path : "/", "query",
+                             req->query ? req->query : "", "method",
+                             req->method ? req->method : "GET", "scheme",
+                             req->scheme ? req->scheme : "http");
+    rc = info ? osp_start("wsgi", info) : OSP_ENOMEM;
+    json_decref(info);
+    if (rc == OSP_OK)
+        *osp__web_active_flag() = true;
+    else
+        osp_clean();
+out:
+    json_decref(ti);
+    if (rc != OSP_ENOMEM && rc != OSP_EINVAL)
+        osp__count_web(rc);
+    return rc;
+}
+
+void osp_web_end(const char *etype, const char *message) {
+    bool *active = osp__web_active_flag();
+    if (!*active)
+        return;
+    *active = false;
+    if (etype)
+        osp_stop_error(etype, message);
+    else
+        osp_stop(NULL);
+    osp_clean();
+}
+
+void osp_free(void *p) { free(p); }
