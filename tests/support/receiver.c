@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * receiver - test stand-in for the sidecar's intake: accepts connections on a
+ * SOCK_SEQPACKET socket and decodes frames with the same hop decoder the
+ * sidecar uses. Can be paused to simulate a stalled sidecar.
+ */
+#include "receiver.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/hop.h"
+
+#define MAX_CONN 64
+
+struct rx {
+    int lfd;
+    int conns[MAX_CONN];
+    size_t nconn;
+    pthread_t thr;
+    atomic_bool stop, paused;
+    atomic_size_t count, bad, accepted;
+    bool keep;
+    pthread_mutex_t mu;
+    json_t *records, *publishers;
+    char path[108];
+};
+
+static void handle_frame(rx_t *r, const char *buf, size_t len) {
+    osp_hop_frame_t f;
+    if (osp__hop_parse(buf, len, &f, NULL) != OSP_OK) {
+        atomic_fetch_add(&r->bad, 1);
+        return;
+    }
+    const char *rec;
+    size_t n;
+    int rc;
+    size_t got = 0;
+    pthread_mutex_lock(&r->mu);
+    json_array_append_new(r->publishers, json_stringn(f.publisher, f.publisher_len));
+    while ((rc = osp__hop_next(&f, &rec, &n)) == 1) {
+        got++;
+        if (r->keep)
+            json_array_append_new(r->records, json_stringn(rec, n));
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (rc < 0)
+        atomic_fetch_add(&r->bad, 1);
+    atomic_fetch_add(&r->count, got);
+}
+
+static void *loop(void *arg) {
+    rx_t *r = arg;
+    char *buf = malloc(OSP_HOP_MAX_FRAME + 1);
+    while (!atomic_load(&r->stop)) {
+        if (atomic_load(&r->paused)) {
+            usleep(1000);
+            continue;
+        }
+        struct pollfd p[MAX_CONN + 1];
+        p[0].fd = r->lfd;
+        p[0].events = POLLIN;
+        for (size_t i = 0; i < r->nconn; i++) {
+            p[i + 1].fd = r->conns[i];
+            p[i + 1].events = POLLIN;
+        }
+        int n = poll(p, r->nconn + 1, 20);
+        if (n <= 0)
+            continue;
+        if (p[0].revents & POLLIN) {
+            int c = accept4(r->lfd, NULL, NULL, SOCK_CLOEXEC);
+            if (c >= 0 && r->nconn < MAX_CONN) {
+                r->conns[r->nconn++] = c;
+                atomic_fetch_add(&r->accepted, 1);
+            } else if (c >= 0) {
+                close(c);
+            }
+        }
+        for (size_t i = 0; i < r->nconn; i++) {
+            if (!(p[i + 1].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            ssize_t got = recv(r->conns[i], buf, OSP_HOP_MAX_FRAME + 1, MSG_DONTWAIT);
+            if (got > 0) {
+                handle_frame(r, buf, (size_t)got);
+            } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
+                close(r->conns[i]);
+                r->conns[i] = r->conns[--r->nconn];
+                break; /* the pollfd array is stale now */
+            }
+        }
+    }
+    free(buf);
+    return NULL;
+}
+
+rx_t *rx_start(const char *path, bool keep) {
+    rx_t *r = calloc(1, sizeof *r);
+    r->keep = keep;
+    r->records = json_array();
+    r->publishers = json_array();
+    pthread_mutex_init(&r->mu, NULL);
+    snprintf(r->path, sizeof r->path, "%s", path);
+    r->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+    unlink(path);
+    if (bind(r->lfd, (struct sockaddr *)&a, sizeof a) || listen(r->lfd, 64)) {
+        perror("rx_start");
+        abort();
+    }
+    int sz = 8 << 20;
+    setsockopt(r->lfd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+    pthread_create(&r->thr, NULL, loop, r);
+    return r;
+}
+
+void rx_pause(rx_t *r, bool paused) { atomic_store(&r->paused, paused); }
+size_t rx_count(rx_t *r) { return atomic_load(&r->count); }
+size_t rx_bad_frames(rx_t *r) { return atomic_load(&r->bad); }
+size_t rx_connections(rx_t *r) { return atomic_load(&r->accepted); }
+
+bool rx_wait_count(rx_t *r, size_t n, int timeout_ms) {
+    for (int waited = 0; waited < timeout_ms; waited += 2) {
+        if (rx_count(r) >= n)
+            return true;
+        usleep(2000);
+    }
+    return rx_count(r) >= n;
+}
+
+json_t *rx_records(rx_t *r) {
+    pthread_mutex_lock(&r->mu);
+    json_t *copy = json_deep_copy(r->records);
+    pthread_mutex_unlock(&r->mu);
+    return copy;
+}
+
+json_t *rx_publishers(rx_t *r) {
+    pthread_mutex_lock(&r->mu);
+    json_t *copy = json_deep_copy(r->publishers);
+    pthread_mutex_unlock(&r->mu);
+    return copy;
+}
+
+void rx_stop(rx_t *r) {
+    if (!r)
+        return;
+    atomic_store(&r->stop, true);
+    pthread_join(r->thr, NULL);
+    for (size_t i = 0; i < r->nconn; i++)
+        close(r->conns[i]);
+    close(r->lfd);
+    unlink(r->path);
+    json_decref(r->records);
+    json_decref(r->publishers);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
+
+static char tmpdir[256];
+
+const char *test_tmpdir(void) {
+    if (!tmpdir[0]) {
+        snprintf(tmpdir, sizeof tmpdir, "/tmp/osp-test-XXXXXX");
+        if (!mkdtemp(tmpdir))
+            abort();
+    }
+    return tmpdir;
+}
+
+char *test_path(const char *name) {
+    char *p = malloc(512);
+    snprintf(p, 512, "%s/%s", test_tmpdir(), name);
+    return p;
+}
+
+char *test_read_file(const char *path, size_t *len) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return NULL;
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    size_t got = fread(buf, 1, (size_t)n, fp);
+    buf[got] = '\0';
+    fclose(fp);
+    if (len)
+        *len = got;
+    return buf;
+}
+
+json_t *test_read_jsonl(const char *path) {
+    json_t *arr = json_array();
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return arr;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, fp)) > 0) {
+        json_t *v = json_loadb(line, (size_t)n, 0, NULL);
+        if (v)
+            json_array_append_new(arr, v);
+    }
+    free(line);
+    fclose(fp);
+    return arr;
+}

@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* unit.emit - the hop to a live sidecar stand-in (tests/support/receiver.c):
+ * a 100k-point burst from 4 threads loses nothing; an absent or stalled
+ * sidecar never blocks the caller and every drop is counted. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <osprofiler/osprofiler.h>
+
+#include "receiver.h"
+
+static char *sock;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void new_sock_path(void) {
+    static int n;
+    char name[32];
+    snprintf(name, sizeof name, "sc-%d.sock", n++);
+    free(sock);
+    sock = test_path(name);
+}
+
+/* The receiver (if any) must listen before setup: the library connects at
+ * setup and then retries at most every 200 ms. */
+static void setup_sidecar(size_t thread_buffer) {
+    osp_config_t *c = osp_config_new();
+    osp_config_set_enabled(c, true);
+    osp_config_set_sidecar_socket(c, sock);
+    osp_config_set_service(c, "svc");
+    osp_config_set_host(c, "publisher-7");
+    if (thread_buffer)
+        osp_config_set_thread_buffer(c, thread_buffer);
+    assert_int_equal(osp_setup(c, NULL), OSP_OK);
+    osp_config_free(c);
+}
+
+static int teardown(void **state) {
+    (void)state;
+    osp_clean();
+    osp_teardown();
+    return 0;
+}
+
+static uint64_t dropped(const osp_stats_t *s) {
+    return s->dropped_no_sidecar + s->dropped_backpressure + s->dropped_oversize +
+           s->dropped_io + s->dropped_nomem;
+}
+
+/* Flush until the thread buffer is empty (the sidecar may push back). */
+static void drain(void) {
+    for (int i = 0; i < 5000 && osp_flush() != OSP_OK; i++)
+        usleep(1000);
+}
+
+#define BURST_THREADS 4
+#define BURST_POINTS  25000 /* per thread: 100k in all */
+
+static void *burst(void *arg) {
+    (void)arg;
+    osp_init("k", NULL, NULL);
+    json_t *info = json_pack("{s{s:s,s:{}}}", "db", "statement", "SELECT 1", "params");
+    for (int i = 0; i < BURST_POINTS / 2; i++) {
+        osp_start("db", info);
+        osp_stop(NULL);
+    }
+    json_decref(info);
+    drain();
+    osp_clean();
+    return NULL;
+}
+
+static void emit__burst_from_four_threads_loses_nothing(void **state) {
+    (void)state;
+    new_sock_path();
+    rx_t *rx = rx_start(sock, false);
+    setup_sidecar(0);
+    osp_stats_t before;
+    osp_get_stats(&before);
+    pthread_t t[BURST_THREADS];
+    for (int i = 0; i < BURST_THREADS; i++)
+        pthread_create(&t[i], NULL, burst, NULL);
+    for (int i = 0; i < BURST_THREADS; i++)
+        pthread_join(t[i], NULL);
+    size_t total = BURST_THREADS * BURST_POINTS;
+    assert_true(rx_wait_count(rx, total, 20000));
+    osp_stats_t st;
+    osp_get_stats(&st);
+    assert_int_equal(st.sent - before.sent, total);
+    assert_int_equal(dropped(&st) - dropped(&before), 0);
+    assert_int_equal(rx_count(rx), total);
+    assert_int_equal(rx_bad_frames(rx), 0);
+    /* The frame header names the configured publisher. */
+    json_t *pubs = rx_publishers(rx);
+    assert_string_equal(json_string_value(json_array_get(pubs, 0)), "publisher-7");
+    json_decref(pubs);
+    rx_stop(rx);
+}
+
+static void emit__absent_sidecar_drops_and_counts(void **state) {
+    (void)state;
+    new_sock_path();
+    setup_sidecar(0); /* nobody listens on the path */
+    osp_stats_t before, after;
+    osp_get_stats(&before);
+    osp_init("k", NULL, NULL);
+    double t0 = now_s();
+    for (int i = 0; i < 10000; i++) {
+        osp_start("x", NULL);
+        osp_stop(NULL);
+    }
+    double took = now_s() - t0;
+    osp_get_stats(&after);
+    assert_int_equal(after.dropped_no_sidecar - before.dropped_no_sidecar, 20000);
+    assert_int_equal(after.sent - before.sent, 0);
+    assert_true(took < 2.0); /* no blocking, no connect per point */
+}
+
+static void emit__stalled_sidecar_never_blocks(void **state) {
+    (void)state;
+    new_sock_path();
+    rx_t *rx = rx_start(sock, false);
+    setup_sidecar(64 * 1024);
+    rx_pause(rx, true);
+    osp_stats_t before, after;
+    osp_get_stats(&before);
+    osp_init("k", NULL, NULL);
+    char big[2000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    json_t *info = json_pack("{s:s}", "pad", big);
+    double t0 = now_s();
+    const int pairs = 10000; /* ~45 MB offered: far beyond 8 MiB + 64 KiB */
+    for (int i = 0; i < pairs; i++) {
+        osp_start("x", info);
+        osp_stop(NULL);
+    }
+    double took = now_s() - t0;
+    json_decref(info);
+    assert_true(took < 5.0);
+    osp_get_stats(&after);
+    uint64_t dropped_bp = after.dropped_backpressure - before.dropped_backpressure;
+    assert_true(dropped_bp > 0);
+    /* The sidecar comes back: everything not dropped is delivered. */
+    rx_pause(rx, false);
+    drain();
+    osp_get_stats(&after);
+    uint64_t sent = after.sent - before.sent;
+    assert_int_equal(sent + dropped_bp, 2 * pairs);
+    assert_true(rx_wait_count(rx, sent, 10000));
+    assert_int_equal(rx_count(rx), sent);
+    rx_stop(rx);
+}
+
+static void emit__reconnects_after_sidecar_restart(void **state) {
+    (void)state;
+    new_sock_path();
+    rx_t *rx = rx_start(sock, false);
+    setup_sidecar(0);
+    osp_init("k", NULL, NULL);
+    osp_start("a", NULL);
+    osp_stop(NULL);
+    assert_true(rx_wait_count(rx, 2, 5000));
+    rx_stop(rx);
+    usleep(50000);
+    osp_start("lost", NULL); /* the old connection is gone: counted */
+    osp_stop(NULL);
+    rx = rx_start(sock, false);
+    usleep(250000); /* past the reconnect interval */
+    osp_start("b", NULL);
+    osp_stop(NULL);
+    assert_true(rx_wait_count(rx, 2, 5000));
+    osp_stats_t st;
+    osp_get_stats(&st);
+    assert_true(st.dropped_no_sidecar >= 2);
+    rx_stop(rx);
+}
+
+static void emit__oversize_point_dropped_alone(void **state) {
+    (void)state;
+    new_sock_path();
+    rx_t *rx = rx_start(sock, true);
+    setup_sidecar(4 * 1024 * 1024);
+    osp_stats_t before, after;
+    osp_get_stats(&before);
+    osp_init("k", NULL, NULL);
+    size_t n = 300 * 1024;
+    char *huge = malloc(n + 1);
+    memset(huge, 'y', n);
+    huge[n] = '\0';
+    json_t *info = json_pack("{s:s}", "statement", huge);
+    free(huge);
+    osp_start("outer", NULL);
+    osp_start("huge", info);
+    osp_stop(NULL);
+    osp_stop(NULL);
+    json_decref(info);
+    assert_true(rx_wait_count(rx, 3, 5000));
+    osp_get_stats(&after);
+    assert_int_equal(after.dropped_oversize - before.dropped_oversize, 1);
+    assert_int_equal(after.sent - before.sent, 3);
+    json_t *recs = rx_records(rx);
+    for (size_t i = 0; i < json_array_size(recs); i++)
+        assert_null(strstr(json_string_value(json_array_get(recs, i)), "huge-start"));
+    json_decref(recs);
+    rx_stop(rx);
+}
+
+static void emit__disabled_emits_nothing(void **state) {
+    (void)state;
+    osp_config_t *c = osp_config_new(); /* enabled = false */
+    assert_int_equal(osp_setup(c, NULL), OSP_OK);
+    osp_config_free(c);
+    osp_stats_t before, after;
+    osp_get_stats(&before);
+    osp_init("k", NULL, NULL);
+    assert_int_equal(osp_start("x", NULL), OSP_OK); /* ids still work */
+    assert_int_equal(osp_stop(NULL), OSP_OK);
+    osp_get_stats(&after);
+    assert_int_equal(after.emitted, before.emitted);
+    assert_int_equal(osp_setup(NULL, NULL), OSP_EINVAL);
+}
+
+int main(void) {
+#define T(f) cmocka_unit_test_teardown(f, teardown)
+    const struct CMUnitTest tests[] = {
+        T(emit__burst_from_four_threads_loses_nothing),
+        T(emit__absent_sidecar_drops_and_counts),
+        T(emit__stalled_sidecar_never_blocks),
+        T(emit__reconnects_after_sidecar_restart),
+        T(emit__oversize_point_dropped_alone),
+        T(emit__disabled_emits_nothing),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    free(sock);
+    return rc;
+}

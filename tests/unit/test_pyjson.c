@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* unit.pyjson - JSON text byte-identical to Python's json.dumps. Expected
+ * strings below were printed by /usr/bin/python3's json.dumps. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/pyjson.h"
+#include "receiver.h"
+
+static char *dump(json_t *v, int indent) {
+    osp_buf_t b = OSP_BUF_INIT;
+    osp__pyjson_value(&b, v, indent, 0);
+    return osp__buf_cstr(&b);
+}
+
+static void check(const char *json_in, const char *expect) {
+    json_error_t e;
+    json_t *v = json_loads(json_in, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+    assert_non_null(v);
+    char *got = dump(v, -1);
+    assert_string_equal(got, expect);
+    free(got);
+    json_decref(v);
+}
+
+static void pyjson__escapes_like_python(void **state) {
+    (void)state;
+    /* json.dumps("h\u00e9llo \u2603") etc. */
+    check("\"h\\u00e9llo \\u2603\"", "\"h\\u00e9llo \\u2603\"");
+    check("\"tab\\there\\nnl\\r\\b\\f\"", "\"tab\\there\\nnl\\r\\b\\f\"");
+    check("\"\\u0001\\u001f\\u007f\"", "\"\\u0001\\u001f\\u007f\"");
+    check("\"q\\\" b\\\\ /\"", "\"q\\\" b\\\\ /\"");
+    /* json.dumps("\U0001F600") == '"\\ud83d\\ude00"' */
+    check("\"\\ud83d\\ude00\"", "\"\\ud83d\\ude00\"");
+    check("\"nul\\u0000x\"", "\"nul\\u0000x\"");
+}
+
+static void pyjson__separators_and_order(void **state) {
+    (void)state;
+    check("{\"b\": 1, \"a\": [1, 2, {}], \"c\": {\"x\": null, \"y\": true, \"z\": false}}",
+          "{\"b\": 1, \"a\": [1, 2, {}], \"c\": {\"x\": null, \"y\": true, \"z\": false}}");
+    check("[]", "[]");
+    check("{}", "{}");
+    check("-9223372036854775808", "-9223372036854775808");
+}
+
+static void pyjson__float_repr(void **state) {
+    (void)state;
+    /* repr() of each: 1.5, 1e-07, 0.0001, 1e+16, 1000000000000000.0, 0.1, 1.0,
+     * -0.0, 123456789.123, 1.7976931348623157e+308, 5e-324, 2.5e-05 */
+    static const struct {
+        double v;
+        const char *repr;
+    } cases[] = {{1.5, "1.5"},
+                 {1e-7, "1e-07"},
+                 {0.0001, "0.0001"},
+                 {1e16, "1e+16"},
+                 {1e15, "1000000000000000.0"},
+                 {0.1, "0.1"},
+                 {1.0, "1.0"},
+                 {-0.0, "-0.0"},
+                 {123456789.123, "123456789.123"},
+                 {1.7976931348623157e308, "1.7976931348623157e+308"},
+                 {5e-324, "5e-324"},
+                 {2.5e-05, "2.5e-05"},
+                 {1.0 / 3.0, "0.3333333333333333"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        osp_buf_t b = OSP_BUF_INIT;
+        osp__pyjson_real(&b, cases[i].v);
+        assert_string_equal(osp__buf_cstr(&b), cases[i].repr);
+        osp__buf_free(&b);
+    }
+}
+
+static void pyjson__indent_two(void **state) {
+    (void)state;
+    /* json.dumps(obj, indent=2, separators=(",", ": ")) */
+    json_t *v = json_loads("{\"a\": [1, {\"b\": []}], \"c\": {}}", 0, NULL);
+    char *got = dump(v, 2);
+    assert_string_equal(got, "{\n  \"a\": [\n    1,\n    {\n      \"b\": []\n    }\n  ],\n"
+                             "  \"c\": {}\n}");
+    free(got);
+    json_decref(v);
+}
+
+/* The golden AMQP body re-serialised must give back the same bytes: this is
+ * the whole format-1.0 message, payload included. */
+static void pyjson__golden_bodies_roundtrip(void **state) {
+    (void)state;
+    static const char *const files[] = {"osprofiler_start.body", "osprofiler_stop.body",
+                                        "v2_profiler_info.body"};
+    for (size_t i = 0; i < 3; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", OSP_GOLDEN_DIR, files[i]);
+        size_t len;
+        char *body = test_read_file(path, &len);
+        assert_non_null(body);
+        json_t *v = json_loadb(body, len, 0, NULL);
+        assert_non_null(v);
+        char *got = dump(v, -1);
+        assert_string_equal(got, body);
+        free(got);
+        free(body);
+        json_decref(v);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(pyjson__escapes_like_python),
+        cmocka_unit_test(pyjson__separators_and_order),
+        cmocka_unit_test(pyjson__float_repr),
+        cmocka_unit_test(pyjson__indent_two),
+        cmocka_unit_test(pyjson__golden_bodies_roundtrip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
