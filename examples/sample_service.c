@@ -101,9 +101,15 @@ int main(int argc, char **argv) {
     int requests = 1, c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': conf = optarg; break;
-        case 'p': points = optarg; break;
-        case 'n': requests = atoi(optarg); break;
+        case 'c':
+            conf = optarg;
+            break;
+        case 'p':
+            points = optarg;
+            break;
+        case 'n':
+            requests = atoi(optarg);
+            break;
         default:
             fprintf(stderr, "usage: %s [--config FILE] [--points FILE] [--requests N]\n",
                     argv[0]);

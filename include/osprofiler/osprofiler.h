@@ -53,21 +53,21 @@ OSP_EXPORT const char *osp_version_string(void);
 
 /* Our own error codes, counting down from -1000 in bands: -10xx usage and
  * frames, -11xx configuration, -12xx propagation (headers). */
-#define OSP_ERRNO_MAP(XX)                                                        \
-    XX(EINVAL, -1000, "invalid argument")                                        \
-    XX(ENOMEM, -1001, "out of memory")                                           \
-    XX(ETOOBIG, -1002, "value too large")                                        \
-    XX(ENOTRACE, -1003, "no profiler in this thread")                            \
-    XX(EFRAME, -1004, "malformed hop frame")                                     \
-    XX(ENOPOINT, -1005, "no trace point is open")                                \
-    XX(ECONFIG, -1100, "invalid configuration")                                  \
-    XX(ECONFIGFILE, -1101, "configuration file cannot be read")                  \
-    XX(ENOHEADER, -1200, "trace headers missing")                                \
-    XX(ENOKEYS, -1201, "no hmac key configured")                                 \
-    XX(EBADSIG, -1202, "malformed X-Trace-HMAC (not 40 lower-case hex digits)") \
-    XX(ENOKEYMATCH, -1203, "no configured hmac key matches X-Trace-HMAC")        \
-    XX(EUNDECODABLE, -1204, "X-Trace-Info is not base64 of a JSON object")       \
-    XX(EBADKEYS, -1205, "X-Trace-Info has missing, unexpected or invalid keys")  \
+#define OSP_ERRNO_MAP(XX)                                                                \
+    XX(EINVAL, -1000, "invalid argument")                                                \
+    XX(ENOMEM, -1001, "out of memory")                                                   \
+    XX(ETOOBIG, -1002, "value too large")                                                \
+    XX(ENOTRACE, -1003, "no profiler in this thread")                                    \
+    XX(EFRAME, -1004, "malformed hop frame")                                             \
+    XX(ENOPOINT, -1005, "no trace point is open")                                        \
+    XX(ECONFIG, -1100, "invalid configuration")                                          \
+    XX(ECONFIGFILE, -1101, "configuration file cannot be read")                          \
+    XX(ENOHEADER, -1200, "trace headers missing")                                        \
+    XX(ENOKEYS, -1201, "no hmac key configured")                                         \
+    XX(EBADSIG, -1202, "malformed X-Trace-HMAC (not 40 lower-case hex digits)")          \
+    XX(ENOKEYMATCH, -1203, "no configured hmac key matches X-Trace-HMAC")                \
+    XX(EUNDECODABLE, -1204, "X-Trace-Info is not base64 of a JSON object")               \
+    XX(EBADKEYS, -1205, "X-Trace-Info has missing, unexpected or invalid keys")          \
     XX(EDISABLED, -1206, "profiling is disabled ([profiler] enabled = false)")
 
 typedef enum {
@@ -172,8 +172,8 @@ OSP_EXPORT bool osp_is_db_trace_enabled(void);
 
 /** Why trace points did not reach the notifier, and how many did. */
 typedef struct osp_stats {
-    uint64_t emitted;          /**< points handed to the library */
-    uint64_t sent;             /**< points written to the socket or file */
+    uint64_t emitted;              /**< points handed to the library */
+    uint64_t sent;                 /**< points written to the socket or file */
     uint64_t dropped_no_sidecar;   /**< no sidecar listening (connect failed) */
     uint64_t dropped_backpressure; /**< thread buffer full while the sidecar lagged */
     uint64_t dropped_oversize;     /**< one point larger than a hop frame */
@@ -257,10 +257,10 @@ typedef struct osp_scope {
 OSP_EXPORT void osp__scope_end(osp_scope_t *s);
 #define OSP__CAT2(a, b) a##b
 #define OSP__CAT(a, b)  OSP__CAT2(a, b)
-#define OSP_TRACE_SCOPE_NAMED(var, name, info)                                   \
-    osp_scope_t var __attribute__((cleanup(osp__scope_end))) = {                 \
+#define OSP_TRACE_SCOPE_NAMED(var, name, info)                                           \
+    osp_scope_t var __attribute__((cleanup(osp__scope_end))) = {                         \
         osp_start((name), (info)) == 0, NULL, NULL}
-#define OSP_TRACE_SCOPE(name, info)                                              \
+#define OSP_TRACE_SCOPE(name, info)                                                      \
     OSP_TRACE_SCOPE_NAMED(OSP__CAT(osp__scope_, __LINE__), name, info)
 /** Mark a scope failed: its stop carries etype/message (strings borrowed until
  *  the scope ends). */
@@ -335,10 +335,10 @@ OSP_EXPORT int osp_web_headers(char **info_out, char **hmac_out);
 typedef struct osp_web_request {
     const char *x_trace_info; /* header values, NULL if absent */
     const char *x_trace_hmac;
-    const char *method;       /* "GET" */
-    const char *path;         /* script name + path info, URL-encoded, no query */
-    const char *query;        /* raw query string or NULL for "" */
-    const char *scheme;       /* "http" / "https" */
+    const char *method; /* "GET" */
+    const char *path;   /* script name + path info, URL-encoded, no query */
+    const char *query;  /* raw query string or NULL for "" */
+    const char *scheme; /* "http" / "https" */
 } osp_web_request_t;
 
 /**

@@ -39,11 +39,21 @@ static int header_sign(int argc, char **argv) {
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'k': key = optarg; break;
-        case 'b': base = optarg; break;
-        case 'p': parent = optarg; break;
-        case 'h': fputs(sign_usage, stdout); return CLI_OK;
-        default: fputs(sign_usage, stderr); return CLI_USAGE;
+        case 'k':
+            key = optarg;
+            break;
+        case 'b':
+            base = optarg;
+            break;
+        case 'p':
+            parent = optarg;
+            break;
+        case 'h':
+            fputs(sign_usage, stdout);
+            return CLI_OK;
+        default:
+            fputs(sign_usage, stderr);
+            return CLI_USAGE;
         }
     }
     if (!base || optind != argc) {
@@ -51,8 +61,9 @@ static int header_sign(int argc, char **argv) {
         return CLI_USAGE;
     }
     if (!key || !*key) {
-        fputs("osprofiler header sign: no hmac key (--hmac-key or $OSPROFILER_HMAC_KEY)\n",
-              stderr);
+        fputs(
+            "osprofiler header sign: no hmac key (--hmac-key or $OSPROFILER_HMAC_KEY)\n",
+            stderr);
         return CLI_USAGE;
     }
     osp_buf_t b = OSP_BUF_INIT;
@@ -83,9 +94,15 @@ static int header_verify(int argc, char **argv) {
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'k': keys = optarg; break;
-        case 'h': fputs(verify_usage, stdout); return CLI_OK;
-        default: fputs(verify_usage, stderr); return CLI_USAGE;
+        case 'k':
+            keys = optarg;
+            break;
+        case 'h':
+            fputs(verify_usage, stdout);
+            return CLI_OK;
+        default:
+            fputs(verify_usage, stderr);
+            return CLI_USAGE;
         }
     }
     if (argc - optind != 2) {
@@ -99,7 +116,8 @@ static int header_verify(int argc, char **argv) {
         return CLI_FAIL;
     }
     json_t *obj = NULL;
-    int rc = osp_signed_unpack(argv[optind], argv[optind + 1], (const char *const *)list, n, &obj);
+    int rc = osp_signed_unpack(argv[optind], argv[optind + 1], (const char *const *)list,
+                               n, &obj);
     int ret = CLI_OK;
     if (rc != OSP_OK) {
         fprintf(stderr, "osprofiler header verify: rejected: %s (%s)\n", osp_strerror(rc),

@@ -101,7 +101,8 @@ static int tree(const char *path, const char *only_base) {
         bool stop = strlen(name) > 5 && strcmp(name + strlen(name) - 5, "-stop") == 0;
         struct node *nd = NULL;
         for (size_t i = 0; i < n; i++)
-            if (strcmp(nodes[i].trace_id, tid) == 0 && strcmp(nodes[i].base_id, base) == 0)
+            if (strcmp(nodes[i].trace_id, tid) == 0 &&
+                strcmp(nodes[i].base_id, base) == 0)
                 nd = &nodes[i];
         if (!nd) {
             if (n == cap) {
@@ -197,9 +198,15 @@ int cmd_trace(int argc, char **argv) {
     argc--, argv++;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'b': base = optarg; break;
-        case 'h': fputs(tree_usage, stdout); return CLI_OK;
-        default: fputs(tree_usage, stderr); return CLI_USAGE;
+        case 'b':
+            base = optarg;
+            break;
+        case 'h':
+            fputs(tree_usage, stdout);
+            return CLI_OK;
+        default:
+            fputs(tree_usage, stderr);
+            return CLI_USAGE;
         }
     }
     if (argc - optind != 1) {

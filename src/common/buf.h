@@ -15,7 +15,8 @@ typedef struct osp_buf {
     bool failed;
 } osp_buf_t;
 
-#define OSP_BUF_INIT {NULL, 0, 0, false}
+#define OSP_BUF_INIT                                                                     \
+    { NULL, 0, 0, false }
 
 bool osp__buf_reserve(osp_buf_t *b, size_t extra);
 void osp__buf_append(osp_buf_t *b, const void *p, size_t n);

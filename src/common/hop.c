@@ -29,16 +29,20 @@ size_t osp__hop_header(char *out, const char *publisher, size_t publisher_len) {
 int osp__hop_parse(const void *buf, size_t len, osp_hop_frame_t *f, osp_error_t *err) {
     const unsigned char *p = buf;
     if (len < OSP_HOP_HEADER_FIXED)
-        return osp__error_set(err, OSP_EFRAME, "hop", 0, "frame of %zu bytes is shorter than its header", len);
+        return osp__error_set(err, OSP_EFRAME, "hop", 0,
+                              "frame of %zu bytes is shorter than its header", len);
     if (len > OSP_HOP_MAX_FRAME)
-        return osp__error_set(err, OSP_EFRAME, "hop", 0, "frame of %zu bytes exceeds %d", len, OSP_HOP_MAX_FRAME);
+        return osp__error_set(err, OSP_EFRAME, "hop", 0, "frame of %zu bytes exceeds %d",
+                              len, OSP_HOP_MAX_FRAME);
     if (memcmp(p, OSP_HOP_MAGIC, 4) != 0)
         return osp__error_set(err, OSP_EFRAME, "hop", 0, "bad magic");
     if (p[4] != OSP_HOP_VERSION)
-        return osp__error_set(err, OSP_EFRAME, "hop", 0, "unsupported hop version %u", p[4]);
+        return osp__error_set(err, OSP_EFRAME, "hop", 0, "unsupported hop version %u",
+                              p[4]);
     size_t plen = (size_t)p[6] | (size_t)p[7] << 8;
     if (plen > OSP_HOP_MAX_PUBLISHER || OSP_HOP_HEADER_FIXED + plen > len)
-        return osp__error_set(err, OSP_EFRAME, "hop", 0, "publisher_id length %zu out of bounds", plen);
+        return osp__error_set(err, OSP_EFRAME, "hop", 0,
+                              "publisher_id length %zu out of bounds", plen);
     f->publisher = (const char *)p + OSP_HOP_HEADER_FIXED;
     f->publisher_len = plen;
     f->next = f->publisher + plen;
@@ -72,14 +76,16 @@ int osp__point_parse(const char *rec, size_t len, json_t **out, osp_error_t *err
     json_error_t je;
     json_t *o = json_loadb(rec, len, JSON_ALLOW_NUL, &je);
     if (!o)
-        return osp__error_set(err, OSP_EFRAME, "point", je.line, "invalid JSON: %s", je.text);
+        return osp__error_set(err, OSP_EFRAME, "point", je.line, "invalid JSON: %s",
+                              je.text);
     const char *what = NULL;
     if (!json_is_object(o))
         what = "point is not a JSON object";
     else if (!has_string(o, "name") || !has_string(o, "base_id") ||
              !has_string(o, "trace_id") || !has_string(o, "parent_id") ||
              !has_string(o, "timestamp"))
-        what = "point lacks one of the string fields name, base_id, trace_id, parent_id, timestamp";
+        what = "point lacks one of the string fields name, base_id, trace_id, parent_id, "
+               "timestamp";
     else if (json_object_get(o, "info") && !json_is_object(json_object_get(o, "info")))
         what = "point info is not an object";
     else {

@@ -9,16 +9,16 @@
 
 #include <osprofiler/osprofiler.h>
 
-#define OSP_HOP_MAGIC        "OSPH"
-#define OSP_HOP_VERSION      1
-#define OSP_HOP_HEADER_FIXED 8
-#define OSP_HOP_MAX_FRAME    (256 * 1024) /* whole frame, header included */
+#define OSP_HOP_MAGIC         "OSPH"
+#define OSP_HOP_VERSION       1
+#define OSP_HOP_HEADER_FIXED  8
+#define OSP_HOP_MAX_FRAME     (256 * 1024) /* whole frame, header included */
 #define OSP_HOP_MAX_PUBLISHER 255
 
 typedef struct osp_hop_frame {
     const char *publisher; /* publisher_id (not NUL-terminated) */
     size_t publisher_len;
-    const char *next;      /* cursor into the records */
+    const char *next; /* cursor into the records */
     const char *end;
 } osp_hop_frame_t;
 

@@ -51,4 +51,3 @@ int osp__split_keys(const char *text, char ***out, size_t *count) {
     *count = n;
     return OSP_OK;
 }
-

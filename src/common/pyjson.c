@@ -17,8 +17,12 @@
 static const char hexdig[] = "0123456789abcdef";
 
 static void put_u16(osp_buf_t *b, unsigned cp) {
-    char e[6] = {'\\', 'u', hexdig[(cp >> 12) & 15], hexdig[(cp >> 8) & 15],
-                 hexdig[(cp >> 4) & 15], hexdig[cp & 15]};
+    char e[6] = {'\\',
+                 'u',
+                 hexdig[(cp >> 12) & 15],
+                 hexdig[(cp >> 8) & 15],
+                 hexdig[(cp >> 4) & 15],
+                 hexdig[cp & 15]};
     osp__buf_append(b, e, 6);
 }
 
@@ -64,13 +68,27 @@ void osp__pyjson_string(osp_buf_t *b, const char *s, size_t n) {
         osp__buf_append(b, p + run, i - run);
         size_t step = 1;
         switch (c) {
-        case '"': osp__buf_append(b, "\\\"", 2); break;
-        case '\\': osp__buf_append(b, "\\\\", 2); break;
-        case '\n': osp__buf_append(b, "\\n", 2); break;
-        case '\r': osp__buf_append(b, "\\r", 2); break;
-        case '\t': osp__buf_append(b, "\\t", 2); break;
-        case '\b': osp__buf_append(b, "\\b", 2); break;
-        case '\f': osp__buf_append(b, "\\f", 2); break;
+        case '"':
+            osp__buf_append(b, "\\\"", 2);
+            break;
+        case '\\':
+            osp__buf_append(b, "\\\\", 2);
+            break;
+        case '\n':
+            osp__buf_append(b, "\\n", 2);
+            break;
+        case '\r':
+            osp__buf_append(b, "\\r", 2);
+            break;
+        case '\t':
+            osp__buf_append(b, "\\t", 2);
+            break;
+        case '\b':
+            osp__buf_append(b, "\\b", 2);
+            break;
+        case '\f':
+            osp__buf_append(b, "\\f", 2);
+            break;
         default: {
             unsigned cp;
             step = utf8_decode(p + i, n - i, &cp);
@@ -217,8 +235,14 @@ void osp__pyjson_value(osp_buf_t *b, const json_t *v, int indent, int depth) {
     case JSON_REAL:
         osp__pyjson_real(b, json_real_value(v));
         break;
-    case JSON_TRUE: osp__buf_puts(b, "true"); break;
-    case JSON_FALSE: osp__buf_puts(b, "false"); break;
-    case JSON_NULL: osp__buf_puts(b, "null"); break;
+    case JSON_TRUE:
+        osp__buf_puts(b, "true");
+        break;
+    case JSON_FALSE:
+        osp__buf_puts(b, "false");
+        break;
+    case JSON_NULL:
+        osp__buf_puts(b, "null");
+        break;
     }
 }

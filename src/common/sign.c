@@ -99,8 +99,8 @@ bool osp__hmac_sha1_hex(const char *key, size_t keylen, const char *msg, size_t 
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     /* HMAC() with a zero-length key needs a non-NULL pointer. */
-    if (!HMAC(EVP_sha1(), keylen ? key : "", (int)keylen, (const unsigned char *)msg,
-              n, md, &mdlen) ||
+    if (!HMAC(EVP_sha1(), keylen ? key : "", (int)keylen, (const unsigned char *)msg, n,
+              md, &mdlen) ||
         mdlen != 20)
         return false;
     static const char hexdig[] = "0123456789abcdef";

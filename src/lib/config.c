@@ -83,8 +83,8 @@ int osp__config_copy(osp_config_t *dst, const osp_config_t *src) {
             if (!(dst->hmac_keys[i] = strdup(src->hmac_keys[i])))
                 goto err;
     }
-#define COPY(f)                                                                  \
-    if (src->f && !(dst->f = dup_or_null(src->f)))                               \
+#define COPY(f)                                                                          \
+    if (src->f && !(dst->f = dup_or_null(src->f)))                                       \
         goto err;
     COPY(connection_string)
     COPY(sidecar_socket)
@@ -163,7 +163,9 @@ int osp_config_set_thread_buffer(osp_config_t *cfg, size_t bytes) {
 }
 
 bool osp_config_enabled(const osp_config_t *cfg) { return cfg->enabled; }
-bool osp_config_trace_sqlalchemy(const osp_config_t *cfg) { return cfg->trace_sqlalchemy; }
+bool osp_config_trace_sqlalchemy(const osp_config_t *cfg) {
+    return cfg->trace_sqlalchemy;
+}
 bool osp_config_filter_error_trace(const osp_config_t *cfg) {
     return cfg->filter_error_trace;
 }
@@ -184,8 +186,8 @@ struct load_ctx {
     osp_config_t scratch;
     const char *source;
     osp_error_t *err;
-    int rc;        /* first error, OSP_OK if none */
-    int err_line;  /* line of the first error we reported ourselves */
+    int rc;       /* first error, OSP_OK if none */
+    int err_line; /* line of the first error we reported ourselves */
     /* line reader state */
     FILE *fp;
     int line;
@@ -289,8 +291,8 @@ static int on_entry(void *user, const char *section, const char *name,
             flag = &cfg->filter_error_trace;
         if (flag) {
             if (parse_bool(value, &b) != 0) {
-                fail(c, lineno, "[profiler] %s: '%.40s' is not a boolean (true/false)", name,
-                     value);
+                fail(c, lineno, "[profiler] %s: '%.40s' is not a boolean (true/false)",
+                     name, value);
                 return 0;
             }
             *flag = b;
@@ -333,7 +335,8 @@ static int load_stream(osp_config_t *cfg, FILE *fp, const char *source,
     int bad = ini_parse_stream(read_line, &c, on_entry, &c);
     free(c.linebuf);
     if (bad == -2 || c.rc == OSP_ENOMEM) {
-        rc = osp__error_set(err, OSP_ENOMEM, source, 0, "out of memory reading %s", source);
+        rc = osp__error_set(err, OSP_ENOMEM, source, 0, "out of memory reading %s",
+                            source);
     } else if (c.rc != OSP_OK) {
         rc = c.rc;
     } else if (bad > 0) {
@@ -356,8 +359,8 @@ int osp_config_load_file(osp_config_t *cfg, const char *path, osp_error_t *err) 
     FILE *fp = fopen(path, "re");
     if (!fp) {
         int e = errno;
-        return osp__error_set(err, OSP_ECONFIGFILE, path, 0, "%s: cannot open: %s",
-                              path, strerror(e));
+        return osp__error_set(err, OSP_ECONFIGFILE, path, 0, "%s: cannot open: %s", path,
+                              strerror(e));
     }
     int rc = load_stream(cfg, fp, path, err);
     fclose(fp);

@@ -256,13 +256,18 @@ static int flush_thread(void) {
         return OSP_OK;
     size_t done = 0;
     switch (G.kind) {
-    case NOTIFIER_SIDECAR: done = flush_sidecar(T.batch.data, T.batch.len); break;
-    case NOTIFIER_FILE: done = flush_file(T.batch.data, T.batch.len); break;
-    case NOTIFIER_NONE: done = T.batch.len; break;
+    case NOTIFIER_SIDECAR:
+        done = flush_sidecar(T.batch.data, T.batch.len);
+        break;
+    case NOTIFIER_FILE:
+        done = flush_file(T.batch.data, T.batch.len);
+        break;
+    case NOTIFIER_NONE:
+        done = T.batch.len;
+        break;
     }
-    uint64_t left = done < T.batch.len
-                        ? count_lines(T.batch.data + done, T.batch.len - done)
-                        : 0;
+    uint64_t left =
+        done < T.batch.len ? count_lines(T.batch.data + done, T.batch.len - done) : 0;
     add(&G.emitted, T.points - left);
     T.points = left;
     osp__buf_consume(&T.batch, done);
@@ -378,8 +383,9 @@ static int open_notifier(osp_error_t *err) {
     if (strncmp(cs, "file://", 7) == 0) {
         const char *path = cs + 7;
         if (path[0] != '/')
-            return osp__error_set(err, OSP_ECONFIG, "connection_string", 0,
-                                  "file:// needs an absolute path (file:///var/log/x.jsonl)");
+            return osp__error_set(
+                err, OSP_ECONFIG, "connection_string", 0,
+                "file:// needs an absolute path (file:///var/log/x.jsonl)");
         G.fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
         if (G.fd < 0)
             return osp__error_set(err, OSP_ECONFIG, path, 0, "%s: cannot open: %s", path,
@@ -390,8 +396,10 @@ static int open_notifier(osp_error_t *err) {
     if (strncmp(cs, "messaging://", 12) != 0) {
         /* redis://, mongodb://, ... are stores the sidecar's collector
          * serves; a C service always hands its points to the sidecar. */
-        osp__log(OSP_LOG_INFO, "connection_string scheme of '%.*s' is served by "
-                 "osprofiler-sidecar", (int)(strstr(cs, "://") - cs), cs);
+        osp__log(OSP_LOG_INFO,
+                 "connection_string scheme of '%.*s' is served by "
+                 "osprofiler-sidecar",
+                 (int)(strstr(cs, "://") - cs), cs);
     }
     const char *path = G.cfg.sidecar_socket_set ? G.cfg.sidecar_socket : NULL;
     if (!path)
@@ -436,7 +444,8 @@ int osp_setup(const osp_config_t *cfg, osp_error_t *err) {
             return rc;
         }
         if (osp_config_uses_default_key(&G.cfg))
-            osp__log(OSP_LOG_WARN, "[profiler] hmac_keys contains the well-known default "
+            osp__log(OSP_LOG_WARN,
+                     "[profiler] hmac_keys contains the well-known default "
                      "SECRET_KEY: anyone can trigger tracing; set a private key");
     }
     G.is_setup = true;

@@ -9,12 +9,15 @@
 
 const char *osp_strerror(int err) {
     switch (err) {
-    case OSP_OK: return "success";
-#define XX(name, code, text)                                                     \
-    case OSP_##name: return text;
+    case OSP_OK:
+        return "success";
+#define XX(name, code, text)                                                             \
+    case OSP_##name:                                                                     \
+        return text;
         OSP_ERRNO_MAP(XX)
 #undef XX
-    default: break;
+    default:
+        break;
     }
     if (err < 0 && err > -1000) {
         /* strerror() of glibc returns a static table entry for known errnos;
@@ -28,12 +31,15 @@ const char *osp_strerror(int err) {
 
 const char *osp_err_name(int err) {
     switch (err) {
-    case OSP_OK: return "OSP_OK";
-#define XX(name, code, text)                                                     \
-    case OSP_##name: return "OSP_" #name;
+    case OSP_OK:
+        return "OSP_OK";
+#define XX(name, code, text)                                                             \
+    case OSP_##name:                                                                     \
+        return "OSP_" #name;
         OSP_ERRNO_MAP(XX)
 #undef XX
-    default: break;
+    default:
+        break;
     }
     if (err < 0 && err > -1000) {
         const char *s = strerrorname_np(-err);
@@ -42,4 +48,3 @@ const char *osp_err_name(int err) {
     }
     return "OSP_EUNKNOWN";
 }
-

@@ -40,12 +40,12 @@ bool osp__emit_active(void);
 osp_buf_t *osp__emit_buffer(void);
 void osp__emit_commit(osp_buf_t *b, size_t start, size_t depth);
 void osp__emit_abort(osp_buf_t *b, size_t start);
-const char *osp__host(void);        /* info.host: gethostname() */
-const char *osp__project(void);     /* NULL for JSON null */
+const char *osp__host(void);    /* info.host: gethostname() */
+const char *osp__project(void); /* NULL for JSON null */
 const char *osp__service(void);
 const char *const *osp__hmac_keys(size_t *count);
 bool osp__db_enabled(void);
-void osp__count_web(int code);      /* OSP_OK or a rejection code */
+void osp__count_web(int code); /* OSP_OK or a rejection code */
 
 /* profiler.c: per-thread state shared with web.c. */
 bool *osp__web_active_flag(void);

@@ -90,7 +90,9 @@ void osp_clean(void) {
     osp_flush();
 }
 
-const char *osp_profiler_base_id(const osp_profiler_t *p) { return p ? p->base_id : NULL; }
+const char *osp_profiler_base_id(const osp_profiler_t *p) {
+    return p ? p->base_id : NULL;
+}
 const char *osp_profiler_id(const osp_profiler_t *p) {
     if (!p)
         return NULL;
@@ -103,7 +105,9 @@ const char *osp_profiler_parent_id(const osp_profiler_t *p) {
         return p->points[p->depth - 2].id;
     return p->depth == 1 ? p->parent_id : p->base_id;
 }
-const char *osp_profiler_hmac_key(const osp_profiler_t *p) { return p ? p->hmac_key : NULL; }
+const char *osp_profiler_hmac_key(const osp_profiler_t *p) {
+    return p ? p->hmac_key : NULL;
+}
 size_t osp_profiler_depth(const osp_profiler_t *p) { return p ? p->depth : 0; }
 
 static void put_key(osp_buf_t *b, const char *key) {
@@ -269,9 +273,10 @@ int osp_db_stop(void) {
 int osp_db_stop_error(const char *etype, const char *message, const char *chained) {
     if (!current || !osp__db_enabled())
         return OSP_ENOTRACE;
-    json_t *info = json_pack("{s:s?,s:s?,s{s:s?,s:s}}", "etype", etype, "message", message,
-                             "db", "original_exception", message ? message : "None",
-                             "chained_exception", chained ? chained : "None");
+    json_t *info =
+        json_pack("{s:s?,s:s?,s{s:s?,s:s}}", "etype", etype, "message", message, "db",
+                  "original_exception", message ? message : "None", "chained_exception",
+                  chained ? chained : "None");
     if (!info)
         return OSP_ENOMEM;
     int rc = osp_stop(info);
@@ -333,7 +338,8 @@ int osp_context_setenv(const osp_context_t *ctx) {
     if (!ctx || !id_ok(ctx->base_id))
         return OSP_EINVAL;
     if (setenv(OSP_ENV_BASE_ID, ctx->base_id, 1) ||
-        setenv(OSP_ENV_PARENT_ID, id_ok(ctx->parent_id) ? ctx->parent_id : ctx->base_id, 1))
+        setenv(OSP_ENV_PARENT_ID, id_ok(ctx->parent_id) ? ctx->parent_id : ctx->base_id,
+               1))
         return OSP_ENOMEM;
     if (ctx->hmac_key[0] ? setenv(OSP_ENV_HMAC_KEY, ctx->hmac_key, 1)
                          : unsetenv(OSP_ENV_HMAC_KEY))

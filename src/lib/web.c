@@ -113,7 +113,8 @@ int osp_web_headers(char **info_out, char **hmac_out) {
     osp__buf_puts(&b, ", \"parent_id\": ");
     osp__pyjson_string(&b, id, strlen(id));
     osp__buf_putc(&b, '}');
-    int rc = b.failed ? OSP_ENOMEM : osp_signed_pack(b.data, b.len, key, info_out, hmac_out);
+    int rc =
+        b.failed ? OSP_ENOMEM : osp_signed_pack(b.data, b.len, key, info_out, hmac_out);
     osp__buf_free(&b);
     return rc;
 }
@@ -163,11 +164,10 @@ int osp_web_begin(const osp_web_request_t *req, const char *const *keys, size_t 
         rc = OSP_ENOMEM;
         goto out;
     }
-    json_t *info = json_pack("{s{s:s,s:s,s:s,s:s}}", "request", "path",
-                             req->path ? req->path : "/", "query",
-                             req->query ? req->query : "", "method",
-                             req->method ? req->method : "GET", "scheme",
-                             req->scheme ? req->scheme : "http");
+    json_t *info = json_pack(
+        "{s{s:s,s:s,s:s,s:s}}", "request", "path", req->path ? req->path : "/", "query",
+        req->query ? req->query : "", "method", req->method ? req->method : "GET",
+        "scheme", req->scheme ? req->scheme : "http");
     rc = info ? osp_start("wsgi", info) : OSP_ENOMEM;
     json_decref(info);
     if (rc == OSP_OK)

@@ -23,7 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     const char *keys[] = {"fuzz-key"};
     char good[41];
-    if (size && (data[0] & 1) && osp__hmac_sha1_hex("fuzz-key", 8, buf, strlen(buf), good))
+    if (size && (data[0] & 1) &&
+        osp__hmac_sha1_hex("fuzz-key", 8, buf, strlen(buf), good))
         hmac = good;
     json_t *out = NULL;
     if (osp_signed_unpack(buf, hmac, keys, 1, &out) == OSP_OK)

@@ -13,9 +13,9 @@ typedef struct rx rx_t;
 /* keep: store every record text (json array of strings). */
 rx_t *rx_start(const char *path, bool keep);
 void rx_pause(rx_t *r, bool paused);
-size_t rx_count(rx_t *r);          /* records received */
-size_t rx_bad_frames(rx_t *r);     /* frames that failed to parse */
-size_t rx_connections(rx_t *r);    /* connections accepted so far */
+size_t rx_count(rx_t *r);       /* records received */
+size_t rx_bad_frames(rx_t *r);  /* frames that failed to parse */
+size_t rx_connections(rx_t *r); /* connections accepted so far */
 /* Wait until at least n records arrived; false on timeout. */
 bool rx_wait_count(rx_t *r, size_t n, int timeout_ms);
 /* New reference to the stored records (array of strings). */

@@ -2,10 +2,12 @@
 /* unit.config - [profiler] options from oslo-style .conf text: defaults,
  * parsing as oslo.config does, all-or-nothing errors with file and line, and
  * no secret in any error text. */
-#include <setjmp.h>
+#include <setjmp.h> /* cmocka needs these first */
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,9 +50,9 @@ static void config__reads_profiler_section(void **state) {
     /* osprofiler appends :// to a bare driver name */
     assert_string_equal(osp_config_connection_string(c), "redis://");
     /* The deprecated name still works. */
-    assert_int_equal(osp_config_load_string(c, "[profiler]\nprofiler_enabled = off\n",
-                                            NULL, &e),
-                     OSP_OK);
+    assert_int_equal(
+        osp_config_load_string(c, "[profiler]\nprofiler_enabled = off\n", NULL, &e),
+        OSP_OK);
     assert_false(osp_config_enabled(c));
     osp_config_free(c);
 }
@@ -76,8 +78,9 @@ static void expect_error(const char *text, int line, const char *needle) {
 
 static void config__broken_files_apply_nothing(void **state) {
     (void)state;
-    expect_error("[profiler]\nenabled = true\nhmac_keys = topsecret\ntrace_sqlalchemy = maybe\n",
-                 4, "not a boolean");
+    expect_error(
+        "[profiler]\nenabled = true\nhmac_keys = topsecret\ntrace_sqlalchemy = maybe\n",
+        4, "not a boolean");
     expect_error("[profiler]\nenabled = true\nthis line has no equals sign\n", 3,
                  "syntax error");
     expect_error("[profiler]\nenabled = true\n[unterminated\n", 3, "syntax error");
@@ -88,7 +91,8 @@ static void config__errors_never_show_keys(void **state) {
     (void)state;
     osp_config_t *c = osp_config_new();
     osp_error_t e;
-    const char *text = "[profiler]\nhmac_keys = hunter2-secret\nenabled = hunter2-secret\n";
+    const char *text =
+        "[profiler]\nhmac_keys = hunter2-secret\nenabled = hunter2-secret\n";
     assert_int_equal(osp_config_load_string(c, text, "x.conf", &e), OSP_ECONFIG);
     /* The bad value of 'enabled' is quoted, but that is not a key option; the
      * hmac_keys value must not appear through any other path. */
@@ -108,8 +112,8 @@ static void config__long_lines(void **state) {
     snprintf(text, sizeof text, "[profiler]\nhmac_keys = %s\n", longval);
     expect_error(text, 2, "longer than");
     /* ...elsewhere it is ignored, as the whole section is. */
-    snprintf(text, sizeof text, "[database]\nconnection = %s\n[profiler]\nenabled = true\n",
-             longval);
+    snprintf(text, sizeof text,
+             "[database]\nconnection = %s\n[profiler]\nenabled = true\n", longval);
     osp_config_t *c = osp_config_new();
     osp_error_t e;
     assert_int_equal(osp_config_load_string(c, text, "a.conf", &e), OSP_OK);
@@ -121,7 +125,8 @@ static void config__file_errors(void **state) {
     (void)state;
     osp_config_t *c = osp_config_new();
     osp_error_t e;
-    assert_int_equal(osp_config_load_file(c, "/nonexistent/nova.conf", &e), OSP_ECONFIGFILE);
+    assert_int_equal(osp_config_load_file(c, "/nonexistent/nova.conf", &e),
+                     OSP_ECONFIGFILE);
     assert_non_null(strstr(e.text, "/nonexistent/nova.conf"));
     assert_int_equal(osp_config_load_file(c, NULL, &e), OSP_EINVAL);
     assert_int_equal(osp_config_load_file(NULL, "x", NULL), OSP_EINVAL);

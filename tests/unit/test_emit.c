@@ -2,10 +2,12 @@
 /* unit.emit - the hop to a live sidecar stand-in (tests/support/receiver.c):
  * a 100k-point burst from 4 threads loses nothing; an absent or stalled
  * sidecar never blocks the caller and every drop is counted. */
-#include <setjmp.h>
+#include <setjmp.h> /* cmocka needs these first */
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

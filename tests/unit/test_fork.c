@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* unit.fork - after fork() the child has fresh random ids, its own sidecar
  * connection, and does not resend what the parent had buffered. */
-#include <setjmp.h>
+#include <setjmp.h> /* cmocka needs these first */
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,10 +59,10 @@ static void fork__child_gets_own_ids_and_connection(void **state) {
         parent_starts += strcmp(name, "parent-start") == 0;
         if (strstr(name, "-start"))
             /* every started point has a distinct id across both processes */
-            assert_int_equal(json_object_set_new(ids, json_string_value(json_object_get(
-                                                          p, "trace_id")),
-                                                 json_true()),
-                             0);
+            assert_int_equal(
+                json_object_set_new(
+                    ids, json_string_value(json_object_get(p, "trace_id")), json_true()),
+                0);
         json_decref(p);
     }
     assert_int_equal(parent_starts, 1);

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* unit.profiler - per-thread profiler semantics and payload bytes, through
  * the JSON-lines file notifier. */
-#include <setjmp.h>
+#include <setjmp.h> /* cmocka needs these first */
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
+
 #include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
@@ -209,15 +211,17 @@ static void profiler__db_helpers(void **state) {
     assert_int_equal(json_array_size(pts), 4);
     assert_string_equal(field(pts, 0, "name"), "db-start");
     json_t *db = json_object_get(json_object_get(json_array_get(pts, 0), "info"), "db");
-    assert_string_equal(json_string_value(json_object_get(db, "statement")), "SELECT :id");
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(db, "params"), "id")),
-                     7);
+    assert_string_equal(json_string_value(json_object_get(db, "statement")),
+                        "SELECT :id");
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(db, "params"), "id")), 7);
     json_t *db2 = json_object_get(json_object_get(json_array_get(pts, 2), "info"), "db");
     assert_int_equal(json_object_size(json_object_get(db2, "params")), 0);
     json_t *err = json_object_get(json_array_get(pts, 3), "info");
-    assert_string_equal(json_string_value(json_object_get(err, "etype")), "OperationalError");
-    assert_string_equal(json_string_value(json_object_get(
-                            json_object_get(err, "db"), "chained_exception")),
+    assert_string_equal(json_string_value(json_object_get(err, "etype")),
+                        "OperationalError");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(err, "db"),
+                                                          "chained_exception")),
                         "None");
     json_decref(pts);
 }
@@ -273,7 +277,8 @@ static void profiler__scope_stops_on_every_path(void **state) {
         const char *n = field(pts, i, "name");
         starts += strstr(n, "-start") != NULL;
         stops += strstr(n, "-stop") != NULL;
-        errors += json_object_get(json_object_get(json_array_get(pts, i), "info"), "etype") != NULL;
+        errors += json_object_get(json_object_get(json_array_get(pts, i), "info"),
+                                  "etype") != NULL;
     }
     assert_int_equal(starts, stops);
     assert_int_equal(errors, 1);
@@ -379,7 +384,8 @@ static void profiler__shorten_id(void **state) {
     (void)state;
     char out[17];
     /* Values printed by Python's get_shorten_id. */
-    assert_int_equal(osp_get_shorten_id("4e3e0ec6-2938-40b1-8504-09eb1d4b0dee", out), OSP_OK);
+    assert_int_equal(osp_get_shorten_id("4e3e0ec6-2938-40b1-8504-09eb1d4b0dee", out),
+                     OSP_OK);
     assert_string_equal(out, "850409eb1d4b0dee");
     osp_get_shorten_id("00000000-0000-4000-8000-00000000000f", out);
     assert_string_equal(out, "800000000000000f");

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* unit.pyjson - JSON text byte-identical to Python's json.dumps. Expected
  * strings below were printed by /usr/bin/python3's json.dumps. */
-#include <setjmp.h>
+#include <setjmp.h> /* cmocka needs these first */
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,8 +43,9 @@ static void pyjson__escapes_like_python(void **state) {
 
 static void pyjson__separators_and_order(void **state) {
     (void)state;
-    check("{\"b\": 1, \"a\": [1, 2, {}], \"c\": {\"x\": null, \"y\": true, \"z\": false}}",
-          "{\"b\": 1, \"a\": [1, 2, {}], \"c\": {\"x\": null, \"y\": true, \"z\": false}}");
+    check(
+        "{\"b\": 1, \"a\": [1, 2, {}], \"c\": {\"x\": null, \"y\": true, \"z\": false}}",
+        "{\"b\": 1, \"a\": [1, 2, {}], \"c\": {\"x\": null, \"y\": true, \"z\": false}}");
     check("[]", "[]");
     check("{}", "{}");
     check("-9223372036854775808", "-9223372036854775808");
@@ -81,8 +84,9 @@ static void pyjson__indent_two(void **state) {
     /* json.dumps(obj, indent=2, separators=(",", ": ")) */
     json_t *v = json_loads("{\"a\": [1, {\"b\": []}], \"c\": {}}", 0, NULL);
     char *got = dump(v, 2);
-    assert_string_equal(got, "{\n  \"a\": [\n    1,\n    {\n      \"b\": []\n    }\n  ],\n"
-                             "  \"c\": {}\n}");
+    assert_string_equal(got,
+                        "{\n  \"a\": [\n    1,\n    {\n      \"b\": []\n    }\n  ],\n"
+                        "  \"c\": {}\n}");
     free(got);
     json_decref(v);
 }

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* unit.sign - signed_pack/signed_unpack against the golden vectors printed
  * by Python's osprofiler._utils, both directions, and their rejections. */
-#include <setjmp.h>
+#include <setjmp.h> /* cmocka needs these first */
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,7 +57,8 @@ static void sign__unpack_matches_python(void **state) {
                               json_string_value(json_object_get(v, "x_trace_hmac")), keys,
                               2, &out),
             OSP_OK);
-        assert_true(json_equal(out, json_object_get(v, "unpacked_with_keys_wrong_then_key")));
+        assert_true(
+            json_equal(out, json_object_get(v, "unpacked_with_keys_wrong_then_key")));
         json_decref(out);
     }
     json_decref(g);

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* unit.web - the server-side helper (WsgiMiddleware) and the client headers:
  * traced requests, and every reason a request is not traced, counted. */
-#include <setjmp.h>
+#include <setjmp.h> /* cmocka needs these first */
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,9 +48,10 @@ static void web__traces_a_signed_request(void **state) {
     setup_with(true, "foo, SECRET_KEY");
     /* The golden vector: base == parent == 3c1d5c2a-... signed with SECRET_KEY */
     osp_web_request_t req = {
-        .x_trace_info = "eyJiYXNlX2lkIjogIjNjMWQ1YzJhLTVhMWYtNGM2ZS05YjNlLTFmMmQzYzRiNWE2OSIs"
-                        "ICJwYXJlbnRfaWQiOiAiM2MxZDVjMmEtNWExZi00YzZlLTliM2UtMWYyZDNjNGI1YTY5"
-                        "In0=",
+        .x_trace_info =
+            "eyJiYXNlX2lkIjogIjNjMWQ1YzJhLTVhMWYtNGM2ZS05YjNlLTFmMmQzYzRiNWE2OSIs"
+            "ICJwYXJlbnRfaWQiOiAiM2MxZDVjMmEtNWExZi00YzZlLTliM2UtMWYyZDNjNGI1YTY5"
+            "In0=",
         .x_trace_hmac = "beb996edf679825959b1e50c98be4d1eb442f9a0",
         .method = "POST",
         .path = "/v2.1/servers/detail",
@@ -76,7 +79,8 @@ static void web__traces_a_signed_request(void **state) {
     json_t *start = json_array_get(pts, 0);
     json_t *want = json_pack("{s:s,s:s,s:s,s:s}", "path", "/v2.1/servers/detail", "query",
                              "limit=5&marker=x", "method", "POST", "scheme", "https");
-    assert_true(json_equal(json_object_get(json_object_get(start, "info"), "request"), want));
+    assert_true(
+        json_equal(json_object_get(json_object_get(start, "info"), "request"), want));
     json_decref(want);
     assert_string_equal(json_string_value(json_object_get(start, "parent_id")),
                         "3c1d5c2a-5a1f-4c6e-9b3e-1f2d3c4b5a69");
@@ -101,8 +105,8 @@ static void web__error_finish(void **state) {
     assert_string_equal(json_string_value(json_object_get(inf, "etype")),
                         "HTTPInternalServerError");
     /* a non-UUID base id is passed through, as Python does */
-    assert_string_equal(json_string_value(json_object_get(json_array_get(pts, 0), "base_id")),
-                        "b");
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(pts, 0), "base_id")), "b");
     json_decref(pts);
     osp_free(info);
     osp_free(hmac);
@@ -132,7 +136,8 @@ static void web__rejections_have_reasons(void **state) {
     assert_int_equal(begin_with("{\"base_id\": 5}", "k1"), OSP_EBADKEYS);
     assert_int_equal(begin_with("[\"base_id\"]", "k1"), OSP_EUNDECODABLE);
     osp_web_request_t upper = {.x_trace_info = "e30=",
-                               .x_trace_hmac = "BEB996EDF679825959B1E50C98BE4D1EB442F9A0"};
+                               .x_trace_hmac =
+                                   "BEB996EDF679825959B1E50C98BE4D1EB442F9A0"};
     assert_int_equal(osp_web_begin(&upper, NULL, 0), OSP_EBADSIG);
     /* Garbage, huge and non-base64 headers. */
     osp_web_request_t garbage = {.x_trace_info = "%%%\x01\xff",
@@ -142,14 +147,17 @@ static void web__rejections_have_reasons(void **state) {
     assert_int_equal(osp_web_begin(&upper, nokeys, 0), OSP_ENOKEYS);
     assert_int_equal(osp_web_begin(NULL, NULL, 0), OSP_EINVAL);
     osp_get_stats(&after);
-    assert_int_equal(after.web_rejected[OSP_ENOHEADER - OSP_ENOHEADER] -
-                         before.web_rejected[0], 1);
+    assert_int_equal(
+        after.web_rejected[OSP_ENOHEADER - OSP_ENOHEADER] - before.web_rejected[0], 1);
     assert_int_equal(after.web_rejected[OSP_ENOHEADER - OSP_ENOKEYMATCH] -
-                         before.web_rejected[OSP_ENOHEADER - OSP_ENOKEYMATCH], 1);
+                         before.web_rejected[OSP_ENOHEADER - OSP_ENOKEYMATCH],
+                     1);
     assert_int_equal(after.web_rejected[OSP_ENOHEADER - OSP_EBADKEYS] -
-                         before.web_rejected[OSP_ENOHEADER - OSP_EBADKEYS], 3);
+                         before.web_rejected[OSP_ENOHEADER - OSP_EBADKEYS],
+                     3);
     assert_int_equal(after.web_rejected[OSP_ENOHEADER - OSP_EBADSIG] -
-                         before.web_rejected[OSP_ENOHEADER - OSP_EBADSIG], 2);
+                         before.web_rejected[OSP_ENOHEADER - OSP_EBADSIG],
+                     2);
     assert_int_equal(after.web_traced, before.web_traced);
     assert_null(osp_get());
     json_t *pts = test_read_jsonl(points_path);
@@ -177,10 +185,10 @@ static void web__client_headers_need_key(void **state) {
     assert_int_equal(osp_web_headers(&info, &hmac), OSP_OK);
     /* get_trace_id_headers() at top level: the golden vector exactly. */
     assert_string_equal(hmac, "beb996edf679825959b1e50c98be4d1eb442f9a0");
-    assert_string_equal(info,
-                        "eyJiYXNlX2lkIjogIjNjMWQ1YzJhLTVhMWYtNGM2ZS05YjNlLTFmMmQzYzRiNWE2OSIs"
-                        "ICJwYXJlbnRfaWQiOiAiM2MxZDVjMmEtNWExZi00YzZlLTliM2UtMWYyZDNjNGI1YTY5"
-                        "In0=");
+    assert_string_equal(
+        info, "eyJiYXNlX2lkIjogIjNjMWQ1YzJhLTVhMWYtNGM2ZS05YjNlLTFmMmQzYzRiNWE2OSIs"
+              "ICJwYXJlbnRfaWQiOiAiM2MxZDVjMmEtNWExZi00YzZlLTliM2UtMWYyZDNjNGI1YTY5"
+              "In0=");
     osp_free(info);
     osp_free(hmac);
 }

@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# run.sh BUILD_DIR - the osprofiler-c pair benchmark, C and Python in one run.
+#
+#   cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release
+#   cmake --build build-bench -j2 --target bench_pairs bench_receiver
+#   bench/run.sh build-bench
+#
+# Measures, in this order and on this machine:
+#   A. C (BUILD_DIR/bench/bench_pairs): start/stop pairs with the sidecar
+#      notifier feeding bench_receiver (top-level and nested shapes), and with
+#      enabled=false;
+#   B. Python osprofiler 3.4.3 (/usr/bin/python3 bench/bench_py.py): no-op
+#      notifier, and messaging:// to a private RabbitMQ node started here on
+#      127.0.0.1 (ports picked free, from 5791/25791/24791 up);
+#   C. writes bench/results/latest.md (bench/report.py) and prints it.
+#
+# Needs: python3-osprofiler, python3-oslo.messaging, rabbitmq-server (Debian
+# packages). Everything is bounded in time; the broker, its epmd and the
+# receivers are stopped by PID on exit, failure or interrupt, and the
+# temporary directory is removed. Only loopback is used.
+#
+# Environment knobs (defaults in brackets): C_BATCHES [200] C_BATCH [1000]
+# C_TIMED [20000] PY_BATCHES [200] PY_BATCH [1000] PY_TIMED [20000]
+# MSG_BATCHES [20] MSG_BATCH [100] MSG_WARMUP [200] MSG_TIMED [1000]
+# SKIP_MESSAGING [0] KEEP_WORK [0]
+set -euo pipefail
+
+if [ $# -ne 1 ] || [ ! -d "$1" ]; then
+    echo "usage: $0 BUILD_DIR" >&2
+    exit 2
+fi
+BUILD=$(cd "$1" && pwd)
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SRC=$(cd "$HERE/.." && pwd)
+PY=/usr/bin/python3
+BIN=$BUILD/bench
+for b in bench_pairs bench_receiver; do
+    if [ ! -x "$BIN/$b" ]; then
+        echo "run.sh: $BIN/$b missing: cmake --build $BUILD --target bench_pairs bench_receiver" >&2
+        exit 2
+    fi
+done
+
+C_BATCHES=${C_BATCHES:-200} C_BATCH=${C_BATCH:-1000} C_TIMED=${C_TIMED:-20000}
+PY_BATCHES=${PY_BATCHES:-200} PY_BATCH=${PY_BATCH:-1000} PY_TIMED=${PY_TIMED:-20000}
+MSG_BATCHES=${MSG_BATCHES:-20} MSG_BATCH=${MSG_BATCH:-100}
+MSG_WARMUP=${MSG_WARMUP:-200} MSG_TIMED=${MSG_TIMED:-1000}
+SKIP_MESSAGING=${SKIP_MESSAGING:-0}
+
+WORK=$(mktemp -d /tmp/osp-bench.XXXXXX)
+RX_PID="" RB_PID="" BEAM_PID="" EPMD_PID=""
+
+log() { printf '[run.sh %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+
+# Wait up to $2 tenths of a second for pid $1 to exit; 0 if it did.
+wait_gone() {
+    local pid=$1 n=$2
+    while [ "$n" -gt 0 ]; do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+        n=$((n - 1))
+    done
+    return 1
+}
+
+stop_pid() { # pid, signal, tenths to wait before SIGKILL
+    local pid=$1 sig=$2 t=$3
+    [ -n "$pid" ] || return 0
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill "-$sig" "$pid" 2>/dev/null || true
+    if ! wait_gone "$pid" "$t"; then
+        log "pid $pid still alive after SIG$sig, sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+        wait_gone "$pid" 50 || true
+    fi
+}
+
+stop_broker() {
+    if [ -n "$RB_PID" ]; then
+        log "stopping RabbitMQ (wrapper $RB_PID, beam ${BEAM_PID:-?})"
+        # The wrapper's TERM trap forwards TERM to beam and waits for it.
+        stop_pid "$RB_PID" TERM 300
+        stop_pid "$BEAM_PID" TERM 100
+        RB_PID="" BEAM_PID=""
+    fi
+    if [ -n "$EPMD_PID" ]; then
+        stop_pid "$EPMD_PID" TERM 30
+        EPMD_PID=""
+    fi
+}
+
+cleanup() {
+    local rc=$?
+    set +e
+    stop_pid "$RX_PID" KILL 20
+    stop_broker
+    if [ "${KEEP_WORK:-0}" = 1 ]; then
+        log "work directory kept: $WORK"
+    else
+        rm -rf "$WORK"
+    fi
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+port_free() {
+    "$PY" -c 'import socket,sys
+s=socket.socket()
+try: s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError: sys.exit(1)' "$1"
+}
+free_port() { # first free port at or above $1
+    local p=$1
+    while ! port_free "$p"; do
+        p=$((p + 1))
+        [ "$p" -lt $(($1 + 200)) ] || { echo "run.sh: no free port near $1" >&2; return 1; }
+    done
+    echo "$p"
+}
+
+# ---------------------------------------------------------------- machine
+busy_pct() { # all-CPU busy % over 1 s, from /proc/stat
+    local a b
+    read -r -a a < /proc/stat
+    sleep 1
+    read -r -a b < /proc/stat
+    local ta=0 tb=0 i
+    for i in 1 2 3 4 5 6 7 8; do ta=$((ta + a[i])); tb=$((tb + b[i])); done
+    local idle=$(((b[4] + b[5]) - (a[4] + a[5]))) tot=$((tb - ta))
+    [ "$tot" -gt 0 ] || { echo "n/a"; return; }
+    echo "$(((100 * (tot - idle)) / tot)) %"
+}
+
+{
+    printf '{"date": "%s", ' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+    printf '"build_dir": "%s", ' "$1"
+    printf '"nproc": "%s", ' "$(nproc)"
+    printf '"cpu": "%s", ' "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+    printf '"kernel": "%s", ' "$(uname -r)"
+    printf '"os": "%s", ' "$(. /etc/os-release && echo "$PRETTY_NAME")"
+    printf '"mem": "%s", ' "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+    CCBIN=$(sed -n 's/^CMAKE_C_COMPILER:[^=]*=//p' "$BUILD/CMakeCache.txt")
+    printf '"cc": "%s", ' "$("${CCBIN:-cc}" --version 2>/dev/null | head -n1)"
+    printf '"build_type": "%s", ' "$(sed -n 's/^CMAKE_BUILD_TYPE:[^=]*=//p' "$BUILD/CMakeCache.txt")"
+    printf '"git": "%s", ' "$(git -C "$SRC" describe --always --dirty 2>/dev/null || echo '?')"
+    printf '"busy_before": "%s", ' "$(busy_pct)"
+    printf '"python": "%s", ' "$("$PY" -c 'import sys; print(sys.version.split()[0])')"
+    printf '"osprofiler": "%s", ' "$(dpkg-query -W -f '${Version}' python3-osprofiler 2>/dev/null || echo missing)"
+    printf '"oslo_messaging": "%s", ' "$(dpkg-query -W -f '${Version}' python3-oslo.messaging 2>/dev/null || echo missing)"
+    printf '"rabbitmq": "%s"}\n' "$(dpkg-query -W -f '${Version}' rabbitmq-server 2>/dev/null || echo missing)"
+} > "$WORK/machine.json"
+
+# ---------------------------------------------------------------- A. C
+start_receiver() { # name
+    rm -f "$WORK/rx-$1.ready"
+    "$BIN/bench_receiver" "$WORK/$1.sock" "$WORK/rx-$1.ready" > "$WORK/rx-$1.txt" 2> "$WORK/rx-$1.err" &
+    RX_PID=$!
+    local n=50
+    while [ ! -e "$WORK/rx-$1.ready" ]; do
+        kill -0 "$RX_PID" 2>/dev/null || { cat "$WORK/rx-$1.err" >&2; return 1; }
+        [ "$n" -gt 0 ] || { echo "run.sh: receiver not ready" >&2; return 1; }
+        sleep 0.1
+        n=$((n - 1))
+    done
+}
+stop_receiver() {
+    kill -TERM "$RX_PID" 2>/dev/null || true
+    if ! wait_gone "$RX_PID" 100; then
+        log "receiver did not exit on SIGTERM"
+        kill -KILL "$RX_PID" 2>/dev/null || true
+    fi
+    wait "$RX_PID" 2>/dev/null || true
+    RX_PID=""
+}
+
+C_ARGS=(--batches "$C_BATCHES" --batch "$C_BATCH" --timed "$C_TIMED")
+for mode in top nested; do
+    log "C: $mode (sidecar notifier, live receiver)"
+    start_receiver "$mode"
+    timeout 300 "$BIN/bench_pairs" --mode "$mode" --socket "$WORK/$mode.sock" "${C_ARGS[@]}" \
+        > "$WORK/c-$mode.json" 2> "$WORK/c-$mode.err" || { log "bench_pairs $mode failed"; cat "$WORK/c-$mode.err" >&2; }
+    stop_receiver
+done
+log "C: off (enabled=false)"
+timeout 300 "$BIN/bench_pairs" --mode off "${C_ARGS[@]}" > "$WORK/c-off.json" 2> "$WORK/c-off.err" \
+    || { log "bench_pairs off failed"; cat "$WORK/c-off.err" >&2; }
+
+# ---------------------------------------------------------------- B. Python
+log "Python: no-op notifier"
+timeout 600 "$PY" "$HERE/bench_py.py" --mode noop --batches "$PY_BATCHES" --batch "$PY_BATCH" \
+    --timed "$PY_TIMED" > "$WORK/py-noop.json" 2> "$WORK/py-noop.err" \
+    || { log "bench_py noop failed"; cat "$WORK/py-noop.err" >&2; }
+
+if [ "$SKIP_MESSAGING" != 1 ]; then
+    if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || ! "$PY" -c 'import oslo_messaging' 2>/dev/null; then
+        log "rabbitmq-server or python3-oslo.messaging missing: skipping messaging"
+    else
+        AMQP_PORT=$(free_port 5791)
+        DIST_PORT=$(free_port 25791)
+        EPMD_PORT=$(free_port 24791)
+        RB=$WORK/rb
+        mkdir -p "$RB/mnesia" "$RB/log"
+        echo '[].' > "$RB/enabled_plugins"
+        : > "$RB/rabbitmq-env.conf"
+        BROKER_ENV=(
+            PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 HOME="$RB"
+            RABBITMQ_NODENAME=ospbench@localhost
+            RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$AMQP_PORT"
+            RABBITMQ_DIST_PORT="$DIST_PORT"
+            RABBITMQ_MNESIA_BASE="$RB/mnesia" RABBITMQ_LOG_BASE="$RB/log"
+            RABBITMQ_ENABLED_PLUGINS_FILE="$RB/enabled_plugins"
+            RABBITMQ_CONF_ENV_FILE="$RB/rabbitmq-env.conf"
+            RABBITMQ_CONFIG_FILE="$RB/rabbitmq"
+            RABBITMQ_ADVANCED_CONFIG_FILE="$RB/advanced.config"
+            ERL_EPMD_PORT="$EPMD_PORT" ERL_EPMD_ADDRESS=127.0.0.1
+            RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+        )
+        log "RabbitMQ: private node on 127.0.0.1 amqp=$AMQP_PORT dist=$DIST_PORT epmd=$EPMD_PORT"
+        # Our own epmd, in the foreground so we know its pid; beam's
+        # "epmd -daemon" then finds the port taken and exits.
+        env -i "${BROKER_ENV[@]}" /usr/bin/epmd -port "$EPMD_PORT" -address 127.0.0.1 \
+            > "$RB/epmd.out" 2>&1 &
+        EPMD_PID=$!
+        env -i "${BROKER_ENV[@]}" /usr/lib/rabbitmq/bin/rabbitmq-server > "$RB/server.out" 2>&1 &
+        RB_PID=$!
+        ready=0
+        for _ in $(seq 1 900); do # up to ~90 s
+            kill -0 "$RB_PID" 2>/dev/null || break
+            [ -n "$BEAM_PID" ] || BEAM_PID=$(ps -o pid=,comm= --ppid "$RB_PID" | awk '$2 == "beam.smp" {print $1; exit}')
+            if ! port_free "$AMQP_PORT" && "$PY" - "$AMQP_PORT" <<'EOF' 2>/dev/null; then
+import sys, amqp
+c = amqp.Connection("127.0.0.1:%s" % sys.argv[1], userid="guest", password="guest", connect_timeout=2)
+c.connect(); c.close()
+EOF
+                ready=1
+                break
+            fi
+            sleep 0.1
+        done
+        if [ "$ready" != 1 ]; then
+            log "RabbitMQ did not come up; its output:"
+            tail -n 30 "$RB/server.out" >&2 || true
+            tail -n 30 "$RB"/log/*.log >&2 2>/dev/null || true
+        else
+            [ -n "$BEAM_PID" ] || BEAM_PID=$(ps -o pid=,comm= --ppid "$RB_PID" | awk '$2 == "beam.smp" {print $1; exit}')
+            RMQ_VER=$(grep -ho 'RabbitMQ [0-9][0-9.]*' "$RB"/log/*.log 2>/dev/null | head -n1 || true)
+            log "RabbitMQ up (beam pid ${BEAM_PID:-?}, ${RMQ_VER:-version ?}); Python: messaging://"
+            timeout 600 "$PY" "$HERE/bench_py.py" --mode messaging --port "$AMQP_PORT" \
+                --warmup "$MSG_WARMUP" --batches "$MSG_BATCHES" --batch "$MSG_BATCH" \
+                --timed "$MSG_TIMED" ${BEAM_PID:+--broker-pid "$BEAM_PID"} \
+                > "$WORK/py-messaging.json" 2> "$WORK/py-messaging.err" \
+                || { log "bench_py messaging failed"; tail -n 30 "$WORK/py-messaging.err" >&2; }
+            "$PY" - "$WORK/machine.json" "$AMQP_PORT" "$DIST_PORT" "$EPMD_PORT" "${RMQ_VER:-}" <<'EOF'
+import json, sys
+p, amqp, dist, epmd, ver = sys.argv[1:6]
+m = json.load(open(p))
+m["broker"] = ("private node ospbench@localhost on 127.0.0.1, amqp %s, dist %s, epmd %s, "
+               "no plugins, no config file%s" % (amqp, dist, epmd, ", " + ver if ver else ""))
+json.dump(m, open(p, "w"))
+EOF
+        fi
+        stop_broker
+    fi
+fi
+
+# ---------------------------------------------------------------- C. report
+mkdir -p "$HERE/results"
+"$PY" "$HERE/report.py" "$WORK" "$HERE/results/latest.md"

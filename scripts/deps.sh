@@ -1,0 +1,26 @@
+#!/bin/bash
+# Install the Debian packages osprofiler-c needs.
+#   deps.sh build   - to build the library, CLI and examples
+#   deps.sh test    - also what the tests talk to (real Python osprofiler, cmocka)
+#   deps.sh bench   - also the Python reference stack and RabbitMQ
+# apt-get runs only when something is missing, so a prepared machine needs no
+# network. Uses sudo when not root.
+set -euo pipefail
+want=(build-essential cmake pkg-config libjansson-dev uuid-dev libssl-dev libinih-dev)
+case "${1:-build}" in
+build) ;;
+test) want+=(libcmocka-dev python3 python3-osprofiler python3-webob clang-format) ;;
+bench) want+=(libcmocka-dev python3 python3-osprofiler python3-webob python3-oslo.messaging
+              rabbitmq-server) ;;
+*) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+esac
+missing=()
+for p in "${want[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+echo "deps.sh: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
