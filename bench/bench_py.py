@@ -115,10 +115,18 @@ def main():
         except Exception:
             pass
         cfg.CONF([], project="osprofiler-c-bench")
-        transport = oslo_messaging.get_notification_transport(
-            cfg.CONF, url="rabbit://guest:guest@127.0.0.1:%d/" % a.port)
-        n = notifier.create("messaging://", context={}, transport=transport,
+        # osprofiler 3.4.3's Messaging driver takes transport_url= (and conf=)
+        # and builds the transport itself; a transport= keyword would fall
+        # into its **kwargs "black hole" and the driver would silently use
+        # the default rabbit://localhost:5672.
+        n = notifier.create("messaging://", context={}, conf=cfg.CONF,
+                            transport_url="rabbit://guest:guest@127.0.0.1:%d/" % a.port,
                             project="p", service="s", host="h")
+        driver = getattr(n, "__self__", None)  # create() returns driver.notify
+        if driver is None or not hasattr(driver, "transport"):
+            # create() falls back to the no-op notifier when the driver fails.
+            sys.exit("bench_py: messaging driver could not be created")
+        transport = driver.transport
         notifier.set(n)
 
     profiler.init("bench-key")

@@ -28,6 +28,8 @@ def parse_args(description):
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--driver", required=True, help="path to the interop_driver binary")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every check")
+    ap.add_argument("--strict", action="store_true",
+                    help="fail on known, reported divergences too")
     args = ap.parse_args()
     if not os.access(args.driver, os.X_OK):
         sys.exit("driver %r is not executable" % args.driver)

@@ -24,6 +24,8 @@
  *              ["db_start", statement, params], ["db_stop"],
  *              ["db_stop_error", etype, message, chained], ["clean"].
  *   shorten    {"ids": [...]} -> {"short": [...]} via osp_get_shorten_id().
+ *   unpack     {"cases": [{"info", "hmac", "keys": [...]}, ...]}
+ *              -> {"results": [{"rc", "result"}, ...]} via osp_signed_unpack().
  *
  * Exit status: 0 when the command ran (library return codes are reported in
  * the JSON, the tests judge them), 2 on a usage or input error.
@@ -216,6 +218,29 @@ static int cmd_sequence(const json_t *in, json_t *out) {
     return 0;
 }
 
+static int cmd_unpack(const json_t *in, json_t *out) {
+    json_t *results = json_array();
+    json_object_set_new(out, "results", results);
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(in, "cases"), i, c) {
+        const json_t *jkeys = json_object_get(c, "keys");
+        size_t n = json_array_size(jkeys);
+        const char **keys = calloc(n ? n : 1, sizeof *keys);
+        if (!keys)
+            return fail("out of memory", NULL);
+        for (size_t k = 0; k < n; k++)
+            keys[k] = json_string_value(json_array_get(jkeys, k));
+        json_t *obj = NULL;
+        int rc = osp_signed_unpack(str_or_null(c, "info"), str_or_null(c, "hmac"),
+                                   json_is_array(jkeys) ? keys : NULL, n, &obj);
+        free(keys);
+        json_array_append_new(results, json_pack("{s:o,s:o}", "rc", rc_json(rc), "result",
+                                                 obj ? obj : json_null()));
+    }
+    return 0;
+}
+
 static int cmd_shorten(const json_t *in, json_t *out) {
     json_t *shorts = json_array();
     json_object_set_new(out, "short", shorts);
@@ -236,9 +261,10 @@ int main(int argc, char **argv) {
     } cmds[] = {{"headers", cmd_headers},
                 {"web-begin", cmd_web_begin},
                 {"sequence", cmd_sequence},
-                {"shorten", cmd_shorten}};
+                {"shorten", cmd_shorten},
+                {"unpack", cmd_unpack}};
     if (argc != 2)
-        return fail("usage: interop_driver headers|web-begin|sequence|shorten < in.json", NULL);
+        return fail("usage: interop_driver headers|web-begin|sequence|shorten|unpack < in.json", NULL);
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(argv[1], cmds[i].name) != 0)
             continue;

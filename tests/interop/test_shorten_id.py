@@ -6,6 +6,12 @@ Asserts equality for canonical UUIDs (including
 00000000-0000-4000-8000-00000000000f and the all-zero/all-ones edge values),
 fresh random UUID4s, and that an id Python cannot parse gives a random but
 well-formed short id in C (two calls differ) as it does in Python.
+
+Known, reported divergence: Python's uuid.UUID() also parses non-canonical
+spellings (32 hex digits without hyphens, {braces}, urn:uuid: prefix,
+misplaced hyphens) and shortens them deterministically, while C's
+uuid_parse() rejects them and returns a random short id. These print as
+KNOWN DIVERGENCE and fail only with --strict.
 """
 
 import re
@@ -29,6 +35,12 @@ FIXED = [
 ]
 UNPARSABLE = ["", "not-a-uuid", "4e3e0ec6-2938-40b1-8504-09eb1d4b0de",  # 35 chars
               "4e3e0ec6-2938-40b1-8504-09eb1d4b0deg"]
+NON_CANONICAL = [
+    "4e3e0ec6293840b1850409eb1d4b0dee",
+    "{4e3e0ec6-2938-40b1-8504-09eb1d4b0dee}",
+    "urn:uuid:4e3e0ec6-2938-40b1-8504-09eb1d4b0dee",
+    "4e3e0ec62938-40b1-8504-09eb-1d4b0dee",
+]
 SHORT_RE = re.compile(r"^(0|[1-9a-f][0-9a-f]{0,15})$")
 
 
@@ -57,6 +69,18 @@ def main():
         ck.ok(isinstance(a, str) and SHORT_RE.match(a), "C: %r gives a well-formed short id" % u,
               a)
         ck.ok(a != b, "C: %r gives a random short id (two runs differ)" % u, (a, b))
+
+    c = ic.run_driver(args.driver, "shorten", {"ids": NON_CANONICAL})["short"]
+    known = []
+    for u, got in zip(NON_CANONICAL, c):
+        want = py_short(u)
+        if args.strict:
+            ck.eq(want, got, "short id of non-canonical %r" % u)
+        elif want != got:
+            known.append("KNOWN DIVERGENCE: %r: Python %s (parses it), C %s (random)"
+                         % (u, want, got))
+    for line in known:
+        print(line)
     ck.finish()
 
 
