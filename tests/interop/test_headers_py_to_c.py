@@ -40,10 +40,10 @@ REQUEST = {"method": "POST", "path": "/v2.1/servers/detail", "query": "limit=5&m
            "scheme": "https"}
 
 
-def python_headers(key, points):
+def python_headers(key, points, base_id=None):
     """Headers a Python service sends from inside the given (nested) points;
     returns (headers as text, base id, current point id)."""
-    p = profiler.init(key)
+    p = profiler.init(key, base_id=base_id)
     try:
         for name in points:
             profiler.start(name, {"from": "python"})
@@ -102,10 +102,11 @@ class CServer:
         return res, lines
 
 
-def check_accepted(ck, srv, key, points, hmac_keys, label, headers=None, expect=None):
+def check_accepted(ck, srv, key, points, hmac_keys, label, headers=None, expect=None,
+                   base_id=None):
     tag = "[key %r, %s]" % (key, label)
     if headers is None:
-        headers, py_base, py_id = python_headers(key, points)
+        headers, py_base, py_id = python_headers(key, points, base_id)
     else:
         py_base, py_id = expect
     res, lines = srv.begin(headers, hmac_keys)
@@ -217,6 +218,8 @@ def main():
             check_accepted(ck, srv, key, ["wsgi"], "foo, " + key, "one Python point")
             check_accepted(ck, srv, key, ["wsgi", "rpc", "db"], key + ",foo",
                            "nested Python points, key listed first")
+            check_accepted(ck, srv, key, ["wsgi"], "foo, " + key, "non-ASCII Python base id",
+                           base_id="b\u00e4se \u2603")
             # Only base_id signed (parent_id is optional): parent = base.
             base = "a6e5c0de-0000-4000-8000-00000000beef"
             i, h = _utils.signed_pack({"base_id": base}, key)
