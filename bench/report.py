@@ -34,6 +34,32 @@ def load_rx(d, name):
         return None
 
 
+def load_reps(d, prefix, rx_prefix=None):
+    """All repetitions of one mode: [(result, receiver counts)], in run order."""
+    reps = []
+    n = 1
+    while os.path.exists(os.path.join(d, "%s.%d.json" % (prefix, n))):
+        r = load(d, "%s.%d.json" % (prefix, n))
+        rx = load_rx(d, "%s.%d.txt" % (rx_prefix, n)) if rx_prefix else None
+        if r:
+            r["_rx"] = rx
+            reps.append(r)
+        n += 1
+    return reps
+
+
+def median_run(reps):
+    """The repetition whose batch median is the median of all (lower median
+    for an even count), with every run's batch median attached."""
+    if not reps:
+        return None
+    s = sorted(reps, key=lambda r: r["batch_median_ns"])
+    m = dict(s[(len(s) - 1) // 2])
+    m["_runs"] = [r["batch_median_ns"] for r in reps]
+    m["_all"] = reps
+    return m
+
+
 def us(ns):
     return "n/a" if ns is None else "%.3f" % (ns / 1000.0)
 
@@ -47,9 +73,18 @@ def ratio(a, b):
 def main():
     d, out = sys.argv[1], sys.argv[2]
     m = load(d, "machine.json") or {}
-    top, nested, off = load(d, "c-top.json"), load(d, "c-nested.json"), load(d, "c-off.json")
-    rx_top, rx_nested = load_rx(d, "rx-top.txt"), load_rx(d, "rx-nested.txt")
-    noop, msg = load(d, "py-noop.json"), load(d, "py-messaging.json")
+    try:
+        with open(os.path.join(d, "busy_after.txt")) as f:
+            m["busy_after"] = f.read().strip()
+    except OSError:
+        pass
+    top = median_run(load_reps(d, "c-top", "rx-top"))
+    nested = median_run(load_reps(d, "c-nested", "rx-nested"))
+    off = median_run(load_reps(d, "c-off"))
+    noop = median_run(load_reps(d, "py-noop"))
+    msg = median_run(load_reps(d, "py-messaging"))
+    rx_top = top["_rx"] if top else None
+    rx_nested = nested["_rx"] if nested else None
 
     L = []
     L.append("# osprofiler-c benchmark: start/stop pair cost, C vs Python reference")
@@ -61,7 +96,8 @@ def main():
     for k, label in [("nproc", "nproc"), ("cpu", "CPU"), ("kernel", "kernel (uname -r)"),
                      ("os", "OS"), ("mem", "memory"), ("cc", "C compiler"),
                      ("build_type", "CMake build type"), ("git", "source commit"),
-                     ("busy_before", "machine busy before the run (all CPUs, 1 s)"),
+                     ("busy_before", "machine busy before the run (all CPUs, 1 s, nothing of ours running)"),
+                     ("busy_after", "machine busy after the run (same)"),
                      ("python", "Python"), ("osprofiler", "osprofiler"),
                      ("oslo_messaging", "oslo.messaging"), ("rabbitmq", "RabbitMQ"),
                      ("broker", "broker")]:
@@ -71,20 +107,24 @@ def main():
 
     L.append("## Results")
     L.append("")
+    nrep = max([len(r["_all"]) for r in (top, nested, off, noop, msg) if r] or [0])
     L.append("One pair = `start(\"db\", {\"db\": {\"statement\": \"SELECT 1\", \"params\": {}}})` + `stop()` "
-             "in the traced thread. **median / p99** are over batches (each batch timed as a whole, "
-             "mean per pair); *per-pair* columns time every pair on its own (includes ~40 ns of clock reads).")
+             "in the traced thread. Each mode ran %d times (C and Python no-op interleaved, then the messaging "
+             "runs); a row shows the run with the median **median µs/pair**, and *runs* lists that figure for "
+             "every run. **median / p99** are over batches (each batch timed as a whole, mean per pair); "
+             "*per-pair* columns time every pair on its own (includes ~40 ns of clock reads)." % nrep)
     L.append("")
-    L.append("| mode | pairs measured (batches × size) | **median µs/pair** | p99 µs/pair | per-pair median µs | per-pair p99 µs | per-pair max µs | CPU µs/pair | points: expected / sent / received | drops | max RSS |")
-    L.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    L.append("| mode | pairs per run (batches × size) | **median µs/pair** | p99 µs/pair | runs: median µs/pair | per-pair median µs | per-pair p99 µs | per-pair max µs | CPU µs/pair | points: expected / sent / received | drops | max RSS |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
 
     def row(label, r, delivery, drops):
         if not r:
-            L.append("| %s | **failed, see log** | | | | | | | | | |" % label)
+            L.append("| %s | **failed, see log** | | | | | | | | | | |" % label)
             return
-        L.append("| %s | %d × %d (+%d timed singly) | **%s** | %s | %s | %s | %s | %s | %s | %s | %.1f MiB |" % (
+        runs = ", ".join(us(x) for x in r["_runs"])
+        L.append("| %s | %d × %d (+%d timed singly) | **%s** | %s | %s | %s | %s | %s | %s | %s | %s | %.1f MiB |" % (
             label, r["batches"], r["batch"], r["timed"], us(r["batch_median_ns"]),
-            us(r["batch_p99_ns"]), us(r["pair_median_ns"]), us(r["pair_p99_ns"]),
+            us(r["batch_p99_ns"]), runs, us(r["pair_median_ns"]), us(r["pair_p99_ns"]),
             us(r["pair_max_ns"]), us(r["cpu_ns_per_pair"]), delivery, drops,
             r["maxrss_kib"] / 1024.0))
 
@@ -115,7 +155,7 @@ def main():
     row("Python osprofiler, messaging:// → RabbitMQ", msg, deliv, "—")
     L.append("")
 
-    L.append("## Ratios and targets (same run, medians over batches)")
+    L.append("## Ratios and targets (same run; median runs, medians over batches)")
     L.append("")
     L.append("| comparison | value |")
     L.append("|---|---|")
@@ -131,14 +171,18 @@ def main():
         return "%s (%s µs)" % ("yes" if r["batch_median_ns"] <= 1000 else "no", us(r["batch_median_ns"]))
     L.append("| C top-level median ≤ 1 µs? | **%s** |" % target(top))
     L.append("| C nested median ≤ 1 µs? | **%s** |" % target(nested))
-    if top and rx_top:
-        ok = rx_top["points"] == top["sent"] == top["points_expected"]
-        L.append("| C top-level: nothing lost (expected = sent = received)? | %s |" % ("yes" if ok else "**no**"))
-    if nested and rx_nested:
-        ok = rx_nested["points"] == nested["sent"] == nested["points_expected"]
-        L.append("| C nested: nothing lost (expected = sent = received)? | %s |" % ("yes" if ok else "**no**"))
+    def lossless(label, r):
+        if not r:
+            return
+        oks = [bool(x["_rx"]) and x["_rx"]["points"] == x["sent"] == x["points_expected"]
+               for x in r["_all"]]
+        L.append("| %s: nothing lost (expected = sent = received) in every run? | %s (%d of %d runs) |"
+                 % (label, "yes" if all(oks) else "**no**", sum(oks), len(oks)))
+    lossless("C top-level", top)
+    lossless("C nested", nested)
     if msg:
-        L.append("| Python messaging: notifications in the queue / expected | %d / %d |" % (msg["queue_depth"], msg["points_expected"]))
+        L.append("| Python messaging: notifications in the queue / expected, per run | %s |" % ", ".join(
+            "%d / %d" % (x["queue_depth"], x["points_expected"]) for x in msg["_all"]))
     L.append("")
 
     L.append("## Memory (max RSS of the whole process, getrusage)")

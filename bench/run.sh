@@ -24,7 +24,8 @@
 # Environment knobs (defaults in brackets): C_BATCHES [200] C_BATCH [1000]
 # C_TIMED [20000] PY_BATCHES [200] PY_BATCH [1000] PY_TIMED [20000]
 # MSG_BATCHES [20] MSG_BATCH [100] MSG_WARMUP [200] MSG_TIMED [1000]
-# SKIP_MESSAGING [0] KEEP_WORK [0]
+# REPS [3] (each mode runs REPS times, interleaved; the report shows the
+# median run and all runs) SKIP_MESSAGING [0] KEEP_WORK [0]
 set -euo pipefail
 
 if [ $# -ne 1 ] || [ ! -d "$1" ]; then
@@ -48,6 +49,7 @@ PY_BATCHES=${PY_BATCHES:-200} PY_BATCH=${PY_BATCH:-1000} PY_TIMED=${PY_TIMED:-20
 MSG_BATCHES=${MSG_BATCHES:-20} MSG_BATCH=${MSG_BATCH:-100}
 MSG_WARMUP=${MSG_WARMUP:-200} MSG_TIMED=${MSG_TIMED:-1000}
 SKIP_MESSAGING=${SKIP_MESSAGING:-0}
+REPS=${REPS:-3}
 
 WORK=$(mktemp -d /tmp/osp-bench.XXXXXX)
 RX_PID="" RB_PID="" BEAM_PID="" EPMD_PID=""
@@ -178,22 +180,27 @@ stop_receiver() {
 }
 
 C_ARGS=(--batches "$C_BATCHES" --batch "$C_BATCH" --timed "$C_TIMED")
-for mode in top nested; do
-    log "C: $mode (sidecar notifier, live receiver)"
-    start_receiver "$mode"
-    timeout 300 "$BIN/bench_pairs" --mode "$mode" --socket "$WORK/$mode.sock" "${C_ARGS[@]}" \
-        > "$WORK/c-$mode.json" 2> "$WORK/c-$mode.err" || { log "bench_pairs $mode failed"; cat "$WORK/c-$mode.err" >&2; }
-    stop_receiver
-done
-log "C: off (enabled=false)"
-timeout 300 "$BIN/bench_pairs" --mode off "${C_ARGS[@]}" > "$WORK/c-off.json" 2> "$WORK/c-off.err" \
-    || { log "bench_pairs off failed"; cat "$WORK/c-off.err" >&2; }
+# Repetitions interleave the modes so that a burst of load from elsewhere on
+# the machine hits all of them alike; the report takes the median run.
+for rep in $(seq 1 "$REPS"); do
+    for mode in top nested; do
+        log "rep $rep/$REPS: C $mode (sidecar notifier, live receiver)"
+        start_receiver "$mode.$rep"
+        timeout 300 "$BIN/bench_pairs" --mode "$mode" --socket "$WORK/$mode.$rep.sock" "${C_ARGS[@]}" \
+            > "$WORK/c-$mode.$rep.json" 2> "$WORK/c-$mode.$rep.err" \
+            || { log "bench_pairs $mode failed"; cat "$WORK/c-$mode.$rep.err" >&2; }
+        stop_receiver
+    done
+    log "rep $rep/$REPS: C off (enabled=false)"
+    timeout 300 "$BIN/bench_pairs" --mode off "${C_ARGS[@]}" > "$WORK/c-off.$rep.json" 2> "$WORK/c-off.$rep.err" \
+        || { log "bench_pairs off failed"; cat "$WORK/c-off.$rep.err" >&2; }
 
-# ---------------------------------------------------------------- B. Python
-log "Python: no-op notifier"
-timeout 600 "$PY" "$HERE/bench_py.py" --mode noop --batches "$PY_BATCHES" --batch "$PY_BATCH" \
-    --timed "$PY_TIMED" > "$WORK/py-noop.json" 2> "$WORK/py-noop.err" \
-    || { log "bench_py noop failed"; cat "$WORK/py-noop.err" >&2; }
+    # ------------------------------------------------------------ B. Python
+    log "rep $rep/$REPS: Python no-op notifier"
+    timeout 600 "$PY" "$HERE/bench_py.py" --mode noop --batches "$PY_BATCHES" --batch "$PY_BATCH" \
+        --timed "$PY_TIMED" > "$WORK/py-noop.$rep.json" 2> "$WORK/py-noop.$rep.err" \
+        || { log "bench_py noop failed"; tail -n 30 "$WORK/py-noop.$rep.err" >&2; }
+done
 
 if [ "$SKIP_MESSAGING" != 1 ]; then
     if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || ! "$PY" -c 'import oslo_messaging' 2>/dev/null; then
@@ -248,12 +255,15 @@ EOF
         else
             [ -n "$BEAM_PID" ] || BEAM_PID=$(ps -o pid=,comm= --ppid "$RB_PID" | awk '$2 == "beam.smp" {print $1; exit}')
             RMQ_VER=$(grep -ho 'RabbitMQ [0-9][0-9.]*' "$RB"/log/*.log 2>/dev/null | head -n1 || true)
-            log "RabbitMQ up (beam pid ${BEAM_PID:-?}, ${RMQ_VER:-version ?}); Python: messaging://"
-            timeout 600 "$PY" "$HERE/bench_py.py" --mode messaging --port "$AMQP_PORT" \
-                --warmup "$MSG_WARMUP" --batches "$MSG_BATCHES" --batch "$MSG_BATCH" \
-                --timed "$MSG_TIMED" ${BEAM_PID:+--broker-pid "$BEAM_PID"} \
-                > "$WORK/py-messaging.json" 2> "$WORK/py-messaging.err" \
-                || { log "bench_py messaging failed"; tail -n 30 "$WORK/py-messaging.err" >&2; }
+            log "RabbitMQ up (beam pid ${BEAM_PID:-?}, ${RMQ_VER:-version ?})"
+            for rep in $(seq 1 "$REPS"); do
+                log "rep $rep/$REPS: Python messaging://"
+                timeout 600 "$PY" "$HERE/bench_py.py" --mode messaging --port "$AMQP_PORT" \
+                    --warmup "$MSG_WARMUP" --batches "$MSG_BATCHES" --batch "$MSG_BATCH" \
+                    --timed "$MSG_TIMED" ${BEAM_PID:+--broker-pid "$BEAM_PID"} \
+                    > "$WORK/py-messaging.$rep.json" 2> "$WORK/py-messaging.$rep.err" \
+                    || { log "bench_py messaging failed"; tail -n 30 "$WORK/py-messaging.$rep.err" >&2; }
+            done
             "$PY" - "$WORK/machine.json" "$AMQP_PORT" "$DIST_PORT" "$EPMD_PORT" "${RMQ_VER:-}" <<'EOF'
 import json, sys
 p, amqp, dist, epmd, ver = sys.argv[1:6]
@@ -268,5 +278,6 @@ EOF
 fi
 
 # ---------------------------------------------------------------- C. report
+busy_pct > "$WORK/busy_after.txt"
 mkdir -p "$HERE/results"
 "$PY" "$HERE/report.py" "$WORK" "$HERE/results/latest.md"

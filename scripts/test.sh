@@ -1,7 +1,9 @@
 #!/bin/bash
 # Every test: installs what is needed, builds, runs the whole suite (unit,
-# abi, fuzz corpora, cli, live interop with Debian's python3-osprofiler), then
-# the same again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# abi, fuzz corpora, cli, install, live interop with Debian's
+# python3-osprofiler), then the same under AddressSanitizer +
+# UndefinedBehaviorSanitizer, and the threaded unit tests under
+# ThreadSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
@@ -10,9 +12,12 @@ run() { # run BUILD_DIR [cmake args...]
     local dir=$1; shift
     cmake -S . -B "$dir" -DOSP_WERROR=ON -DOSP_TEST_INTEROP=ON "$@" >/dev/null
     cmake --build "$dir" -j"$jobs" >/dev/null
-    ctest --test-dir "$dir" --output-on-failure -j"$jobs"
+    ctest --test-dir "$dir" --output-on-failure -j"$jobs" ${CTEST_ARGS:-}
 }
 echo "== build-test: RelWithDebInfo"
 run build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo
 echo "== build-asan: AddressSanitizer + UndefinedBehaviorSanitizer"
 run build-asan -DCMAKE_BUILD_TYPE=Debug -DOSP_SANITIZE=address,undefined
+echo "== build-tsan: ThreadSanitizer (unit tests; time bounds x10)"
+OSP_TEST_TIMEOUT_MULTIPLIER=10 CTEST_ARGS="-L unit" \
+    run build-tsan -DCMAKE_BUILD_TYPE=Debug -DOSP_SANITIZE=thread

@@ -98,15 +98,22 @@ err:
     return OSP_ENOMEM;
 }
 
-void osp_config_set_enabled(osp_config_t *cfg, bool on) { cfg->enabled = on; }
+void osp_config_set_enabled(osp_config_t *cfg, bool on) {
+    if (cfg)
+        cfg->enabled = on;
+}
 void osp_config_set_trace_sqlalchemy(osp_config_t *cfg, bool on) {
-    cfg->trace_sqlalchemy = on;
+    if (cfg)
+        cfg->trace_sqlalchemy = on;
 }
 void osp_config_set_filter_error_trace(osp_config_t *cfg, bool on) {
-    cfg->filter_error_trace = on;
+    if (cfg)
+        cfg->filter_error_trace = on;
 }
 
 int osp_config_set_hmac_keys(osp_config_t *cfg, const char *keys) {
+    if (!cfg)
+        return OSP_EINVAL;
     char **list;
     size_t n;
     int rc = osp__split_keys(keys, &list, &n);
@@ -119,7 +126,7 @@ int osp_config_set_hmac_keys(osp_config_t *cfg, const char *keys) {
 }
 
 int osp_config_set_connection_string(osp_config_t *cfg, const char *cs) {
-    if (!cs || !*cs)
+    if (!cfg || !cs || !*cs)
         return OSP_EINVAL;
     /* osprofiler appends "://" to a bare driver name. */
     if (!strstr(cs, "://")) {
@@ -136,6 +143,8 @@ int osp_config_set_connection_string(osp_config_t *cfg, const char *cs) {
 }
 
 int osp_config_set_sidecar_socket(osp_config_t *cfg, const char *path) {
+    if (!cfg)
+        return OSP_EINVAL;
     if (path && strlen(path) >= 108) /* sizeof sun_path */
         return OSP_ETOOBIG;
     int rc = replace_str(&cfg->sidecar_socket, path);
@@ -145,35 +154,43 @@ int osp_config_set_sidecar_socket(osp_config_t *cfg, const char *path) {
 }
 
 int osp_config_set_project(osp_config_t *cfg, const char *v) {
+    if (!cfg)
+        return OSP_EINVAL;
     return replace_str(&cfg->project, v);
 }
 int osp_config_set_service(osp_config_t *cfg, const char *v) {
+    if (!cfg)
+        return OSP_EINVAL;
     return replace_str(&cfg->service, v);
 }
 int osp_config_set_host(osp_config_t *cfg, const char *v) {
+    if (!cfg)
+        return OSP_EINVAL;
     if (v && strlen(v) > 255)
         return OSP_ETOOBIG;
     return replace_str(&cfg->host, v);
 }
 int osp_config_set_thread_buffer(osp_config_t *cfg, size_t bytes) {
-    if (bytes < 4096)
+    if (!cfg || bytes < 4096)
         return OSP_EINVAL;
     cfg->thread_buffer = bytes;
     return OSP_OK;
 }
 
-bool osp_config_enabled(const osp_config_t *cfg) { return cfg->enabled; }
+bool osp_config_enabled(const osp_config_t *cfg) { return cfg && cfg->enabled; }
 bool osp_config_trace_sqlalchemy(const osp_config_t *cfg) {
-    return cfg->trace_sqlalchemy;
+    return cfg && cfg->trace_sqlalchemy;
 }
 bool osp_config_filter_error_trace(const osp_config_t *cfg) {
-    return cfg->filter_error_trace;
+    return cfg && cfg->filter_error_trace;
 }
-size_t osp_config_hmac_key_count(const osp_config_t *cfg) { return cfg->nkeys; }
+size_t osp_config_hmac_key_count(const osp_config_t *cfg) { return cfg ? cfg->nkeys : 0; }
 const char *osp_config_connection_string(const osp_config_t *cfg) {
-    return cfg->connection_string;
+    return cfg ? cfg->connection_string : NULL;
 }
 bool osp_config_uses_default_key(const osp_config_t *cfg) {
+    if (!cfg)
+        return false;
     for (size_t i = 0; i < cfg->nkeys; i++)
         if (strcmp(cfg->hmac_keys[i], "SECRET_KEY") == 0)
             return true;

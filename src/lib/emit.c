@@ -365,6 +365,8 @@ void osp__count_web(int code) {
 }
 
 void osp_get_stats(osp_stats_t *out) {
+    if (!out)
+        return;
     memset(out, 0, sizeof *out);
     out->emitted = atomic_load(&G.emitted);
     out->sent = atomic_load(&G.sent);

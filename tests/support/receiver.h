@@ -24,6 +24,10 @@ json_t *rx_records(rx_t *r);
 json_t *rx_publishers(rx_t *r);
 void rx_stop(rx_t *r);
 
+/* Time bounds in tests are scaled by $OSP_TEST_TIMEOUT_MULTIPLIER (sanitizers
+ * slow everything down); returns seconds * multiplier. */
+double test_bound(double seconds);
+
 /* A fresh temp dir (mkdtemp) and helpers for files in it. */
 const char *test_tmpdir(void);
 char *test_path(const char *name); /* malloc'd */

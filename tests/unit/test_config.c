@@ -169,6 +169,50 @@ static void config__error_names(void **state) {
     assert_string_equal(osp_version_string(), OSP_VERSION_STRING);
 }
 
+/* Every public entry point survives NULL arguments. */
+static void config__null_arguments(void **state) {
+    (void)state;
+    osp_config_set_enabled(NULL, true);
+    osp_config_set_trace_sqlalchemy(NULL, true);
+    osp_config_set_filter_error_trace(NULL, true);
+    assert_int_equal(osp_config_set_hmac_keys(NULL, "k"), OSP_EINVAL);
+    assert_int_equal(osp_config_set_connection_string(NULL, "x://"), OSP_EINVAL);
+    assert_int_equal(osp_config_set_sidecar_socket(NULL, "/x"), OSP_EINVAL);
+    assert_int_equal(osp_config_set_project(NULL, "p"), OSP_EINVAL);
+    assert_int_equal(osp_config_set_service(NULL, "s"), OSP_EINVAL);
+    assert_int_equal(osp_config_set_host(NULL, "h"), OSP_EINVAL);
+    assert_int_equal(osp_config_set_thread_buffer(NULL, 1 << 20), OSP_EINVAL);
+    assert_false(osp_config_enabled(NULL));
+    assert_false(osp_config_trace_sqlalchemy(NULL));
+    assert_false(osp_config_filter_error_trace(NULL));
+    assert_int_equal(osp_config_hmac_key_count(NULL), 0);
+    assert_false(osp_config_uses_default_key(NULL));
+    assert_null(osp_config_connection_string(NULL));
+    assert_int_equal(osp_config_load_string(NULL, "x", NULL, NULL), OSP_EINVAL);
+    osp_config_t *c = osp_config_new();
+    assert_int_equal(osp_config_load_string(c, NULL, NULL, NULL), OSP_EINVAL);
+    assert_int_equal(osp_config_set_hmac_keys(c, NULL), OSP_OK); /* no keys */
+    assert_int_equal(osp_config_hmac_key_count(c), 0);
+    assert_int_equal(osp_config_set_project(c, NULL), OSP_OK); /* JSON null */
+    osp_config_free(c);
+    osp_get_stats(NULL);
+    assert_null(osp_profiler_base_id(NULL));
+    assert_null(osp_profiler_id(NULL));
+    assert_null(osp_profiler_parent_id(NULL));
+    assert_null(osp_profiler_hmac_key(NULL));
+    assert_int_equal(osp_profiler_depth(NULL), 0);
+    assert_int_equal(osp_signed_pack(NULL, 0, "k", NULL, NULL), OSP_EINVAL);
+    assert_int_equal(osp_signed_unpack(NULL, NULL, NULL, 0, NULL), OSP_EINVAL);
+    assert_int_equal(osp_web_headers(NULL, NULL), OSP_EINVAL);
+    assert_int_equal(osp_web_begin(NULL, NULL, 0), OSP_EINVAL);
+    osp_web_end(NULL, NULL);
+    assert_int_equal(osp_context_setenv(NULL), OSP_EINVAL);
+    assert_int_equal(osp_context_from_env(NULL), OSP_EINVAL);
+    assert_int_equal(osp_setup(NULL, NULL), OSP_EINVAL);
+    osp_free(NULL);
+    osp_teardown();
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(config__defaults_are_osprofilers),
@@ -179,6 +223,7 @@ int main(void) {
         cmocka_unit_test(config__file_errors),
         cmocka_unit_test(config__setters_validate),
         cmocka_unit_test(config__error_names),
+        cmocka_unit_test(config__null_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
