@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #define POOL_BYTES 4096
 
@@ -40,19 +41,46 @@ unsigned osp__fork_generation(void) {
     return atomic_load_explicit(&fork_generation, memory_order_relaxed);
 }
 
+#ifndef GRND_INSECURE
+#define GRND_INSECURE 0x0004 /* Linux 5.6 */
+#endif
+
+/* Trace ids need uniqueness, not secrecy (they travel in clear headers), and
+ * the library must never block: GRND_INSECURE never waits for the entropy
+ * pool at early boot; older kernels get GRND_NONBLOCK, and if even that has
+ * nothing yet, a splitmix64 stream seeded from time, pid and address. */
+static void refill(unsigned char *buf, size_t n) {
+    static const int flags[] = {GRND_INSECURE, GRND_NONBLOCK};
+    size_t got = 0;
+    for (size_t f = 0; f < 2 && got < n; f++) {
+        while (got < n) {
+            ssize_t r = getrandom(buf + got, n - got, (unsigned)flags[f]);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0)
+                break;
+            got += (size_t)r;
+        }
+    }
+    if (got == n)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^
+                 ((uint64_t)getpid() << 16) ^ (uint64_t)(uintptr_t)buf;
+    for (; got < n; got++) {
+        x += 0x9e3779b97f4a7c15ULL;
+        uint64_t z = x;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        buf[got] = (unsigned char)(z ^ (z >> 31));
+    }
+}
+
 static int take16(unsigned char out[16]) {
     unsigned gen = atomic_load_explicit(&fork_generation, memory_order_relaxed);
     if (pool.generation != gen || pool.used + 16 > POOL_BYTES) {
-        size_t got = 0;
-        while (got < POOL_BYTES) {
-            ssize_t r = getrandom(pool.bytes + got, POOL_BYTES - got, 0);
-            if (r < 0) {
-                if (errno == EINTR)
-                    continue;
-                return -errno;
-            }
-            got += (size_t)r;
-        }
+        refill(pool.bytes, POOL_BYTES);
         pool.used = 0;
         pool.generation = gen;
     }

@@ -187,17 +187,19 @@ void osp__pyjson_value(osp_buf_t *b, const json_t *v, int indent, int depth) {
             break;
         }
         const char *key;
+        size_t key_len;
         json_t *val;
         bool first = true;
         osp__buf_putc(b, '{');
-        /* json_object_foreach needs a non-const object; it does not modify. */
-        json_object_foreach((json_t *)v, key, val) {
+        /* The foreach macro needs a non-const object; it does not modify it.
+         * Keys may hold NUL bytes (jansson 2.14), hence the key lengths. */
+        json_object_keylen_foreach((json_t *)v, key, key_len, val) {
             if (!first)
                 osp__buf_puts(b, indent < 0 ? ", " : ",");
             if (indent >= 0)
                 newline_indent(b, indent, depth + 1);
             first = false;
-            osp__pyjson_string(b, key, strlen(key));
+            osp__pyjson_string(b, key, key_len);
             osp__buf_puts(b, ": ");
             osp__pyjson_value(b, val, indent, depth + 1);
         }

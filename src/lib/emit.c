@@ -278,6 +278,7 @@ int osp_flush(void) { return flush_thread(); }
 
 static void thread_exit(void *unused) {
     (void)unused;
+    T.key_set = false;
     osp__profiler_release();
     flush_thread();
     osp__buf_free(&T.batch);
@@ -306,15 +307,20 @@ static void init_once(void) {
 
 bool osp__emit_active(void) { return G.kind != NOTIFIER_NONE; }
 
+void osp__thread_register(void) {
+    if (T.key_set)
+        return;
+    pthread_once(&once, init_once);
+    /* The value only needs to be non-NULL for the destructor to run. */
+    pthread_setspecific(exit_key, &T);
+    T.key_set = true;
+}
+
 osp_buf_t *osp__emit_buffer(void) {
     if (G.kind == NOTIFIER_NONE)
         return NULL;
     check_generation();
-    if (!T.key_set) {
-        /* Registers the exit flush; the value only needs to be non-NULL. */
-        pthread_setspecific(exit_key, &T);
-        T.key_set = true;
-    }
+    osp__thread_register();
     return &T.batch;
 }
 
@@ -419,7 +425,11 @@ static int open_notifier(osp_error_t *err) {
         return osp__error_set(err, -errno, "socket", 0, "socket: %s", strerror(errno));
     G.kind = NOTIFIER_SIDECAR;
     atomic_store(&G.next_connect_us, 0);
-    reconnect(atomic_load(&G.conn_gen));
+    if (!reconnect(atomic_load(&G.conn_gen)))
+        osp__log(OSP_LOG_WARN,
+                 "osprofiler-sidecar not reachable at %s; trace points are dropped "
+                 "and counted until it is",
+                 G.addr.sun_path);
     return OSP_OK;
 }
 

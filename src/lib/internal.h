@@ -34,6 +34,8 @@ void osp__config_clear(osp_config_t *cfg);
 void osp__log(osp_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 bool osp__emit_active(void);
+/* Make thread exit flush the batch and free the profiler. */
+void osp__thread_register(void);
 /* The calling thread's batch buffer (NULL when no notifier or no memory). A
  * point is appended in place, then osp__emit_commit() is called with the
  * offset where it began and the profiler depth after it. */

@@ -63,7 +63,8 @@ osp_profiler_t *osp_init(const char *hmac_key, const char *base_id,
         return NULL;
     }
     strcpy(p->parent_id, id_ok(parent_id) ? parent_id : p->base_id);
-    osp__host(); /* Python reads the host name when the profiler is made */
+    osp__host();            /* Python reads the host name when the profiler is made */
+    osp__thread_register(); /* free it at thread exit if never cleaned */
     current = p;
     return p;
 }
@@ -110,8 +111,8 @@ const char *osp_profiler_hmac_key(const osp_profiler_t *p) {
 }
 size_t osp_profiler_depth(const osp_profiler_t *p) { return p ? p->depth : 0; }
 
-static void put_key(osp_buf_t *b, const char *key) {
-    osp__pyjson_string(b, key, strlen(key));
+static void put_key(osp_buf_t *b, const char *key, size_t len) {
+    osp__pyjson_string(b, key, len);
     osp__buf_append(b, ": ", 2);
 }
 
@@ -130,13 +131,14 @@ static void put_info(osp_buf_t *b, const json_t *info) {
     osp__buf_putc(b, '{');
     if (json_is_object(info)) {
         const char *key;
+        size_t key_len;
         json_t *val;
-        json_object_foreach((json_t *)info, key, val) {
+        json_object_keylen_foreach((json_t *)info, key, key_len, val) {
             if (!first)
                 osp__buf_append(b, ", ", 2);
             first = false;
-            put_key(b, key);
-            if (strcmp(key, "host") == 0) {
+            put_key(b, key, key_len);
+            if (key_len == 4 && memcmp(key, "host", 4) == 0) {
                 osp__pyjson_string(b, host, strlen(host));
                 host_written = true;
             } else {
@@ -147,7 +149,7 @@ static void put_info(osp_buf_t *b, const json_t *info) {
     if (!host_written) {
         if (!first)
             osp__buf_append(b, ", ", 2);
-        put_key(b, "host");
+        put_key(b, "host", 4);
         osp__pyjson_string(b, host, strlen(host));
     }
     osp__buf_putc(b, '}');

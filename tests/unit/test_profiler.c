@@ -340,6 +340,30 @@ static void profiler__threads_stay_separate(void **state) {
     json_decref(pts);
 }
 
+static void *forgets_clean(void *arg) {
+    (void)arg;
+    osp_init("k", "forgetful", NULL);
+    osp_start("open", NULL); /* neither stopped nor cleaned */
+    return NULL;
+}
+
+/* A thread that exits with its profiler alive: the start still leaves (exit
+ * flush) and LeakSanitizer (the asan run) sees no leaked profiler. */
+static void profiler__thread_exit_releases(void **state) {
+    (void)state;
+    pthread_t t;
+    pthread_create(&t, NULL, forgets_clean, NULL);
+    pthread_join(t, NULL);
+    json_t *pts = test_read_jsonl(points_path);
+    assert_int_equal(json_array_size(pts), 1);
+    assert_string_equal(field(pts, 0, "base_id"), "forgetful");
+    json_decref(pts);
+    /* Same with no notifier at all. */
+    osp_teardown();
+    pthread_create(&t, NULL, forgets_clean, NULL);
+    pthread_join(t, NULL);
+}
+
 static void *attached(void *arg) {
     osp_context_attach(arg);
     osp_start("child", NULL);
@@ -408,6 +432,7 @@ int main(void) {
         T(profiler__db_switched_by_trace_sqlalchemy),
         T(profiler__scope_stops_on_every_path),
         T(profiler__threads_stay_separate),
+        T(profiler__thread_exit_releases),
         T(profiler__context_to_thread_and_env),
         T(profiler__shorten_id),
     };
