@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-bool osp__buf_reserve(osp_buf_t *b, size_t extra) {
+bool osp__buf_grow(osp_buf_t *b, size_t extra) {
     if (b->failed)
         return false;
     if (b->len + extra + 1 <= b->cap)
@@ -30,21 +30,6 @@ bool osp__buf_reserve(osp_buf_t *b, size_t extra) {
     b->data = p;
     b->cap = cap;
     return true;
-}
-
-void osp__buf_append(osp_buf_t *b, const void *p, size_t n) {
-    if (n == 0 || !osp__buf_reserve(b, n))
-        return;
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-}
-
-void osp__buf_puts(osp_buf_t *b, const char *s) { osp__buf_append(b, s, strlen(s)); }
-
-void osp__buf_putc(osp_buf_t *b, char c) {
-    if (!osp__buf_reserve(b, 1))
-        return;
-    b->data[b->len++] = c;
 }
 
 void osp__buf_consume(osp_buf_t *b, size_t n) {

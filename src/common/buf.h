@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 typedef struct osp_buf {
     char *data;
@@ -18,10 +19,31 @@ typedef struct osp_buf {
 #define OSP_BUF_INIT                                                                     \
     { NULL, 0, 0, false }
 
-bool osp__buf_reserve(osp_buf_t *b, size_t extra);
-void osp__buf_append(osp_buf_t *b, const void *p, size_t n);
-void osp__buf_puts(osp_buf_t *b, const char *s);
-void osp__buf_putc(osp_buf_t *b, char c);
+bool osp__buf_grow(osp_buf_t *b, size_t extra);
+
+/* Room for extra more bytes (and a NUL). Inline: it is on the hot path. */
+static inline bool osp__buf_reserve(osp_buf_t *b, size_t extra) {
+    if (b->len + extra + 1 <= b->cap)
+        return true;
+    return osp__buf_grow(b, extra);
+}
+
+static inline void osp__buf_append(osp_buf_t *b, const void *p, size_t n) {
+    if (n == 0 || !osp__buf_reserve(b, n))
+        return;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+static inline void osp__buf_putc(osp_buf_t *b, char c) {
+    if (!osp__buf_reserve(b, 1))
+        return;
+    b->data[b->len++] = c;
+}
+
+static inline void osp__buf_puts(osp_buf_t *b, const char *s) {
+    osp__buf_append(b, s, strlen(s));
+}
 /* Drop the first n bytes (consumed data). */
 void osp__buf_consume(osp_buf_t *b, size_t n);
 /* NUL-terminate without counting the NUL; returns data or NULL if failed. */

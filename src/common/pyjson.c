@@ -10,6 +10,8 @@
 #include "pyjson.h"
 
 #include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,13 +57,58 @@ static size_t utf8_decode(const unsigned char *s, size_t n, unsigned *cp) {
     return len;
 }
 
+/* 1 for bytes that json.dumps(ensure_ascii=True) writes as they are. */
+static const unsigned char verbatim[256] = {
+#define R4(x)  x, x, x, x
+#define R16(x) R4(x), R4(x), R4(x), R4(x)
+    R16(0), R16(0), /* 0x00-0x1f: escaped */
+    1,      1,      0,      1,      1,      1,      1,      1,     1,
+    1,      1,      1,      1,      1,      1,      1, /* 0x20-0x2f: '"' escaped */
+    R16(1), R16(1),                                    /* 0x30-0x4f */
+    1,      1,      1,      1,      1,      1,      1,      1,     1,
+    1,      1,      1,      0,      1,      1,      1, /* 0x50-0x5f: '\\' escaped */
+    R16(1),                                            /* 0x60-0x6f */
+    1,      1,      1,      1,      1,      1,      1,      1,     1,
+    1,      1,      1,      1,      1,      1,      0, /* 0x70-0x7f: DEL escaped */
+    R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0) /* non-ASCII */
+#undef R16
+#undef R4
+};
+
+/* True when none of 8 bytes needs escaping (SWAR: a byte below 0x20, '"',
+ * '\\', DEL or with the high bit set). Hot path: payloads are mostly ids. */
+static inline bool word_verbatim(uint64_t x) {
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\'), del = x ^ (ones * 0x7f);
+    uint64_t hit = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs) |
+                   ((del - ones) & ~del) | x;
+    return (hit & highs) == 0;
+}
+
 void osp__pyjson_string(osp_buf_t *b, const char *s, size_t n) {
     const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    for (uint64_t w; i + 8 <= n; i += 8) {
+        memcpy(&w, p + i, 8);
+        if (!word_verbatim(w))
+            break;
+    }
+    while (i < n && verbatim[p[i]])
+        i++;
+    if (i == n && osp__buf_reserve(b, n + 2)) {
+        /* The common case (ids, names, SQL): one copy. */
+        char *d = b->data + b->len;
+        d[0] = '"';
+        memcpy(d + 1, s, n);
+        d[n + 1] = '"';
+        b->len += n + 2;
+        return;
+    }
     osp__buf_putc(b, '"');
     size_t run = 0; /* start of a run of bytes copied verbatim */
-    for (size_t i = 0; i < n;) {
+    while (i < n) {
         unsigned c = p[i];
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+        if (verbatim[c]) {
             i++;
             continue;
         }

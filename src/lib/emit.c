@@ -38,6 +38,7 @@
 #include "../common/errors.h"
 #include "../common/hop.h"
 #include "../common/ids.h"
+#include "../common/pyjson.h"
 #include "internal.h"
 
 #define FLUSH_BYTES        (32 * 1024)
@@ -62,6 +63,8 @@ static struct {
     char host[256];
     const char *service;
     const char *project;
+    osp_buf_t host_json;    /* "host" value, JSON-escaped, with quotes */
+    osp_buf_t payload_tail; /* , "project": ..., "service": ...} */
     atomic_uint setup_gen;
     atomic_uint_fast64_t emitted, sent, dropped_no_sidecar, dropped_backpressure,
         dropped_oversize, dropped_io, dropped_nomem, web_traced;
@@ -353,6 +356,34 @@ const char *osp__host(void) {
         strcpy(G.host, "localhost");
     return G.host;
 }
+const char *osp__host_json(size_t *len) {
+    *len = G.host_json.len;
+    return G.host_json.data;
+}
+const char *osp__payload_tail(size_t *len) {
+    *len = G.payload_tail.len;
+    return G.payload_tail.data;
+}
+
+/* Serialise once what every payload repeats. */
+static bool build_fragments(void) {
+    osp__buf_free(&G.host_json);
+    osp__buf_free(&G.payload_tail);
+    osp__pyjson_string(&G.host_json, G.host, strlen(G.host));
+    osp__buf_puts(&G.payload_tail, ", \"project\": ");
+    if (G.project)
+        osp__pyjson_string(&G.payload_tail, G.project, strlen(G.project));
+    else
+        osp__buf_puts(&G.payload_tail, "null");
+    osp__buf_puts(&G.payload_tail, ", \"service\": ");
+    if (G.service)
+        osp__pyjson_string(&G.payload_tail, G.service, strlen(G.service));
+    else
+        osp__buf_puts(&G.payload_tail, "null");
+    osp__buf_putc(&G.payload_tail, '}');
+    return !G.host_json.failed && !G.payload_tail.failed;
+}
+
 const char *osp__project(void) { return G.project; }
 const char *osp__service(void) { return G.service; }
 const char *const *osp__hmac_keys(size_t *count) {
@@ -444,6 +475,10 @@ int osp_setup(const osp_config_t *cfg, osp_error_t *err) {
     osp__host();
     G.service = G.cfg.service ? G.cfg.service : getenv(OSP_ENV_SERVICE);
     G.project = G.cfg.project ? G.cfg.project : getenv(OSP_ENV_PROJECT);
+    if (!build_fragments()) {
+        osp__config_clear(&G.cfg);
+        return osp__error_set(err, OSP_ENOMEM, "", 0, "out of memory");
+    }
     const char *publisher = G.cfg.host ? G.cfg.host : G.host;
     G.hop_header_len = osp__hop_header(G.hop_header, publisher, strlen(publisher));
     atomic_fetch_add(&G.setup_gen, 1);
@@ -474,6 +509,8 @@ void osp_teardown(void) {
     G.kind = NOTIFIER_NONE;
     atomic_store(&G.connected, false);
     osp__config_clear(&G.cfg);
+    osp__buf_free(&G.host_json);
+    osp__buf_free(&G.payload_tail);
     G.service = G.project = NULL;
     atomic_fetch_add(&G.setup_gen, 1);
     G.is_setup = false;

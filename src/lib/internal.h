@@ -42,7 +42,11 @@ void osp__thread_register(void);
 osp_buf_t *osp__emit_buffer(void);
 void osp__emit_commit(osp_buf_t *b, size_t start, size_t depth);
 void osp__emit_abort(osp_buf_t *b, size_t start);
-const char *osp__host(void);    /* info.host: gethostname() */
+const char *osp__host(void); /* info.host: gethostname() */
+/* Pre-serialised pieces of every payload (built once at setup, emit.c):
+ * the host as a JSON string, and , "project": ..., "service": ...} */
+const char *osp__host_json(size_t *len);
+const char *osp__payload_tail(size_t *len);
 const char *osp__project(void); /* NULL for JSON null */
 const char *osp__service(void);
 const char *const *osp__hmac_keys(size_t *count);

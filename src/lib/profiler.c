@@ -32,6 +32,9 @@ struct osp_profiler {
     char *hmac_key;
     char base_id[OSP_ID_MAX];
     char parent_id[OSP_ID_MAX];
+    /* base_id and parent_id as JSON strings, escaped once at init: every
+     * payload repeats them. Point ids are our own UUIDs: never escaped. */
+    osp_buf_t base_json, parent_json;
     struct point *points;
     size_t depth, cap;
     osp_buf_t names; /* NUL-separated stack of point names */
@@ -63,6 +66,15 @@ osp_profiler_t *osp_init(const char *hmac_key, const char *base_id,
         return NULL;
     }
     strcpy(p->parent_id, id_ok(parent_id) ? parent_id : p->base_id);
+    osp__pyjson_string(&p->base_json, p->base_id, strlen(p->base_id));
+    osp__pyjson_string(&p->parent_json, p->parent_id, strlen(p->parent_id));
+    if (p->base_json.failed || p->parent_json.failed) {
+        osp__buf_free(&p->base_json);
+        osp__buf_free(&p->parent_json);
+        free(p->hmac_key);
+        free(p);
+        return NULL;
+    }
     osp__host();            /* Python reads the host name when the profiler is made */
     osp__thread_register(); /* free it at thread exit if never cleaned */
     current = p;
@@ -83,6 +95,8 @@ void osp__profiler_release(void) {
     }
     free(p->points);
     osp__buf_free(&p->names);
+    osp__buf_free(&p->base_json);
+    osp__buf_free(&p->parent_json);
     free(p);
 }
 
@@ -116,17 +130,11 @@ static void put_key(osp_buf_t *b, const char *key, size_t len) {
     osp__buf_append(b, ": ", 2);
 }
 
-static void put_str_or_null(osp_buf_t *b, const char *s) {
-    if (s)
-        osp__pyjson_string(b, s, strlen(s));
-    else
-        osp__buf_append(b, "null", 4);
-}
-
 /* "info": {caller keys..., "host": host}. extra_first writes keys built by
  * the library (etype/message) before the caller's. */
 static void put_info(osp_buf_t *b, const json_t *info) {
-    const char *host = osp__host();
+    size_t host_len;
+    const char *host = osp__host_json(&host_len);
     bool host_written = false, first = true;
     osp__buf_putc(b, '{');
     if (json_is_object(info)) {
@@ -139,7 +147,7 @@ static void put_info(osp_buf_t *b, const json_t *info) {
             first = false;
             put_key(b, key, key_len);
             if (key_len == 4 && memcmp(key, "host", 4) == 0) {
-                osp__pyjson_string(b, host, strlen(host));
+                osp__buf_append(b, host, host_len);
                 host_written = true;
             } else {
                 osp__pyjson_value(b, val, -1, 0);
@@ -150,14 +158,34 @@ static void put_info(osp_buf_t *b, const json_t *info) {
         if (!first)
             osp__buf_append(b, ", ", 2);
         put_key(b, "host", 4);
-        osp__pyjson_string(b, host, strlen(host));
+        osp__buf_append(b, host, host_len);
     }
     osp__buf_putc(b, '}');
 }
 
-static void emit(osp_profiler_t *p, const char *name, const char *suffix,
-                 const char *trace_id, const char *parent_id, const json_t *info,
-                 size_t depth_after) {
+/* A point id (ours, at stack level i) as a JSON string. */
+static void put_uuid(osp_buf_t *b, const char *id) {
+    if (!osp__buf_reserve(b, OSP_UUID_LEN + 2))
+        return;
+    char *d = b->data + b->len;
+    d[0] = '"';
+    memcpy(d + 1, id, OSP_UUID_LEN);
+    d[OSP_UUID_LEN + 1] = '"';
+    b->len += OSP_UUID_LEN + 2;
+}
+
+/* The id of stack level `level` (0 = the initial parent) as JSON. */
+static void put_stack_id(osp_buf_t *b, const osp_profiler_t *p, size_t level) {
+    if (level == 0)
+        osp__buf_append(b, p->parent_json.data, p->parent_json.len);
+    else
+        put_uuid(b, p->points[level - 1].id);
+}
+
+/* Write "<name><suffix>" for the point at stack level `level` (1-based) and
+ * its parent level-1, then hand the payload to the notifier. */
+static void emit(osp_profiler_t *p, const char *name, const char *suffix, size_t level,
+                 const json_t *info, size_t depth_after) {
     osp_buf_t *b = osp__emit_buffer();
     if (!b)
         return;
@@ -173,20 +201,18 @@ static void emit(osp_profiler_t *p, const char *name, const char *suffix,
         osp__buf_putc(b, '"');
     }
     osp__buf_append(b, ", \"base_id\": ", 13);
-    osp__pyjson_string(b, p->base_id, strlen(p->base_id));
+    osp__buf_append(b, p->base_json.data, p->base_json.len);
     osp__buf_append(b, ", \"trace_id\": ", 14);
-    osp__pyjson_string(b, trace_id, strlen(trace_id));
+    put_stack_id(b, p, level);
     osp__buf_append(b, ", \"parent_id\": ", 15);
-    osp__pyjson_string(b, parent_id, strlen(parent_id));
+    put_stack_id(b, p, level - 1);
     osp__buf_append(b, ", \"timestamp\": \"", 16);
     osp__buf_append(b, ts, OSP_TS_LEN);
     osp__buf_append(b, "\", \"info\": ", 11);
     put_info(b, info);
-    osp__buf_append(b, ", \"project\": ", 13);
-    put_str_or_null(b, osp__project());
-    osp__buf_append(b, ", \"service\": ", 13);
-    put_str_or_null(b, osp__service());
-    osp__buf_putc(b, '}');
+    size_t tail_len;
+    const char *tail = osp__payload_tail(&tail_len);
+    osp__buf_append(b, tail, tail_len);
     osp__emit_commit(b, start, depth_after);
 }
 
@@ -218,9 +244,9 @@ int osp_start(const char *name, const json_t *info) {
         return rc;
     }
     pt->name_off = name_off;
-    const char *parent = osp_profiler_id(p); /* previous top */
     p->depth++;
-    emit(p, name, "-start", pt->id, parent, info, p->depth);
+    /* trace_id = the new top, parent_id = the previous top */
+    emit(p, name, "-start", p->depth, info, p->depth);
     return OSP_OK;
 }
 
@@ -234,7 +260,8 @@ int osp_stop(const json_t *info) {
         return OSP_EINVAL;
     struct point *pt = &p->points[p->depth - 1];
     const char *name = p->names.data + pt->name_off;
-    emit(p, name, "-stop", pt->id, osp_profiler_parent_id(p), info, p->depth - 1);
+    /* same ids as its start: the top and the one below */
+    emit(p, name, "-stop", p->depth, info, p->depth - 1);
     p->depth--;
     p->names.len = pt->name_off;
     return OSP_OK;
