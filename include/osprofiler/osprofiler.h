@@ -133,6 +133,10 @@ OSP_EXPORT int osp_config_set_service(osp_config_t *cfg, const char *service);
 OSP_EXPORT int osp_config_set_host(osp_config_t *cfg, const char *host);
 /** Per-thread buffer cap while the sidecar pushes back (default 1 MiB). */
 OSP_EXPORT int osp_config_set_thread_buffer(osp_config_t *cfg, size_t bytes);
+/** Size of each thread's shared-memory ring to the sidecar (docs/wire.md):
+ *  a power of two from 4 KiB to 64 MiB, default 256 KiB; 0 sends every
+ *  point through the socket instead. */
+OSP_EXPORT int osp_config_set_ring_size(osp_config_t *cfg, size_t bytes);
 
 OSP_EXPORT bool osp_config_enabled(const osp_config_t *cfg);
 OSP_EXPORT bool osp_config_trace_sqlalchemy(const osp_config_t *cfg);
@@ -179,6 +183,8 @@ typedef struct osp_stats {
     uint64_t dropped_oversize;     /**< one point larger than a hop frame */
     uint64_t dropped_io;           /**< other socket/file errors */
     uint64_t dropped_nomem;        /**< allocation failures */
+    uint64_t lost_unread;          /**< sent through a shared ring, but the sidecar exited
+                                        before reading them */
     uint64_t web_traced;           /**< requests that osp_web_begin() traced */
     uint64_t web_rejected[7];      /**< by reason: index = -(code) - 1200 */
 } osp_stats_t;

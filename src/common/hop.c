@@ -43,6 +43,7 @@ int osp__hop_parse(const void *buf, size_t len, osp_hop_frame_t *f, osp_error_t 
     if (plen > OSP_HOP_MAX_PUBLISHER || OSP_HOP_HEADER_FIXED + plen > len)
         return osp__error_set(err, OSP_EFRAME, "hop", 0,
                               "publisher_id length %zu out of bounds", plen);
+    f->flags = p[5];
     f->publisher = (const char *)p + OSP_HOP_HEADER_FIXED;
     f->publisher_len = plen;
     f->next = f->publisher + plen;

@@ -14,8 +14,12 @@
 #define OSP_HOP_HEADER_FIXED  8
 #define OSP_HOP_MAX_FRAME     (256 * 1024) /* whole frame, header included */
 #define OSP_HOP_MAX_PUBLISHER 255
+/* Frame flag: this frame registers a shared ring; it carries no records and
+ * two descriptors (SCM_RIGHTS): the ring's memfd, then its eventfd. */
+#define OSP_HOP_FLAG_RING 0x01
 
 typedef struct osp_hop_frame {
+    unsigned flags;
     const char *publisher; /* publisher_id (not NUL-terminated) */
     size_t publisher_len;
     const char *next; /* cursor into the records */

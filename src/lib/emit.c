@@ -39,12 +39,15 @@
 #include "../common/hop.h"
 #include "../common/ids.h"
 #include "../common/pyjson.h"
+#include "../common/ring.h"
 #include "internal.h"
 
 #define FLUSH_BYTES        (32 * 1024)
 #define FRAME_TARGET       (64 * 1024)
 #define RECONNECT_EVERY_US 200000
 #define SOCKET_SNDBUF      (4 * 1024 * 1024)
+#define RING_RETRY_US      1000000
+#define LIVENESS_EVERY_US  100000
 
 enum notifier_kind { NOTIFIER_NONE, NOTIFIER_SIDECAR, NOTIFIER_FILE };
 
@@ -58,6 +61,8 @@ static struct {
     atomic_int_fast64_t next_connect_us;
     atomic_uint conn_gen; /* bumped by each successful reconnect */
     atomic_bool connected;
+    atomic_int_fast64_t next_liveness_us;
+    uint64_t ring_size; /* 0: no rings */
     char hop_header[OSP_HOP_HEADER_FIXED + OSP_HOP_MAX_PUBLISHER];
     size_t hop_header_len;
     char host[256];
@@ -67,7 +72,7 @@ static struct {
     osp_buf_t payload_tail; /* , "project": ..., "service": ...} */
     atomic_uint setup_gen;
     atomic_uint_fast64_t emitted, sent, dropped_no_sidecar, dropped_backpressure,
-        dropped_oversize, dropped_io, dropped_nomem, web_traced;
+        dropped_oversize, dropped_io, dropped_nomem, lost_unread, web_traced;
     atomic_uint_fast64_t web_rejected[7];
 } G = {.fd = -1, .connect_lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -80,6 +85,12 @@ struct thread_state {
     unsigned fork_gen;
     unsigned setup_gen;
     bool key_set;
+    /* The shared ring to the sidecar (see ring.c), when it has one. */
+    bool has_ring;
+    osp_ring_t ring;
+    unsigned ring_conn_gen; /* connection it was registered on */
+    uint64_t ring_points;   /* pushed, not yet added to the counters */
+    int64_t ring_retry_us;  /* no new registration before this time */
 };
 static __thread struct thread_state T;
 
@@ -242,15 +253,133 @@ static size_t flush_file(const char *d, size_t len) {
     return len;
 }
 
+static void ring_account(void) {
+    add(&G.emitted, T.ring_points);
+    add(&G.sent, T.ring_points);
+    T.ring_points = 0;
+}
+
+/* Give up the thread's ring. ours: false in a forked child, where the
+ * mapping is the parent's thread's (just let go of it). lost: no sidecar is
+ * connected to read what is left, so it is counted. */
+static void ring_drop(bool ours, bool lost) {
+    if (!T.has_ring)
+        return;
+    if (ours) {
+        ring_account();
+        if (lost)
+            add(&G.lost_unread, osp__ring_pending(&T.ring));
+    }
+    osp__ring_destroy(&T.ring, ours);
+    T.has_ring = false;
+}
+
 /* Drop a batch that belongs to another process or another setup. */
 static void check_generation(void) {
     unsigned fg = osp__fork_generation(), sg = atomic_load(&G.setup_gen);
     if (T.fork_gen != fg || T.setup_gen != sg) {
+        ring_drop(T.fork_gen == fg, false);
         T.batch.len = 0;
         T.points = 0;
+        T.ring_points = 0;
+        T.ring_retry_us = 0;
         T.fork_gen = fg;
         T.setup_gen = sg;
     }
+}
+
+/* Hand a ring to the sidecar: a header-only frame with OSP_HOP_FLAG_RING
+ * and the memfd + eventfd attached. Also used after a reconnect, so a
+ * restarted sidecar continues where the old one stopped reading. */
+static bool ring_send(const osp_ring_t *r) {
+    char hdr[OSP_HOP_HEADER_FIXED + OSP_HOP_MAX_PUBLISHER];
+    memcpy(hdr, G.hop_header, G.hop_header_len);
+    hdr[5] = OSP_HOP_FLAG_RING;
+    struct iovec iov = {hdr, G.hop_header_len};
+    union {
+        char buf[CMSG_SPACE(2 * sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = ctl.buf,
+                         .msg_controllen = sizeof ctl.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(2 * sizeof(int));
+    int fds[2] = {r->mem_fd, r->event_fd};
+    memcpy(CMSG_DATA(c), fds, sizeof fds);
+    return sendmsg(G.fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0;
+}
+
+/* Make sure the thread's ring is known to the current sidecar connection. */
+static void ring_register(int64_t now) {
+    if (now < T.ring_retry_us || !atomic_load(&G.connected))
+        return;
+    T.ring_retry_us = now + RING_RETRY_US;
+    unsigned gen = atomic_load(&G.conn_gen);
+    if (T.has_ring) {
+        if (ring_send(&T.ring))
+            T.ring_conn_gen = gen;
+        return;
+    }
+    osp_ring_t r;
+    if (osp__ring_create(&r, G.ring_size) != 0)
+        return;
+    if (!ring_send(&r)) {
+        osp__ring_destroy(&r, false);
+        return;
+    }
+    T.ring = r;
+    T.has_ring = true;
+    T.ring_conn_gen = gen;
+}
+
+/* Detect a sidecar that went away while we only wrote to rings (no send
+ * would have told us): at most every LIVENESS_EVERY_US, process-wide. */
+static void check_liveness(int64_t now) {
+    int64_t next = atomic_load(&G.next_liveness_us);
+    if (now < next || !atomic_compare_exchange_strong(&G.next_liveness_us, &next,
+                                                      now + LIVENESS_EVERY_US))
+        return;
+    char c;
+    unsigned gen = atomic_load(&G.conn_gen);
+    ssize_t r = recv(G.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        atomic_store(&G.connected, false);
+        reconnect(gen);
+    }
+}
+
+/* Try the ring for the record just appended at b[start..]. */
+static bool ring_try(osp_buf_t *b, size_t start, size_t depth) {
+    int64_t now = 0;
+    if (depth == 0 || !T.has_ring) {
+        now = now_us();
+        check_liveness(now);
+    }
+    if (!T.has_ring || T.ring_conn_gen != atomic_load(&G.conn_gen)) {
+        /* New, or the sidecar restarted: (re)register. Meanwhile an attached
+         * ring keeps buffering: the next sidecar reads what the last left. */
+        if (!now)
+            now = now_us();
+        ring_register(now);
+        if (!T.has_ring)
+            return false;
+    }
+    if (!osp__ring_attached(&T.ring))
+        return false;
+    if (start != 0)
+        return false; /* older points wait in the batch: keep their order */
+    if (!osp__ring_push(&T.ring, b->data + start, (uint32_t)(b->len - start)))
+        return false; /* full: the socket path takes it */
+    b->len = start;
+    T.ring_points++;
+    osp__ring_notify(&T.ring);
+    if (depth == 0 || T.ring_points >= 256)
+        ring_account();
+    return true;
 }
 
 static int flush_thread(void) {
@@ -277,13 +406,17 @@ static int flush_thread(void) {
     return T.batch.len ? -EAGAIN : OSP_OK;
 }
 
-int osp_flush(void) { return flush_thread(); }
+int osp_flush(void) {
+    ring_account();
+    return flush_thread();
+}
 
 static void thread_exit(void *unused) {
     (void)unused;
     T.key_set = false;
     osp__profiler_release();
     flush_thread();
+    ring_drop(true, !atomic_load(&G.connected)); /* else the sidecar drains it */
     osp__buf_free(&T.batch);
 }
 
@@ -339,6 +472,8 @@ void osp__emit_commit(osp_buf_t *b, size_t start, size_t depth) {
         add(&G.dropped_nomem, 1);
         return;
     }
+    if (G.ring_size && G.kind == NOTIFIER_SIDECAR && ring_try(b, start, depth))
+        return;
     size_t rec = b->len - start;
     T.points++;
     if (depth == 0 || b->len >= FLUSH_BYTES || b->len > G.cfg.thread_buffer)
@@ -412,6 +547,7 @@ void osp_get_stats(osp_stats_t *out) {
     out->dropped_oversize = atomic_load(&G.dropped_oversize);
     out->dropped_io = atomic_load(&G.dropped_io);
     out->dropped_nomem = atomic_load(&G.dropped_nomem);
+    out->lost_unread = atomic_load(&G.lost_unread);
     out->web_traced = atomic_load(&G.web_traced);
     for (int i = 0; i < 7; i++)
         out->web_rejected[i] = atomic_load(&G.web_rejected[i]);
@@ -483,6 +619,7 @@ int osp_setup(const osp_config_t *cfg, osp_error_t *err) {
     G.hop_header_len = osp__hop_header(G.hop_header, publisher, strlen(publisher));
     atomic_fetch_add(&G.setup_gen, 1);
     G.kind = NOTIFIER_NONE;
+    G.ring_size = G.cfg.ring_size;
     if (G.cfg.enabled) {
         rc = open_notifier(err);
         if (rc) {
@@ -503,6 +640,7 @@ void osp_teardown(void) {
     if (!G.is_setup)
         return;
     flush_thread();
+    ring_drop(true, false);
     if (G.fd >= 0)
         close(G.fd);
     G.fd = -1;

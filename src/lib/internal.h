@@ -21,10 +21,12 @@ struct osp_config {
     char *service;
     char *host;
     size_t thread_buffer;
+    size_t ring_size;
 };
 
 #define OSP_DEFAULT_SIDECAR_SOCKET "/run/osprofiler/sidecar.sock"
 #define OSP_DEFAULT_THREAD_BUFFER  (1024 * 1024)
+#define OSP_DEFAULT_RING_SIZE      (256 * 1024)
 
 /* config.c */
 int osp__config_copy(osp_config_t *dst, const osp_config_t *src);

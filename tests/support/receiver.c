@@ -19,13 +19,24 @@
 #include <unistd.h>
 
 #include "common/hop.h"
+#include "common/ring.h"
 
-#define MAX_CONN 64
+#define MAX_CONN  64
+#define MAX_RINGS 256
+
+struct rx_ring {
+    osp_ring_t ring;
+    int conn; /* fd of the connection that registered it */
+};
 
 struct rx {
     int lfd;
     int conns[MAX_CONN];
     size_t nconn;
+    struct rx_ring rings[MAX_RINGS];
+    size_t nrings;
+    atomic_size_t ring_records, rings_attached;
+    bool accept_rings;
     pthread_t thr;
     atomic_bool stop, paused;
     atomic_size_t count, bad, accepted;
@@ -35,12 +46,61 @@ struct rx {
     char path[108];
 };
 
-static void handle_frame(rx_t *r, const char *buf, size_t len) {
+static void on_ring_record(const char *rec, size_t len, void *ud) {
+    rx_t *r = ud;
+    size_t n = len;
+    if (n && rec[n - 1] == '\n')
+        n--;
+    if (r->keep) {
+        pthread_mutex_lock(&r->mu);
+        json_array_append_new(r->records, json_stringn(rec, n));
+        pthread_mutex_unlock(&r->mu);
+    }
+    atomic_fetch_add(&r->count, 1);
+    atomic_fetch_add(&r->ring_records, 1);
+}
+
+/* Drain every ring; drop the ones whose producer is done or corrupt, and
+ * (conn >= 0) the ones of a connection that closed. */
+static void drain_rings(rx_t *r, int closed_conn) {
+    for (size_t i = 0; i < r->nrings;) {
+        struct rx_ring *g = &r->rings[i];
+        bool closed = osp__ring_closed(&g->ring);
+        long n = osp__ring_drain(&g->ring, on_ring_record, r);
+        if (n < 0 || closed || g->conn == closed_conn) {
+            if (!closed && g->conn == closed_conn)
+                osp__ring_drain(&g->ring, on_ring_record, r);
+            osp__ring_destroy(&g->ring, false);
+            r->rings[i] = r->rings[--r->nrings];
+            continue;
+        }
+        i++;
+    }
+}
+
+static void handle_frame(rx_t *r, int conn, const char *buf, size_t len, int *fds,
+                         int nfds) {
     osp_hop_frame_t f;
     if (osp__hop_parse(buf, len, &f, NULL) != OSP_OK) {
         atomic_fetch_add(&r->bad, 1);
+        for (int i = 0; i < nfds; i++)
+            close(fds[i]);
         return;
     }
+    if (f.flags & OSP_HOP_FLAG_RING) {
+        if (nfds == 2 && r->accept_rings && r->nrings < MAX_RINGS &&
+            osp__ring_attach(&r->rings[r->nrings].ring, fds[0], fds[1]) == 0) {
+            osp__ring_set_attached(&r->rings[r->nrings].ring);
+            r->rings[r->nrings++].conn = conn;
+            atomic_fetch_add(&r->rings_attached, 1);
+        } else {
+            for (int i = 0; i < nfds; i++)
+                close(fds[i]);
+        }
+        return;
+    }
+    for (int i = 0; i < nfds; i++)
+        close(fds[i]);
     const char *rec;
     size_t n;
     int rc;
@@ -66,6 +126,7 @@ static void *loop(void *arg) {
             usleep(1000);
             continue;
         }
+        drain_rings(r, -1);
         struct pollfd p[MAX_CONN + 1];
         p[0].fd = r->lfd;
         p[0].events = POLLIN;
@@ -73,7 +134,8 @@ static void *loop(void *arg) {
             p[i + 1].fd = r->conns[i];
             p[i + 1].events = POLLIN;
         }
-        int n = poll(p, r->nconn + 1, 20);
+        /* With rings, poll often: producers then never need to wake us. */
+        int n = poll(p, r->nconn + 1, r->nrings ? 1 : 20);
         if (n <= 0)
             continue;
         if (p[0].revents & POLLIN) {
@@ -88,10 +150,29 @@ static void *loop(void *arg) {
         for (size_t i = 0; i < r->nconn; i++) {
             if (!(p[i + 1].revents & (POLLIN | POLLHUP | POLLERR)))
                 continue;
-            ssize_t got = recv(r->conns[i], buf, OSP_HOP_MAX_FRAME + 1, MSG_DONTWAIT);
+            union {
+                char buf[CMSG_SPACE(4 * sizeof(int))];
+                struct cmsghdr align;
+            } ctl;
+            struct iovec iov = {buf, OSP_HOP_MAX_FRAME + 1};
+            struct msghdr msg = {.msg_iov = &iov,
+                                 .msg_iovlen = 1,
+                                 .msg_control = ctl.buf,
+                                 .msg_controllen = sizeof ctl.buf};
+            ssize_t got = recvmsg(r->conns[i], &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+            int fds[4], nfds = 0;
+            for (struct cmsghdr *c = got > 0 ? CMSG_FIRSTHDR(&msg) : NULL; c;
+                 c = CMSG_NXTHDR(&msg, c)) {
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                    int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+                    for (int j = 0; j < k && nfds < 4; j++)
+                        memcpy(&fds[nfds++], CMSG_DATA(c) + j * sizeof(int), sizeof(int));
+                }
+            }
             if (got > 0) {
-                handle_frame(r, buf, (size_t)got);
+                handle_frame(r, r->conns[i], buf, (size_t)got, fds, nfds);
             } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
+                drain_rings(r, r->conns[i]);
                 close(r->conns[i]);
                 r->conns[i] = r->conns[--r->nconn];
                 break; /* the pollfd array is stale now */
@@ -102,9 +183,12 @@ static void *loop(void *arg) {
     return NULL;
 }
 
-rx_t *rx_start(const char *path, bool keep) {
+rx_t *rx_start(const char *path, bool keep) { return rx_start_opts(path, keep, true); }
+
+rx_t *rx_start_opts(const char *path, bool keep, bool accept_rings) {
     rx_t *r = calloc(1, sizeof *r);
     r->keep = keep;
+    r->accept_rings = accept_rings;
     r->records = json_array();
     r->publishers = json_array();
     pthread_mutex_init(&r->mu, NULL);
@@ -127,6 +211,8 @@ void rx_pause(rx_t *r, bool paused) { atomic_store(&r->paused, paused); }
 size_t rx_count(rx_t *r) { return atomic_load(&r->count); }
 size_t rx_bad_frames(rx_t *r) { return atomic_load(&r->bad); }
 size_t rx_connections(rx_t *r) { return atomic_load(&r->accepted); }
+size_t rx_ring_records(rx_t *r) { return atomic_load(&r->ring_records); }
+size_t rx_rings_attached(rx_t *r) { return atomic_load(&r->rings_attached); }
 
 bool rx_wait_count(rx_t *r, size_t n, int timeout_ms) {
     timeout_ms = (int)test_bound(timeout_ms);
@@ -157,6 +243,8 @@ void rx_stop(rx_t *r) {
         return;
     atomic_store(&r->stop, true);
     pthread_join(r->thr, NULL);
+    for (size_t i = 0; i < r->nrings; i++)
+        osp__ring_destroy(&r->rings[i].ring, false);
     for (size_t i = 0; i < r->nconn; i++)
         close(r->conns[i]);
     close(r->lfd);

@@ -10,8 +10,12 @@
 
 typedef struct rx rx_t;
 
-/* keep: store every record text (json array of strings). */
+/* keep: store every record text (json array of strings). Rings (the shared
+ * memory fast path) are accepted unless accept_rings is false. */
 rx_t *rx_start(const char *path, bool keep);
+rx_t *rx_start_opts(const char *path, bool keep, bool accept_rings);
+size_t rx_ring_records(rx_t *r); /* records that came through rings */
+size_t rx_rings_attached(rx_t *r);
 void rx_pause(rx_t *r, bool paused);
 size_t rx_count(rx_t *r);       /* records received */
 size_t rx_bad_frames(rx_t *r);  /* frames that failed to parse */

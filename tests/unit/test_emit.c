@@ -166,11 +166,18 @@ static void emit__stalled_sidecar_never_blocks(void **state) {
     rx_stop(rx);
 }
 
+/* The socket path (rings off): points sent while no sidecar listens are
+ * dropped and counted; after the restart points flow again. */
 static void emit__reconnects_after_sidecar_restart(void **state) {
     (void)state;
     new_sock_path();
     rx_t *rx = rx_start(sock, false);
-    setup_sidecar(0);
+    osp_config_t *c = osp_config_new();
+    osp_config_set_enabled(c, true);
+    osp_config_set_sidecar_socket(c, sock);
+    osp_config_set_ring_size(c, 0);
+    assert_int_equal(osp_setup(c, NULL), OSP_OK);
+    osp_config_free(c);
     osp_init("k", NULL, NULL);
     osp_start("a", NULL);
     osp_stop(NULL);
@@ -235,6 +242,116 @@ static void emit__disabled_emits_nothing(void **state) {
     assert_int_equal(osp_setup(NULL, NULL), OSP_EINVAL);
 }
 
+/* Points go through the shared ring once the sidecar attached it. */
+static void emit__ring_carries_points(void **state) {
+    (void)state;
+    new_sock_path();
+    rx_t *rx = rx_start(sock, true);
+    setup_sidecar(0);
+    osp_init("k", "ring-base", NULL);
+    osp_start("first", NULL); /* registers the ring; goes by socket */
+    osp_stop(NULL);
+    for (int i = 0; i < 2000 && rx_rings_attached(rx) == 0; i++)
+        usleep(1000);
+    assert_int_equal(rx_rings_attached(rx), 1);
+    for (int i = 0; i < 500; i++) {
+        osp_start("r", NULL);
+        osp_stop(NULL);
+    }
+    assert_true(rx_wait_count(rx, 1002, 5000));
+    assert_true(rx_ring_records(rx) >= 1000);
+    osp_stats_t st;
+    osp_get_stats(&st);
+    assert_int_equal(rx_count(rx), 1002);
+    /* Records from the ring are whole points. */
+    json_t *recs = rx_records(rx);
+    for (size_t i = 0; i < json_array_size(recs); i++) {
+        json_t *p = json_loads(json_string_value(json_array_get(recs, i)), 0, NULL);
+        assert_non_null(p);
+        assert_string_equal(json_string_value(json_object_get(p, "base_id")),
+                            "ring-base");
+        json_decref(p);
+    }
+    json_decref(recs);
+    rx_stop(rx);
+}
+
+/* A sidecar that does not take rings still gets every point by socket. */
+static void emit__unattached_ring_falls_back(void **state) {
+    (void)state;
+    new_sock_path();
+    rx_t *rx = rx_start_opts(sock, false, false);
+    setup_sidecar(0);
+    osp_init("k", NULL, NULL);
+    for (int i = 0; i < 1000; i++) {
+        osp_start("x", NULL);
+        osp_stop(NULL);
+    }
+    assert_true(rx_wait_count(rx, 2000, 5000));
+    assert_int_equal(rx_ring_records(rx), 0);
+    rx_stop(rx);
+}
+
+/* The sidecar restarts while the thread writes only to its ring: the ring
+ * keeps what is written meanwhile, the library notices (liveness check),
+ * reconnects and hands the same ring to the new sidecar: nothing is lost. */
+static void emit__ring_survives_sidecar_restart(void **state) {
+    (void)state;
+    new_sock_path();
+    rx_t *rx = rx_start(sock, false);
+    setup_sidecar(0);
+    osp_init("k", NULL, NULL);
+    osp_start("a", NULL);
+    osp_stop(NULL);
+    for (int i = 0; i < 2000 && rx_rings_attached(rx) == 0; i++)
+        usleep(1000);
+    assert_int_equal(rx_rings_attached(rx), 1);
+    assert_true(rx_wait_count(rx, 2, 5000));
+    rx_stop(rx);
+    /* The sidecar is down: these go into the ring. */
+    for (int i = 0; i < 50; i++) {
+        osp_start("while-down", NULL);
+        osp_stop(NULL);
+    }
+    rx = rx_start(sock, false);
+    /* Keep tracing: within a few liveness periods the ring is handed over. */
+    int pairs = 0;
+    for (; pairs < 300 && rx_rings_attached(rx) == 0; pairs++) {
+        osp_start("after", NULL);
+        osp_stop(NULL);
+        usleep(10000);
+    }
+    assert_int_equal(rx_rings_attached(rx), 1);
+    /* Everything since the restart arrives, the 50 pairs from downtime too. */
+    assert_true(rx_wait_count(rx, 2 * (50 + (size_t)pairs), 5000));
+    osp_stats_t st;
+    osp_get_stats(&st);
+    assert_int_equal(st.lost_unread, 0);
+    rx_stop(rx);
+}
+
+static void emit__ring_can_be_disabled(void **state) {
+    (void)state;
+    new_sock_path();
+    rx_t *rx = rx_start(sock, false);
+    osp_config_t *c = osp_config_new();
+    osp_config_set_enabled(c, true);
+    osp_config_set_sidecar_socket(c, sock);
+    assert_int_equal(osp_config_set_ring_size(c, 3000), OSP_EINVAL);
+    assert_int_equal(osp_config_set_ring_size(c, 0), OSP_OK);
+    assert_int_equal(osp_setup(c, NULL), OSP_OK);
+    osp_config_free(c);
+    osp_init("k", NULL, NULL);
+    for (int i = 0; i < 100; i++) {
+        osp_start("x", NULL);
+        osp_stop(NULL);
+        usleep(100);
+    }
+    assert_true(rx_wait_count(rx, 200, 5000));
+    assert_int_equal(rx_rings_attached(rx), 0);
+    rx_stop(rx);
+}
+
 /* The library never writes to stdout/stderr, whatever goes wrong. */
 static void emit__library_is_silent(void **state) {
     (void)state;
@@ -285,6 +402,10 @@ int main(void) {
         T(emit__oversize_point_dropped_alone),
         T(emit__disabled_emits_nothing),
         T(emit__library_is_silent),
+        T(emit__ring_carries_points),
+        T(emit__unattached_ring_falls_back),
+        T(emit__ring_survives_sidecar_restart),
+        T(emit__ring_can_be_disabled),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(sock);
