@@ -100,14 +100,15 @@ int osp__uuid4(char out[OSP_UUID_LEN + 1]) {
         return rc;
     u[6] = (u[6] & 0x0f) | 0x40; /* version 4 */
     u[8] = (u[8] & 0x3f) | 0x80; /* RFC 4122 variant */
-    char *p = out;
+    /* Byte i goes to column at[i] of 8-4-4-4-12. */
+    static const unsigned char at[16] = {0,  2,  4,  6,  9,  11, 14, 16,
+                                         19, 21, 24, 26, 28, 30, 32, 34};
     for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            *p++ = '-';
-        *p++ = hexdig[u[i] >> 4];
-        *p++ = hexdig[u[i] & 15];
+        out[at[i]] = hexdig[u[i] >> 4];
+        out[at[i] + 1] = hexdig[u[i] & 15];
     }
-    *p = '\0';
+    out[8] = out[13] = out[18] = out[23] = '-';
+    out[36] = '\0';
     return 0;
 }
 

@@ -184,7 +184,8 @@ long osp__ring_drain(osp_ring_t *r, osp_ring_cb cb, void *ud) {
         copy[len] = '\0';
         cb(copy, len, ud);
         t += need;
-        n++;
+        if (++n % 32 == 0) /* free space early: the producer may be waiting */
+            atomic_store_explicit(&r->hdr->tail, t, memory_order_release);
     }
     free(copy);
     atomic_store_explicit(&r->hdr->tail, t, memory_order_release);

@@ -61,12 +61,14 @@ static void on_ring_record(const char *rec, size_t len, void *ud) {
 }
 
 /* Drain every ring; drop the ones whose producer is done or corrupt, and
- * (conn >= 0) the ones of a connection that closed. */
-static void drain_rings(rx_t *r, int closed_conn) {
+ * (conn >= 0) the ones of a connection that closed. Returns records read. */
+static long drain_rings(rx_t *r, int closed_conn) {
+    long total = 0;
     for (size_t i = 0; i < r->nrings;) {
         struct rx_ring *g = &r->rings[i];
         bool closed = osp__ring_closed(&g->ring);
         long n = osp__ring_drain(&g->ring, on_ring_record, r);
+        total += n > 0 ? n : 0;
         if (n < 0 || closed || g->conn == closed_conn) {
             if (!closed && g->conn == closed_conn)
                 osp__ring_drain(&g->ring, on_ring_record, r);
@@ -76,6 +78,7 @@ static void drain_rings(rx_t *r, int closed_conn) {
         }
         i++;
     }
+    return total;
 }
 
 static void handle_frame(rx_t *r, int conn, const char *buf, size_t len, int *fds,
@@ -126,7 +129,7 @@ static void *loop(void *arg) {
             usleep(1000);
             continue;
         }
-        drain_rings(r, -1);
+        long drained = drain_rings(r, -1);
         struct pollfd p[MAX_CONN + 1];
         p[0].fd = r->lfd;
         p[0].events = POLLIN;
@@ -134,8 +137,9 @@ static void *loop(void *arg) {
             p[i + 1].fd = r->conns[i];
             p[i + 1].events = POLLIN;
         }
-        /* With rings, poll often: producers then never need to wake us. */
-        int n = poll(p, r->nconn + 1, r->nrings ? 1 : 20);
+        /* While rings carry records, keep draining (as the sidecar does);
+         * otherwise poll every 1 ms: producers then never need to wake us. */
+        int n = poll(p, r->nconn + 1, drained ? 0 : r->nrings ? 1 : 20);
         if (n <= 0)
             continue;
         if (p[0].revents & POLLIN) {
