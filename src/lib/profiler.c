@@ -15,6 +15,8 @@
  * caller "host" key keeps its position and gets the profiler's value, since
  * Python assigns info["host"] in place.
  */
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uuid/uuid.h>
@@ -323,12 +325,61 @@ void osp__scope_end(osp_scope_t *s) {
     s->started = 0;
 }
 
+/* uuid.UUID(hex) as Python parses it: "urn:" and "uuid:" removed, braces
+ * stripped, hyphens anywhere dropped, then exactly 32 hex digits. The result
+ * is put in canonical form for libuuid. */
+static bool parse_uuid_like_python(const char *id, uuid_t u) {
+    char hex[33], canon[OSP_UUID_LEN + 1];
+    size_t n = 0;
+    const char *p = id, *end = id + strlen(id);
+    char buf[OSP_ID_MAX * 2];
+    if ((size_t)(end - p) >= sizeof buf)
+        return false;
+    size_t blen = 0; /* .replace('urn:', '') then .replace('uuid:', '') */
+    for (const char *q = p; *q;) {
+        if (strncmp(q, "urn:", 4) == 0) {
+            q += 4;
+            continue;
+        }
+        buf[blen++] = *q++;
+    }
+    buf[blen] = '\0';
+    char buf2[sizeof buf];
+    size_t b2 = 0;
+    for (const char *q = buf; *q;) {
+        if (strncmp(q, "uuid:", 5) == 0) {
+            q += 5;
+            continue;
+        }
+        buf2[b2++] = *q++;
+    }
+    buf2[b2] = '\0';
+    const char *a = buf2, *z = buf2 + b2; /* .strip('{}') */
+    while (a < z && (*a == '{' || *a == '}'))
+        a++;
+    while (z > a && (z[-1] == '{' || z[-1] == '}'))
+        z--;
+    for (; a < z; a++) {
+        if (*a == '-')
+            continue;
+        if (!isxdigit((unsigned char)*a) || n == 32)
+            return false;
+        hex[n++] = (char)tolower((unsigned char)*a);
+    }
+    if (n != 32)
+        return false;
+    hex[32] = '\0';
+    snprintf(canon, sizeof canon, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
+             hex + 16, hex + 20);
+    return uuid_parse(canon, u) == 0;
+}
+
 int osp_get_shorten_id(const char *id, char out[17]) {
     uuid_t u;
     char rnd[OSP_UUID_LEN + 1];
     if (!out)
         return OSP_EINVAL;
-    if (!id || uuid_parse(id, u) != 0) {
+    if (!id || !parse_uuid_like_python(id, u)) {
         /* Python: an id that does not parse gives a random one's short id. */
         int rc = osp__uuid4(rnd);
         if (rc)

@@ -82,7 +82,8 @@ int osp_signed_unpack(const char *info, const char *hmac, const char *const *key
         osp_buf_t raw = OSP_BUF_INIT;
         json_t *obj = NULL;
         if (osp__b64url_decode(&raw, info, info_len) && !raw.failed)
-            obj = json_loadb(raw.data ? raw.data : "", raw.len, JSON_DECODE_ANY, NULL);
+            obj = json_loadb(raw.data ? raw.data : "", raw.len,
+                             JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
         osp__buf_free(&raw);
         if (!json_is_object(obj)) {
             json_decref(obj);

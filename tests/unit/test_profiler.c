@@ -413,6 +413,15 @@ static void profiler__shorten_id(void **state) {
     assert_string_equal(out, "850409eb1d4b0dee");
     osp_get_shorten_id("00000000-0000-4000-8000-00000000000f", out);
     assert_string_equal(out, "800000000000000f");
+    /* Spellings Python's uuid.UUID() accepts too. */
+    static const char *const spellings[] = {
+        "4e3e0ec6293840b1850409eb1d4b0dee", "{4e3e0ec6-2938-40b1-8504-09eb1d4b0dee}",
+        "urn:uuid:4e3e0ec6-2938-40b1-8504-09eb1d4b0dee",
+        "4E3E0EC62938-40b1-8504-09eb-1d4b0dee"};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(osp_get_shorten_id(spellings[i], out), OSP_OK);
+        assert_string_equal(out, "850409eb1d4b0dee");
+    }
     assert_int_equal(osp_get_shorten_id("not a uuid", out), OSP_OK);
     assert_true(strlen(out) >= 1 && strlen(out) <= 16);
     assert_int_equal(osp_get_shorten_id(NULL, out), OSP_OK);
