@@ -67,13 +67,18 @@ fail:
 }
 
 bool osp__ring_push(osp_ring_t *r, const void *rec, uint32_t len) {
-    uint64_t head = atomic_load_explicit(&r->hdr->head, memory_order_relaxed);
-    uint64_t tail = atomic_load_explicit(&r->hdr->tail, memory_order_acquire);
+    uint64_t head = r->local_head;
     uint64_t need = pad8(4 + (uint64_t)len);
     uint64_t pos = head & (r->size - 1);
     uint64_t skip = r->size - pos < need ? r->size - pos : 0;
-    if (need > r->size / 2 || head + skip + need - tail > r->size)
+    if (need > r->size / 2)
         return false;
+    if (head + skip + need - r->seen_tail > r->size) {
+        /* Looks full: only now read the consumer's line. */
+        r->seen_tail = atomic_load_explicit(&r->hdr->tail, memory_order_acquire);
+        if (head + skip + need - r->seen_tail > r->size)
+            return false;
+    }
     if (skip) {
         uint32_t marker = OSP_RING_SKIP;
         memcpy(r->data + pos, &marker, 4);
@@ -81,11 +86,12 @@ bool osp__ring_push(osp_ring_t *r, const void *rec, uint32_t len) {
     }
     memcpy(r->data + pos, &len, 4);
     memcpy(r->data + pos + 4, rec, len);
-    atomic_store_explicit(&r->hdr->head, head + skip + need, memory_order_release);
+    r->local_head = head + skip + need;
     return true;
 }
 
-void osp__ring_notify(osp_ring_t *r) {
+void osp__ring_publish(osp_ring_t *r) {
+    atomic_store_explicit(&r->hdr->head, r->local_head, memory_order_release);
     atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load_explicit(&r->hdr->consumer_waiting, memory_order_relaxed) &&
         atomic_exchange(&r->hdr->consumer_waiting, 0)) {
@@ -96,7 +102,7 @@ void osp__ring_notify(osp_ring_t *r) {
 }
 
 size_t osp__ring_pending(const osp_ring_t *r) {
-    uint64_t head = atomic_load(&r->hdr->head), t = atomic_load(&r->hdr->tail);
+    uint64_t head = r->local_head, t = atomic_load(&r->hdr->tail);
     size_t n = 0;
     while (t < head) {
         uint64_t pos = t & (r->size - 1);
@@ -122,6 +128,7 @@ void osp__ring_destroy(osp_ring_t *r, bool close_for_peer) {
         }
         munmap(r->hdr, r->map_len);
     }
+    free(r->scratch);
     if (r->mem_fd >= 0)
         close(r->mem_fd);
     if (r->event_fd >= 0)
@@ -162,7 +169,6 @@ long osp__ring_drain(osp_ring_t *r, osp_ring_cb cb, void *ud) {
     if (head - t > r->size)
         return -1; /* the producer moved head impossibly */
     long n = 0;
-    char *copy = NULL;
     while (t < head) {
         uint64_t pos = t & (r->size - 1);
         uint32_t len;
@@ -172,22 +178,22 @@ long osp__ring_drain(osp_ring_t *r, osp_ring_cb cb, void *ud) {
             continue;
         }
         uint64_t need = pad8(4 + (uint64_t)len);
-        if (need > r->size - pos || t + need > head) {
-            free(copy);
+        if (need > r->size - pos || t + need > head)
             return -1;
+        if (len + 1 > r->scratch_cap) {
+            char *grown = realloc(r->scratch, (size_t)len + 1);
+            if (!grown)
+                break; /* try again later */
+            r->scratch = grown;
+            r->scratch_cap = (size_t)len + 1;
         }
-        char *grown = realloc(copy, (size_t)len + 1);
-        if (!grown)
-            break; /* try again later */
-        copy = grown;
-        memcpy(copy, r->data + pos + 4, len);
-        copy[len] = '\0';
-        cb(copy, len, ud);
+        memcpy(r->scratch, r->data + pos + 4, len);
+        r->scratch[len] = '\0';
+        cb(r->scratch, len, ud);
         t += need;
         if (++n % 32 == 0) /* free space early: the producer may be waiting */
             atomic_store_explicit(&r->hdr->tail, t, memory_order_release);
     }
-    free(copy);
     atomic_store_explicit(&r->hdr->tail, t, memory_order_release);
     return n;
 }

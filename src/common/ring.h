@@ -40,16 +40,27 @@ typedef struct osp_ring {
     size_t map_len;
     int mem_fd;
     int event_fd;
+    /* Producer's private copies, so a push touches no line the consumer
+     * writes: head not yet published, and the last tail seen. */
+    uint64_t local_head, seen_tail;
+    /* Consumer's scratch for copying records out. */
+    char *scratch;
+    size_t scratch_cap;
 } osp_ring_t;
 
 /* --- producer (libosprofiler) --- */
 /* Create a ring of `size` data bytes (power of two) in a new memfd, with its
  * eventfd. Returns 0 or -errno. */
 int osp__ring_create(osp_ring_t *r, uint64_t size);
-/* Append one record; false when it does not fit now (the ring is full). */
+/* Append one record (not yet visible); false when it does not fit now. */
 bool osp__ring_push(osp_ring_t *r, const void *rec, uint32_t len);
-/* Wake the consumer if it sleeps. Call after one or more pushes. */
-void osp__ring_notify(osp_ring_t *r);
+/* Make pushed records visible and wake the consumer if it sleeps. Called
+ * once per batch of pushes: it is the only step that shares cache lines. */
+void osp__ring_publish(osp_ring_t *r);
+/* Records pushed but not published yet. */
+static inline bool osp__ring_unpublished(const osp_ring_t *r) {
+    return r->local_head != atomic_load_explicit(&r->hdr->head, memory_order_relaxed);
+}
 /* Records published but not consumed (for drop accounting). */
 size_t osp__ring_pending(const osp_ring_t *r);
 /* Unmap and close. close_for_peer: mark closed and wake the consumer first. */
