@@ -3,7 +3,7 @@
  * bench_pairs - cost of an osp_start()/osp_stop() pair in the traced thread.
  *
  *   bench_pairs --mode MODE [--socket PATH] [--batches N] [--batch N]
- *               [--warmup N] [--timed N]
+ *               [--warmup N] [--timed N] [--ring-size BYTES]
  *
  * MODE:
  *   top     sidecar notifier; every pair is at depth 0, so each stop flushes
@@ -11,6 +11,10 @@
  *   nested  sidecar notifier; pairs run inside an open "wsgi" point, so points
  *           accumulate in the thread batch and leave at 32 KiB.
  *   off     enabled=false: no notifier, the profiler's own work only.
+ *
+ * --ring-size 0 keeps every point on the socket (hop frames); otherwise the
+ * library offers the receiver a shared-memory ring per thread (docs/wire.md,
+ * "Rings") and uses it once the receiver attaches it.
  *
  * Each pair is osp_start("db", {"db": {"statement": "SELECT 1", "params": {}}})
  * then osp_stop(NULL), the same info as the Python reference benchmark.
@@ -75,14 +79,15 @@ static inline void pair(const json_t *info) {
 static void usage(const char *argv0) {
     fprintf(stderr,
             "usage: %s --mode top|nested|off [--socket PATH] [--batches N] [--batch N]"
-            " [--warmup N] [--timed N]\n",
+            " [--warmup N] [--timed N] [--ring-size BYTES (0: frames only; default: the"
+            " library's)]\n",
             argv0);
     exit(2);
 }
 
 int main(int argc, char **argv) {
     const char *mode = NULL, *sock = NULL;
-    long batches = 200, batch = 1000, warmup = 5000, timed = 20000;
+    long batches = 200, batch = 1000, warmup = 5000, timed = 20000, ring_size = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (i + 1 >= argc)
@@ -100,6 +105,8 @@ int main(int argc, char **argv) {
             warmup = atol(v);
         else if (!strcmp(a, "--timed"))
             timed = atol(v);
+        else if (!strcmp(a, "--ring-size"))
+            ring_size = atol(v);
         else
             usage(argv[0]);
     }
@@ -124,6 +131,10 @@ int main(int argc, char **argv) {
     osp_config_set_host(cfg, "h");
     if (sock)
         osp_config_set_sidecar_socket(cfg, sock);
+    if (ring_size >= 0 && osp_config_set_ring_size(cfg, (size_t)ring_size) != 0) {
+        fprintf(stderr, "bench_pairs: bad --ring-size %ld\n", ring_size);
+        return 2;
+    }
     osp_error_t err;
     int rc = osp_setup(cfg, &err);
     osp_config_free(cfg);
@@ -207,15 +218,16 @@ int main(int argc, char **argv) {
            "\"points_expected\": %ld, \"emitted\": %" PRIu64 ", \"sent\": %" PRIu64 ", "
            "\"dropped_no_sidecar\": %" PRIu64 ", \"dropped_backpressure\": %" PRIu64 ", "
            "\"dropped_oversize\": %" PRIu64 ", \"dropped_io\": %" PRIu64
-           ", \"dropped_nomem\": %" PRIu64 ", \"final_flush_rc\": %d, "
-           "\"maxrss_kib\": %ld}\n",
+           ", \"dropped_nomem\": %" PRIu64 ", \"lost_unread\": %" PRIu64
+           ", \"final_flush_rc\": %d, \"ring_size\": %ld, \"maxrss_kib\": %ld}\n",
            mode, batches, batch, warmup, timed, fails, pct(sb, (size_t)batches, 50),
            pct(sb, (size_t)batches, 99), sb[0], sb[batches - 1],
            pct(per_pair, (size_t)timed, 50), pct(per_pair, (size_t)timed, 99),
            pct(per_pair, (size_t)timed, 99.9), timed ? per_pair[timed - 1] : 0.0,
            (double)wall / (double)(batches * batch), cpu * 1e9 / (double)(batches * batch),
            expected, st.emitted, st.sent, st.dropped_no_sidecar, st.dropped_backpressure,
-           st.dropped_oversize, st.dropped_io, st.dropped_nomem, flush_rc, ru.ru_maxrss);
+           st.dropped_oversize, st.dropped_io, st.dropped_nomem, st.lost_unread, flush_rc,
+           ring_size, ru.ru_maxrss);
     free(sb);
     free(per_batch);
     free(per_pair);

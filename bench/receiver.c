@@ -2,23 +2,35 @@
 /*
  * receiver - a minimal stand-in for osprofiler-sidecar, for the benchmarks.
  *
- *   receiver SOCKET_PATH [READY_FILE]
+ *   receiver [--rings] [--spin-us N] [--poll-us N] SOCKET_PATH [READY_FILE]
  *
  * Listens on a SOCK_SEQPACKET unix socket at SOCKET_PATH, accepts any number
- * of connections and drains hop frames (src/common/hop.h) with epoll. Each
- * frame's header is checked with osp__hop_parse(); trace points are counted
- * as the '\n' bytes after the header. Nothing is parsed or stored beyond
- * that: the receiver only has to keep up so the sender never sees EAGAIN.
+ * of connections and drains hop frames (docs/wire.md, src/common/hop.h) with
+ * epoll. Each frame's header is checked with osp__hop_parse(); trace points
+ * are counted as the '\n' bytes after the header. Nothing else is parsed or
+ * stored: the receiver only has to keep up so the sender never sees EAGAIN.
+ *
+ * Rings (docs/wire.md, "Rings"): without --rings a ring registration (a
+ * header-only frame with flag RING and two descriptors) is counted and its
+ * descriptors closed, so the sender keeps using frames. With --rings the ring
+ * is mapped (osp__ring_attach), marked attached and drained as the sidecar
+ * does: continuously while records flow and for --spin-us microseconds after
+ * the last one (default 1000), then it announces consumer_waiting and sleeps
+ * on the rings' eventfds. --poll-us N (default 0: busy polling) sleeps N us
+ * between two drains while records flow. Ring records are counted one point
+ * each.
  *
  * Once listening, it creates READY_FILE (if given). On SIGTERM or SIGINT it
- * drains whatever is still queued on its connections, prints one line
- *   frames=N points=N bytes=N bad_frames=N connections=N
- * on stdout, unlinks SOCKET_PATH and exits 0.
+ * drains what is still queued on its connections and rings, prints one line
+ *   frames=N points=N bytes=N bad_frames=N connections=N ring_regs=N
+ *   rings=N ring_points=N wakeups=N max_backlog=BYTES
+ * on stdout (points includes ring_points), unlinks SOCKET_PATH and exits 0.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,16 +38,35 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/hop.h"
+#include "common/ring.h"
 
 #define MAX_CONNS 256
+#define MAX_RINGS 256
 
 static unsigned char frame[OSP_HOP_MAX_FRAME + 1];
-static uint64_t n_frames, n_points, n_bytes, n_bad, n_conns;
+static uint64_t n_frames, n_points, n_bytes, n_bad, n_conns, n_ring_regs, n_rings,
+    n_ring_points, n_wakeups, max_backlog;
 static int conns[MAX_CONNS];
 static int nconns;
+static int ep = -1;
+static bool accept_rings;
+
+struct ring_slot {
+    osp_ring_t ring;
+    int conn; /* connection that registered it */
+};
+static struct ring_slot rings[MAX_RINGS];
+static int nrings;
+
+static int64_t now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static uint64_t count_nl(const unsigned char *p, size_t n) {
     uint64_t c = 0;
@@ -47,34 +78,115 @@ static uint64_t count_nl(const unsigned char *p, size_t n) {
     return c;
 }
 
-/* Read every queued frame on fd. Returns 0 when the peer is gone. */
-static int drain(int fd) {
-    for (;;) {
-        ssize_t r = recv(fd, frame, sizeof frame, MSG_DONTWAIT | MSG_TRUNC);
-        if (r > 0) {
-            n_frames++;
-            n_bytes += (uint64_t)r;
-            size_t len = (size_t)r > OSP_HOP_MAX_FRAME ? sizeof frame : (size_t)r;
-            osp_hop_frame_t f;
-            if ((size_t)r > OSP_HOP_MAX_FRAME || osp__hop_parse(frame, len, &f, NULL) != 0) {
-                n_bad++;
-                continue;
-            }
-            size_t hdr = (size_t)((const unsigned char *)f.next - frame);
-            n_points += count_nl(frame + hdr, len - hdr);
+static void on_ring_record(const char *rec, size_t len, void *ud) {
+    (void)rec;
+    (void)len;
+    (void)ud;
+    n_ring_points++;
+}
+
+static void ring_remove(int i) {
+    epoll_ctl(ep, EPOLL_CTL_DEL, rings[i].ring.event_fd, NULL);
+    osp__ring_destroy(&rings[i].ring, false);
+    rings[i] = rings[--nrings];
+}
+
+/* Drain every ring; drop those whose producer closed or corrupted them, and
+ * (closed_conn >= 0) those of a connection that went away. */
+static long drain_rings(int closed_conn) {
+    long total = 0;
+    for (int i = 0; i < nrings;) {
+        bool closed = osp__ring_closed(&rings[i].ring);
+        uint64_t backlog = atomic_load(&rings[i].ring.hdr->head) -
+                           atomic_load(&rings[i].ring.hdr->tail);
+        if (backlog > max_backlog && backlog <= rings[i].ring.size)
+            max_backlog = backlog;
+        long n = osp__ring_drain(&rings[i].ring, on_ring_record, NULL);
+        total += n > 0 ? n : 0;
+        if (n < 0 || closed || rings[i].conn == closed_conn) {
+            if (n >= 0 && !closed)
+                osp__ring_drain(&rings[i].ring, on_ring_record, NULL);
+            ring_remove(i);
             continue;
         }
+        i++;
+    }
+    return total;
+}
+
+static void handle_ring_reg(int conn, int *fds, int nfds) {
+    n_ring_regs++;
+    if (accept_rings && nfds == 2 && nrings < MAX_RINGS) {
+        /* A re-registration of a ring we already read replaces the old map. */
+        struct ring_slot *s = &rings[nrings];
+        if (osp__ring_attach(&s->ring, fds[0], fds[1]) == 0) {
+            s->conn = conn;
+            osp__ring_set_attached(&s->ring);
+            struct epoll_event ev = {.events = EPOLLIN, .data.fd = s->ring.event_fd};
+            epoll_ctl(ep, EPOLL_CTL_ADD, s->ring.event_fd, &ev);
+            nrings++;
+            n_rings++;
+        }
+        return; /* attach owns the fds, also on failure */
+    }
+    for (int i = 0; i < nfds; i++)
+        close(fds[i]);
+}
+
+/* Read every queued frame on fd. Returns 0 when the peer is gone. */
+static int drain_conn(int fd) {
+    for (;;) {
+        union {
+            char buf[CMSG_SPACE(4 * sizeof(int))];
+            struct cmsghdr align;
+        } ctl;
+        struct iovec iov = {frame, sizeof frame};
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+                             .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
+        ssize_t r = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno == EAGAIN || errno == EWOULDBLOCK;
+        }
         if (r == 0)
-            return 0; /* orderly shutdown: SEQPACKET gives 0 only at EOF */
-        if (errno == EINTR)
+            return 0; /* SEQPACKET gives 0 only at EOF */
+        int fds[4], nfds = 0;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+                for (int j = 0; j < k; j++) {
+                    int f;
+                    memcpy(&f, CMSG_DATA(c) + (size_t)j * sizeof(int), sizeof f);
+                    if (nfds < 4)
+                        fds[nfds++] = f;
+                    else
+                        close(f);
+                }
+            }
+        }
+        n_frames++;
+        n_bytes += (uint64_t)r;
+        osp_hop_frame_t f;
+        if ((msg.msg_flags & MSG_TRUNC) || osp__hop_parse(frame, (size_t)r, &f, NULL) != 0) {
+            n_bad++;
+            for (int i = 0; i < nfds; i++)
+                close(fds[i]);
             continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return 1;
-        return 0;
+        }
+        if (f.flags & OSP_HOP_FLAG_RING) {
+            handle_ring_reg(fd, fds, nfds);
+            continue;
+        }
+        for (int i = 0; i < nfds; i++)
+            close(fds[i]);
+        size_t hdr = (size_t)((const unsigned char *)f.next - frame);
+        n_points += count_nl(frame + hdr, (size_t)r - hdr);
     }
 }
 
-static void drop_conn(int ep, int fd) {
+static void drop_conn(int fd) {
+    drain_rings(fd);
     epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
     close(fd);
     for (int i = 0; i < nconns; i++)
@@ -84,12 +196,33 @@ static void drop_conn(int ep, int fd) {
         }
 }
 
+static bool is_ring_eventfd(int fd) {
+    for (int i = 0; i < nrings; i++)
+        if (rings[i].ring.event_fd == fd)
+            return true;
+    return false;
+}
+
 int main(int argc, char **argv) {
-    if (argc < 2 || argc > 3) {
-        fprintf(stderr, "usage: %s SOCKET_PATH [READY_FILE]\n", argv[0]);
+    long spin_us = 1000, poll_us = 0;
+    int ai = 1;
+    for (; ai < argc && argv[ai][0] == '-' && argv[ai][1] == '-'; ai++) {
+        if (!strcmp(argv[ai], "--rings"))
+            accept_rings = true;
+        else if (!strcmp(argv[ai], "--spin-us") && ai + 1 < argc)
+            spin_us = atol(argv[++ai]);
+        else if (!strcmp(argv[ai], "--poll-us") && ai + 1 < argc)
+            poll_us = atol(argv[++ai]);
+        else
+            break;
+    }
+    if (argc - ai < 1 || argc - ai > 2) {
+        fprintf(stderr, "usage: %s [--rings] [--spin-us N] [--poll-us N] SOCKET_PATH [READY_FILE]\n",
+                argv[0]);
         return 2;
     }
-    const char *path = argv[1];
+    const char *path = argv[ai];
+    const char *ready = argc - ai == 2 ? argv[ai + 1] : NULL;
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof addr.sun_path) {
         fprintf(stderr, "receiver: socket path too long\n");
@@ -114,27 +247,58 @@ int main(int argc, char **argv) {
         perror("receiver: bind/listen");
         return 1;
     }
-    int ep = epoll_create1(EPOLL_CLOEXEC);
+    ep = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = ls};
     epoll_ctl(ep, EPOLL_CTL_ADD, ls, &ev);
     ev.data.fd = sfd;
     epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
 
-    if (argc == 3) {
-        int rf = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (ready) {
+        int rf = open(ready, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (rf >= 0)
             close(rf);
     }
 
     int stop = 0;
+    int64_t last_record_us = 0;
     while (!stop) {
+        int timeout = -1;
+        if (nrings) {
+            if (drain_rings(-1) > 0)
+                last_record_us = now_us();
+            if (now_us() - last_record_us < spin_us) {
+                timeout = 0; /* traffic flows: keep polling the rings */
+                if (poll_us > 0) {
+                    struct timespec ts = {0, poll_us * 1000};
+                    nanosleep(&ts, NULL);
+                }
+            } else {
+                /* Idle: ask producers to wake us, then recheck once. */
+                bool sleep_ok = true;
+                for (int i = 0; i < nrings; i++)
+                    if (!osp__ring_prepare_sleep(&rings[i].ring))
+                        sleep_ok = false;
+                if (!sleep_ok) {
+                    for (int i = 0; i < nrings; i++)
+                        atomic_store(&rings[i].ring.hdr->consumer_waiting, 0);
+                    last_record_us = now_us();
+                    timeout = 0;
+                } else {
+                    timeout = 1000; /* bounded: a lost wake-up costs 1 s at most */
+                }
+            }
+        }
         struct epoll_event evs[64];
-        int n = epoll_wait(ep, evs, 64, -1);
+        int n = epoll_wait(ep, evs, 64, timeout);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             perror("receiver: epoll_wait");
             break;
+        }
+        if (timeout != 0) {
+            for (int i = 0; i < nrings; i++)
+                atomic_store(&rings[i].ring.hdr->consumer_waiting, 0);
         }
         for (int i = 0; i < n; i++) {
             int fd = evs[i].data.fd;
@@ -152,17 +316,29 @@ int main(int argc, char **argv) {
                     struct epoll_event cev = {.events = EPOLLIN | EPOLLRDHUP, .data.fd = c};
                     epoll_ctl(ep, EPOLL_CTL_ADD, c, &cev);
                 }
-            } else if (!drain(fd)) {
-                drop_conn(ep, fd);
+            } else if (is_ring_eventfd(fd)) {
+                uint64_t v;
+                while (read(fd, &v, sizeof v) == (ssize_t)sizeof v)
+                    n_wakeups++;
+                last_record_us = now_us();
+            } else if (!drain_conn(fd)) {
+                drop_conn(fd);
             }
         }
     }
     /* Final drain: the senders have finished; take what is still queued. */
     for (int i = nconns - 1; i >= 0; i--)
-        drain(conns[i]);
+        drain_conn(conns[i]);
+    drain_rings(-1);
+    for (int i = nrings - 1; i >= 0; i--) {
+        osp__ring_drain(&rings[i].ring, on_ring_record, NULL);
+        ring_remove(i);
+    }
     printf("frames=%" PRIu64 " points=%" PRIu64 " bytes=%" PRIu64 " bad_frames=%" PRIu64
-           " connections=%" PRIu64 "\n",
-           n_frames, n_points, n_bytes, n_bad, n_conns);
+           " connections=%" PRIu64 " ring_regs=%" PRIu64 " rings=%" PRIu64
+           " ring_points=%" PRIu64 " wakeups=%" PRIu64 " max_backlog=%" PRIu64 "\n",
+           n_frames, n_points + n_ring_points, n_bytes, n_bad, n_conns, n_ring_regs, n_rings,
+           n_ring_points, n_wakeups, max_backlog);
     fflush(stdout);
     unlink(path);
     return 0;

@@ -4,13 +4,26 @@
 
     report.py WORKDIR OUT.md
 
-WORKDIR holds c-top.json, c-nested.json, c-off.json, rx-top.txt,
-rx-nested.txt, py-noop.json, py-messaging.json (each may be missing when a
-step failed; the table then says so) and machine.json.
+WORKDIR holds, per repetition N: c-<variant>.N.json (bench_pairs),
+rx-<variant>.N.txt (bench_receiver counts), py-noop.N.json,
+py-messaging.N.json; and machine.json, busy_after.txt. A missing or failed
+step shows as "failed" in the table.
 """
 import json
 import os
 import sys
+
+# variant -> row label (order = table order)
+C_ROWS = [
+    ("top-frames", "C, top-level, socket frames (ring_size 0): one `sendmsg` per pair"),
+    ("nested-frames", "C, nested in `wsgi`, socket frames (ring_size 0): one `sendmsg` per ~32 KiB"),
+    ("top-ring-busy", "C, top-level, shared-memory ring, receiver busy-polls"),
+    ("nested-ring-busy", "C, nested in `wsgi`, shared-memory ring, receiver busy-polls"),
+    ("top-ring-poll", "C, top-level, shared-memory ring, receiver polls every %s µs"),
+    ("nested-ring-poll", "C, nested in `wsgi`, shared-memory ring, receiver polls every %s µs"),
+    ("absent", "C, top-level, sidecar socket configured, nobody listening"),
+    ("off", "C, enabled=false (no notifier: the profiler's own work)"),
+]
 
 
 def load(d, name):
@@ -35,22 +48,21 @@ def load_rx(d, name):
 
 
 def load_reps(d, prefix, rx_prefix=None):
-    """All repetitions of one mode: [(result, receiver counts)], in run order."""
+    """All repetitions of one mode, in run order; failed runs are skipped."""
     reps = []
     n = 1
     while os.path.exists(os.path.join(d, "%s.%d.json" % (prefix, n))):
         r = load(d, "%s.%d.json" % (prefix, n))
-        rx = load_rx(d, "%s.%d.txt" % (rx_prefix, n)) if rx_prefix else None
         if r:
-            r["_rx"] = rx
+            r["_rx"] = load_rx(d, "%s.%d.txt" % (rx_prefix, n)) if rx_prefix else None
             reps.append(r)
         n += 1
     return reps
 
 
 def median_run(reps):
-    """The repetition whose batch median is the median of all (lower median
-    for an even count), with every run's batch median attached."""
+    """The run whose batch median is the median of all runs (lower median
+    for an even count), with every run attached."""
     if not reps:
         return None
     s = sorted(reps, key=lambda r: r["batch_median_ns"])
@@ -70,6 +82,40 @@ def ratio(a, b):
     return "%.1f×" % (a["batch_median_ns"] / b["batch_median_ns"])
 
 
+DROP_KEYS = ["dropped_no_sidecar", "dropped_backpressure", "dropped_oversize",
+             "dropped_io", "dropped_nomem", "lost_unread"]
+
+
+def c_drops(r):
+    tot = sum(r.get(k, 0) for k in DROP_KEYS)
+    if tot == 0:
+        return "0"
+    return ", ".join("%s=%d" % (k.replace("dropped_", ""), r[k]) for k in DROP_KEYS if r.get(k))
+
+
+def c_delivery(r):
+    rx = r["_rx"]
+    if r["mode"] == "off":
+        return "— (none emitted)"
+    got = "—" if rx is None else str(rx["points"])
+    via = ""
+    if rx and rx.get("ring_points"):
+        via = " (%d via ring)" % rx["ring_points"]
+    return "%d / %d / %s%s" % (r["points_expected"], r["sent"], got, via)
+
+
+def lossless(r):
+    """expected == sent == received in every run (None: no receiver)."""
+    oks = []
+    for x in r["_all"]:
+        rx = x["_rx"]
+        if rx is None:
+            return None
+        oks.append(rx["points"] == x["sent"] == x["points_expected"]
+                   and sum(x.get(k, 0) for k in DROP_KEYS) == 0)
+    return oks
+
+
 def main():
     d, out = sys.argv[1], sys.argv[2]
     m = load(d, "machine.json") or {}
@@ -78,13 +124,10 @@ def main():
             m["busy_after"] = f.read().strip()
     except OSError:
         pass
-    top = median_run(load_reps(d, "c-top", "rx-top"))
-    nested = median_run(load_reps(d, "c-nested", "rx-nested"))
-    off = median_run(load_reps(d, "c-off"))
+    poll_us = m.get("ring_poll_us", "?")
+    C = {name: median_run(load_reps(d, "c-" + name, "rx-" + name)) for name, _ in C_ROWS}
     noop = median_run(load_reps(d, "py-noop"))
     msg = median_run(load_reps(d, "py-messaging"))
-    rx_top = top["_rx"] if top else None
-    rx_nested = nested["_rx"] if nested else None
 
     L = []
     L.append("# osprofiler-c benchmark: start/stop pair cost, C vs Python reference")
@@ -107,14 +150,15 @@ def main():
 
     L.append("## Results")
     L.append("")
-    nrep = max([len(r["_all"]) for r in (top, nested, off, noop, msg) if r] or [0])
+    allr = [r for r in list(C.values()) + [noop, msg] if r]
+    nrep = max([len(r["_all"]) for r in allr] or [0])
     L.append("One pair = `start(\"db\", {\"db\": {\"statement\": \"SELECT 1\", \"params\": {}}})` + `stop()` "
-             "in the traced thread. Each mode ran %d times (C and Python no-op interleaved, then the messaging "
-             "runs); a row shows the run with the median **median µs/pair**, and *runs* lists that figure for "
-             "every run. **median / p99** are over batches (each batch timed as a whole, mean per pair); "
-             "*per-pair* columns time every pair on its own (includes ~40 ns of clock reads)." % nrep)
+             "in the traced thread. Each mode ran %d times (C variants and Python no-op interleaved, then the "
+             "messaging runs); a row shows the run with the median **median µs/pair**, and *runs* lists that "
+             "figure for every run. **median / p99** are over batches (each batch timed as a whole, mean per "
+             "pair); *per-pair* columns time every pair on its own (includes ~40 ns of clock reads)." % nrep)
     L.append("")
-    L.append("| mode | pairs per run (batches × size) | **median µs/pair** | p99 µs/pair | runs: median µs/pair | per-pair median µs | per-pair p99 µs | per-pair max µs | CPU µs/pair | points: expected / sent / received | drops | max RSS |")
+    L.append("| mode | pairs per run | **median µs/pair** | p99 µs/pair | runs: median µs/pair | per-pair median µs | per-pair p99 µs | per-pair max µs | CPU µs/pair | points: expected / sent / received | drops | max RSS |")
     L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
 
     def row(label, r, delivery, drops):
@@ -128,58 +172,48 @@ def main():
             us(r["pair_max_ns"]), us(r["cpu_ns_per_pair"]), delivery, drops,
             r["maxrss_kib"] / 1024.0))
 
-    def c_delivery(r, rx):
-        if not r:
-            return ""
-        got = rx["points"] if rx else "n/a"
-        return "%d / %d / %s" % (r["points_expected"], r["sent"], got)
+    def label_of(name, text):
+        return text % poll_us if "%s" in text else text
 
-    def c_drops(r):
-        if not r:
-            return ""
-        keys = ["dropped_no_sidecar", "dropped_backpressure", "dropped_oversize",
-                "dropped_io", "dropped_nomem"]
-        tot = sum(r[k] for k in keys)
-        if tot == 0:
-            return "0"
-        return ", ".join("%s=%d" % (k[8:], r[k]) for k in keys if r[k])
-
-    row("C, sidecar, top-level (one frame per pair)", top, c_delivery(top, rx_top), c_drops(top))
-    row("C, sidecar, nested in `wsgi` (32 KiB batches)", nested, c_delivery(nested, rx_nested), c_drops(nested))
-    row("C, enabled=false (no notifier)", off, "— (none emitted)", c_drops(off))
+    for name, text in C_ROWS:
+        r = C[name]
+        row(label_of(name, text), r, c_delivery(r) if r else "", c_drops(r) if r else "")
     row("Python osprofiler, no-op notifier", noop, "—", "—")
+    deliv = ""
     if msg:
         deliv = "%d / — / %d in queue" % (msg["points_expected"], msg["queue_depth"])
-    else:
-        deliv = ""
-    row("Python osprofiler, messaging:// → RabbitMQ", msg, deliv, "—")
+    row("Python osprofiler, messaging:// → RabbitMQ (confirm per notification)", msg, deliv, "—")
     L.append("")
 
     L.append("## Ratios and targets (same run; median runs, medians over batches)")
     L.append("")
     L.append("| comparison | value |")
     L.append("|---|---|")
-    L.append("| Python messaging / C sidecar top-level | **%s** |" % ratio(msg, top))
-    L.append("| Python messaging / C sidecar nested | **%s** |" % ratio(msg, nested))
-    L.append("| Python no-op / C enabled=false (profiler overhead vs profiler overhead) | %s |" % ratio(noop, off))
-    L.append("| Python no-op / C sidecar top-level | %s |" % ratio(noop, top))
-    L.append("| Python no-op / C sidecar nested | %s |" % ratio(noop, nested))
+    short = {"top-frames": "C top-level, frames", "nested-frames": "C nested, frames",
+             "top-ring-busy": "C top-level, ring (busy receiver)",
+             "nested-ring-busy": "C nested, ring (busy receiver)",
+             "top-ring-poll": "C top-level, ring (receiver polls every %s µs)" % poll_us,
+             "nested-ring-poll": "C nested, ring (receiver polls every %s µs)" % poll_us}
+    for name in short:
+        L.append("| Python messaging / %s | **%s** |" % (short[name], ratio(msg, C[name])))
+    L.append("| Python no-op / C enabled=false (profiler overhead vs profiler overhead) | %s |" % ratio(noop, C["off"]))
+    for name in ("top-frames", "nested-frames", "top-ring-poll", "nested-ring-poll"):
+        L.append("| Python no-op / %s | %s |" % (short[name], ratio(noop, C[name])))
 
     def target(r):
         if not r:
             return "n/a"
         return "%s (%s µs)" % ("yes" if r["batch_median_ns"] <= 1000 else "no", us(r["batch_median_ns"]))
-    L.append("| C top-level median ≤ 1 µs? | **%s** |" % target(top))
-    L.append("| C nested median ≤ 1 µs? | **%s** |" % target(nested))
-    def lossless(label, r):
+    for name in short:
+        L.append("| %s median ≤ 1 µs? | **%s** |" % (short[name], target(C[name])))
+    for name in short:
+        r = C[name]
         if not r:
-            return
-        oks = [bool(x["_rx"]) and x["_rx"]["points"] == x["sent"] == x["points_expected"]
-               for x in r["_all"]]
-        L.append("| %s: nothing lost (expected = sent = received) in every run? | %s (%d of %d runs) |"
-                 % (label, "yes" if all(oks) else "**no**", sum(oks), len(oks)))
-    lossless("C top-level", top)
-    lossless("C nested", nested)
+            continue
+        oks = lossless(r)
+        if oks is not None:
+            L.append("| %s: nothing lost (expected = sent = received, no drops) in every run? | %s (%d of %d runs) |"
+                     % (short[name], "yes" if all(oks) else "**no**", sum(oks), len(oks)))
     if msg:
         L.append("| Python messaging: notifications in the queue / expected, per run | %s |" % ", ".join(
             "%d / %d" % (x["queue_depth"], x["points_expected"]) for x in msg["_all"]))
@@ -189,39 +223,53 @@ def main():
     L.append("")
     L.append("| process | max RSS |")
     L.append("|---|---|")
-    for label, r in [("C bench_pairs, sidecar top-level", top), ("C bench_pairs, sidecar nested", nested),
-                     ("C bench_pairs, enabled=false", off), ("Python, no-op notifier", noop),
-                     ("Python, messaging:// (oslo.messaging + kombu loaded)", msg)]:
+    mem_rows = [("C bench_pairs, " + short.get(n, n).replace("C ", ""), C[n]) for n in
+                ("top-frames", "nested-frames", "top-ring-poll", "nested-ring-poll")]
+    mem_rows += [("C bench_pairs, enabled=false", C["off"]), ("Python, no-op notifier", noop),
+                 ("Python, messaging:// (oslo.messaging + kombu loaded)", msg)]
+    for label, r in mem_rows:
         L.append("| %s | %s |" % (label, "n/a" if not r else "%.1f MiB" % (r["maxrss_kib"] / 1024.0)))
-    if top and msg:
-        L.append("| ratio Python messaging / C top-level | %.0f× |" % (msg["maxrss_kib"] / top["maxrss_kib"]))
+    if C["top-frames"] and msg:
+        L.append("| ratio Python messaging / C top-level frames | %.0f× |"
+                 % (msg["maxrss_kib"] / C["top-frames"]["maxrss_kib"]))
     L.append("")
 
     L.append("## Other figures")
     L.append("")
-    for label, r in [("C top", top), ("C nested", nested), ("C off", off),
-                     ("Python no-op", noop), ("Python messaging", msg)]:
-        if r:
-            extra = ""
-            if "broker_cpu_ns_per_pair" in r:
-                extra = "; broker CPU %s µs/pair" % us(r["broker_cpu_ns_per_pair"])
-            L.append("* %s: wall %s µs/pair over all batches (mean), batch min/max %s / %s µs, "
-                     "per-pair p99.9 %s µs%s." % (label, us(r["wall_ns_per_pair"]), us(r["batch_min_ns"]),
-                                                  us(r["batch_max_ns"]), us(r["pair_p999_ns"]), extra))
-    for label, rx in [("top", rx_top), ("nested", rx_nested)]:
+    for label, r in [(n, C[n]) for n, _ in C_ROWS] + [("Python no-op", noop), ("Python messaging", msg)]:
+        if not r:
+            continue
+        extra = ""
+        if "broker_cpu_ns_per_pair" in r:
+            extra = "; broker CPU %s µs/pair" % us(r["broker_cpu_ns_per_pair"])
+        rx = r.get("_rx")
         if rx:
-            L.append("* receiver (%s): %d frames, %d points, %d bytes (%.0f B/point with headers), "
-                     "%d bad frames, %d connection(s)." % (
-                         label, rx["frames"], rx["points"], rx["bytes"],
-                         rx["bytes"] / rx["points"] if rx["points"] else 0, rx["bad_frames"],
-                         rx["connections"]))
+            extra += ("; receiver: %d frames (%d B), %d points of which %d via ring, %d ring registration(s), "
+                      "%d attached, %d eventfd wake-up(s), %d bad frames"
+                      % (rx["frames"], rx["bytes"], rx["points"], rx.get("ring_points", 0),
+                         rx.get("ring_regs", 0), rx.get("rings", 0), rx.get("wakeups", 0), rx["bad_frames"]))
+        L.append("* %s: wall %s µs/pair over all batches (mean), batch min/max %s / %s µs, "
+                 "per-pair p99.9 %s µs%s." % (label, us(r["wall_ns_per_pair"]), us(r["batch_min_ns"]),
+                                              us(r["batch_max_ns"]), us(r["pair_p999_ns"]), extra))
     L.append("")
-    L.append("Method: C modes are separate processes (`bench_pairs --mode top|nested|off`), each top/nested "
-             "run with its own `bench_receiver` (SOCK_SEQPACKET, epoll, counts '\\n' after the hop header). "
-             "Python runs `/usr/bin/python3 bench/bench_py.py`; messaging uses a private RabbitMQ node on "
-             "127.0.0.1 started and stopped by run.sh (shared/spec/performance.md, \"Machine and broker\"), "
-             "the `profiler.info` queue is purged after the warm-up and its depth read back at the end. "
-             "All processes share the machine's CPUs.")
+    L.append("Reading the figures:")
+    L.append("")
+    L.append("* frames, top-level: every stop of the outermost point flushes, so each pair costs one "
+             "`sendmsg` (a frame of 2 points).")
+    L.append("* frames, nested: points accumulate and leave in ~32 KiB frames (≈110 points); the per-pair p99 "
+             "shows the pairs that paid for a flush.")
+    L.append("* ring: each point is copied into the thread's shared-memory ring (docs/wire.md, \"Rings\"); no "
+             "system call while the receiver is awake. The producer's cost depends on how the consumer polls "
+             "(cache lines of `head`/`tail` move between the CPUs), hence the busy-polling and periodic-polling "
+             "rows. Points fall back to frames while the ring is full or not yet attached (\"via ring\" vs total).")
+    L.append("* nobody listening: points are dropped and counted (`no_sidecar`).")
+    L.append("")
+    L.append("Method: each C variant is a separate process (`bench_pairs`), each with its own `bench_receiver` "
+             "(SOCK_SEQPACKET + epoll; counts '\\n' after the hop header; with `--rings` attaches and drains "
+             "rings). Python runs `/usr/bin/python3 bench/bench_py.py`; messaging uses a private RabbitMQ node on "
+             "127.0.0.1 started and stopped by run.sh (shared/spec/performance.md, \"Machine and broker\"); the "
+             "`profiler.info` queue is purged after the warm-up and its depth read back at the end. All processes "
+             "share the machine's CPUs.")
     L.append("")
     txt = "\n".join(L)
     with open(out, "w") as f:

@@ -9,8 +9,10 @@
 #
 # Measures, in this order and on this machine:
 #   A. C (BUILD_DIR/bench/bench_pairs): start/stop pairs with the sidecar
-#      notifier feeding bench_receiver (top-level and nested shapes), and with
-#      enabled=false;
+#      notifier feeding bench_receiver (top-level and nested shapes), through
+#      socket frames only (ring_size 0) and through the shared-memory ring
+#      (receiver busy-polling, or polling every RING_POLL_US); with the
+#      sidecar socket configured but nobody listening; and enabled=false;
 #   B. Python osprofiler 3.4.3 (/usr/bin/python3 bench/bench_py.py): no-op
 #      notifier, and messaging:// to a private RabbitMQ node started here on
 #      127.0.0.1 (ports picked free, from 5791/25791/24791 up);
@@ -25,7 +27,8 @@
 # C_TIMED [20000] PY_BATCHES [200] PY_BATCH [1000] PY_TIMED [20000]
 # MSG_BATCHES [20] MSG_BATCH [100] MSG_WARMUP [200] MSG_TIMED [1000]
 # REPS [3] (each mode runs REPS times, interleaved; the report shows the
-# median run and all runs) SKIP_MESSAGING [0] KEEP_WORK [0]
+# median run and all runs) RING_POLL_US [20] (the polling receiver's sleep
+# between ring drains) SKIP_MESSAGING [0] KEEP_WORK [0]
 set -euo pipefail
 
 if [ $# -ne 1 ] || [ ! -d "$1" ]; then
@@ -50,6 +53,7 @@ MSG_BATCHES=${MSG_BATCHES:-20} MSG_BATCH=${MSG_BATCH:-100}
 MSG_WARMUP=${MSG_WARMUP:-200} MSG_TIMED=${MSG_TIMED:-1000}
 SKIP_MESSAGING=${SKIP_MESSAGING:-0}
 REPS=${REPS:-3}
+RING_POLL_US=${RING_POLL_US:-20}
 
 WORK=$(mktemp -d /tmp/osp-bench.XXXXXX)
 RX_PID="" RB_PID="" BEAM_PID="" EPMD_PID=""
@@ -79,12 +83,21 @@ stop_pid() { # pid, signal, tenths to wait before SIGKILL
     fi
 }
 
+beam_pid() { # the beam.smp child of the rabbitmq-server wrapper, if any yet
+    ps -o pid=,comm= --ppid "$RB_PID" 2>/dev/null | awk '$2 == "beam.smp" {print $1; exit}' || true
+}
+
 stop_broker() {
     if [ -n "$RB_PID" ]; then
         log "stopping RabbitMQ (wrapper $RB_PID, beam ${BEAM_PID:-?})"
+        # beam's own children (erl_child_setup, inet_gethost) end after it.
+        local kids=""
+        [ -z "$BEAM_PID" ] || kids=$(ps -o pid= --ppid "$BEAM_PID" 2>/dev/null || true)
         # The wrapper's TERM trap forwards TERM to beam and waits for it.
         stop_pid "$RB_PID" TERM 300
         stop_pid "$BEAM_PID" TERM 100
+        local k
+        for k in $kids; do stop_pid "$k" TERM 50; done
         RB_PID="" BEAM_PID=""
     fi
     if [ -n "$EPMD_PID" ]; then
@@ -106,6 +119,7 @@ cleanup() {
     exit $rc
 }
 trap cleanup EXIT
+trap 'log "command failed (rc $?) at line $LINENO"' ERR
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -143,6 +157,7 @@ busy_pct() { # all-CPU busy % over 1 s, from /proc/stat
     printf '"nproc": "%s", ' "$(nproc)"
     printf '"cpu": "%s", ' "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
     printf '"kernel": "%s", ' "$(uname -r)"
+    # shellcheck source=/dev/null
     printf '"os": "%s", ' "$(. /etc/os-release && echo "$PRETTY_NAME")"
     printf '"mem": "%s", ' "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
     CCBIN=$(sed -n 's/^CMAKE_C_COMPILER:[^=]*=//p' "$BUILD/CMakeCache.txt")
@@ -153,17 +168,21 @@ busy_pct() { # all-CPU busy % over 1 s, from /proc/stat
     printf '"python": "%s", ' "$("$PY" -c 'import sys; print(sys.version.split()[0])')"
     printf '"osprofiler": "%s", ' "$(dpkg-query -W -f '${Version}' python3-osprofiler 2>/dev/null || echo missing)"
     printf '"oslo_messaging": "%s", ' "$(dpkg-query -W -f '${Version}' python3-oslo.messaging 2>/dev/null || echo missing)"
-    printf '"rabbitmq": "%s"}\n' "$(dpkg-query -W -f '${Version}' rabbitmq-server 2>/dev/null || echo missing)"
+    printf '"rabbitmq": "%s", ' "$(dpkg-query -W -f '${Version}' rabbitmq-server 2>/dev/null || echo missing)"
+    printf '"ring_poll_us": "%s"}\n' "$RING_POLL_US"
 } > "$WORK/machine.json"
 
 # ---------------------------------------------------------------- A. C
-start_receiver() { # name
-    rm -f "$WORK/rx-$1.ready"
-    "$BIN/bench_receiver" "$WORK/$1.sock" "$WORK/rx-$1.ready" > "$WORK/rx-$1.txt" 2> "$WORK/rx-$1.err" &
+start_receiver() { # name [receiver options...]
+    local name=$1
+    shift
+    rm -f "$WORK/rx-$name.ready"
+    "$BIN/bench_receiver" "$@" "$WORK/$name.sock" "$WORK/rx-$name.ready" \
+        > "$WORK/rx-$name.txt" 2> "$WORK/rx-$name.err" &
     RX_PID=$!
     local n=50
-    while [ ! -e "$WORK/rx-$1.ready" ]; do
-        kill -0 "$RX_PID" 2>/dev/null || { cat "$WORK/rx-$1.err" >&2; return 1; }
+    while [ ! -e "$WORK/rx-$name.ready" ]; do
+        kill -0 "$RX_PID" 2>/dev/null || { cat "$WORK/rx-$name.err" >&2; return 1; }
         [ "$n" -gt 0 ] || { echo "run.sh: receiver not ready" >&2; return 1; }
         sleep 0.1
         n=$((n - 1))
@@ -180,20 +199,40 @@ stop_receiver() {
 }
 
 C_ARGS=(--batches "$C_BATCHES" --batch "$C_BATCH" --timed "$C_TIMED")
+# C variants: name | bench_pairs arguments | receiver arguments ("-": none
+# started, "absent": the socket path has no listener).
+C_VARIANTS=(
+    "top-frames|--mode top --ring-size 0|"
+    "nested-frames|--mode nested --ring-size 0|"
+    "top-ring-busy|--mode top|--rings --poll-us 0"
+    "nested-ring-busy|--mode nested|--rings --poll-us 0"
+    "top-ring-poll|--mode top|--rings --poll-us $RING_POLL_US"
+    "nested-ring-poll|--mode nested|--rings --poll-us $RING_POLL_US"
+    "absent|--mode top|absent"
+    "off|--mode off|-"
+)
 # Repetitions interleave the modes so that a burst of load from elsewhere on
 # the machine hits all of them alike; the report takes the median run.
 for rep in $(seq 1 "$REPS"); do
-    for mode in top nested; do
-        log "rep $rep/$REPS: C $mode (sidecar notifier, live receiver)"
-        start_receiver "$mode.$rep"
-        timeout 300 "$BIN/bench_pairs" --mode "$mode" --socket "$WORK/$mode.$rep.sock" "${C_ARGS[@]}" \
-            > "$WORK/c-$mode.$rep.json" 2> "$WORK/c-$mode.$rep.err" \
-            || { log "bench_pairs $mode failed"; cat "$WORK/c-$mode.$rep.err" >&2; }
-        stop_receiver
+    for v in "${C_VARIANTS[@]}"; do
+        IFS='|' read -r name bargs rargs <<< "$v"
+        log "rep $rep/$REPS: C $name"
+        sockargs=()
+        case "$rargs" in
+        -) ;;
+        absent) sockargs=(--socket "$WORK/absent.sock") ;;
+        *)
+            # shellcheck disable=SC2086 # word splitting of the receiver args is intended
+            start_receiver "$name.$rep" $rargs
+            sockargs=(--socket "$WORK/$name.$rep.sock")
+            ;;
+        esac
+        # shellcheck disable=SC2086
+        timeout 300 "$BIN/bench_pairs" $bargs "${sockargs[@]}" "${C_ARGS[@]}" \
+            > "$WORK/c-$name.$rep.json" 2> "$WORK/c-$name.$rep.err" \
+            || { log "bench_pairs $name failed"; cat "$WORK/c-$name.$rep.err" >&2; }
+        [ -z "$RX_PID" ] || stop_receiver
     done
-    log "rep $rep/$REPS: C off (enabled=false)"
-    timeout 300 "$BIN/bench_pairs" --mode off "${C_ARGS[@]}" > "$WORK/c-off.$rep.json" 2> "$WORK/c-off.$rep.err" \
-        || { log "bench_pairs off failed"; cat "$WORK/c-off.$rep.err" >&2; }
 
     # ------------------------------------------------------------ B. Python
     log "rep $rep/$REPS: Python no-op notifier"
@@ -237,7 +276,7 @@ if [ "$SKIP_MESSAGING" != 1 ]; then
         ready=0
         for _ in $(seq 1 900); do # up to ~90 s
             kill -0 "$RB_PID" 2>/dev/null || break
-            [ -n "$BEAM_PID" ] || BEAM_PID=$(ps -o pid=,comm= --ppid "$RB_PID" | awk '$2 == "beam.smp" {print $1; exit}')
+            [ -n "$BEAM_PID" ] || BEAM_PID=$(beam_pid)
             if ! port_free "$AMQP_PORT" && "$PY" - "$AMQP_PORT" <<'EOF' 2>/dev/null; then
 import sys, amqp
 c = amqp.Connection("127.0.0.1:%s" % sys.argv[1], userid="guest", password="guest", connect_timeout=2)
@@ -253,7 +292,7 @@ EOF
             tail -n 30 "$RB/server.out" >&2 || true
             tail -n 30 "$RB"/log/*.log >&2 2>/dev/null || true
         else
-            [ -n "$BEAM_PID" ] || BEAM_PID=$(ps -o pid=,comm= --ppid "$RB_PID" | awk '$2 == "beam.smp" {print $1; exit}')
+            [ -n "$BEAM_PID" ] || BEAM_PID=$(beam_pid)
             RMQ_VER=$(grep -ho 'RabbitMQ [0-9][0-9.]*' "$RB"/log/*.log 2>/dev/null | head -n1 || true)
             log "RabbitMQ up (beam pid ${BEAM_PID:-?}, ${RMQ_VER:-version ?})"
             for rep in $(seq 1 "$REPS"); do
