@@ -101,17 +101,27 @@ void osp__ring_publish(osp_ring_t *r) {
     }
 }
 
-size_t osp__ring_pending(const osp_ring_t *r) {
-    uint64_t head = r->local_head, t = atomic_load(&r->hdr->tail);
-    size_t n = 0;
-    while (t < head) {
-        uint64_t pos = t & (r->size - 1);
-        uint32_t len;
-        memcpy(&len, r->data + pos, 4);
-        if (len == OSP_RING_SKIP) {
-            t += r->size - pos;
-            continue;
+/* The record at *t (skip markers passed): 1 with its offset and length,
+ * 0 at head, -1 if it runs past head or the end of the area (corrupt). */
+static int next_record(const osp_ring_t *r, uint64_t *t, uint64_t head, uint64_t *pos,
+                       uint32_t *len) {
+    while (*t < head) {
+        *pos = *t & (r->size - 1);
+        memcpy(len, r->data + *pos, 4);
+        if (*len != OSP_RING_SKIP) {
+            uint64_t need = pad8(4 + (uint64_t)*len);
+            return need > r->size - *pos || *t + need > head ? -1 : 1;
         }
+        *t += r->size - *pos;
+    }
+    return 0;
+}
+
+size_t osp__ring_pending(const osp_ring_t *r) {
+    uint64_t t = atomic_load(&r->hdr->tail), pos;
+    uint32_t len;
+    size_t n = 0;
+    while (next_record(r, &t, r->local_head, &pos, &len) == 1) {
         t += pad8(4 + (uint64_t)len);
         n++;
     }
@@ -169,17 +179,10 @@ long osp__ring_drain(osp_ring_t *r, osp_ring_cb cb, void *ud) {
     if (head - t > r->size)
         return -1; /* the producer moved head impossibly */
     long n = 0;
-    while (t < head) {
-        uint64_t pos = t & (r->size - 1);
-        uint32_t len;
-        memcpy(&len, r->data + pos, 4);
-        if (len == OSP_RING_SKIP) {
-            t += r->size - pos;
-            continue;
-        }
-        uint64_t need = pad8(4 + (uint64_t)len);
-        if (need > r->size - pos || t + need > head)
-            return -1;
+    uint64_t pos;
+    uint32_t len;
+    int got;
+    while ((got = next_record(r, &t, head, &pos, &len)) == 1) {
         if (len + 1 > r->scratch_cap) {
             char *grown = realloc(r->scratch, (size_t)len + 1);
             if (!grown)
@@ -190,12 +193,12 @@ long osp__ring_drain(osp_ring_t *r, osp_ring_cb cb, void *ud) {
         memcpy(r->scratch, r->data + pos + 4, len);
         r->scratch[len] = '\0';
         cb(r->scratch, len, ud);
-        t += need;
+        t += pad8(4 + (uint64_t)len);
         if (++n % 32 == 0) /* free space early: the producer may be waiting */
             atomic_store_explicit(&r->hdr->tail, t, memory_order_release);
     }
     atomic_store_explicit(&r->hdr->tail, t, memory_order_release);
-    return n;
+    return got < 0 ? -1 : n;
 }
 
 bool osp__ring_prepare_sleep(osp_ring_t *r) {

@@ -325,40 +325,35 @@ void osp__scope_end(osp_scope_t *s) {
     s->started = 0;
 }
 
+/* s.replace(pat, "") in place. */
+static void remove_all(char *s, const char *pat) {
+    size_t n = strlen(pat);
+    char *w = s;
+    for (const char *q = s; *q;) {
+        if (strncmp(q, pat, n) == 0)
+            q += n;
+        else
+            *w++ = *q++;
+    }
+    *w = '\0';
+}
+
 /* uuid.UUID(hex) as Python parses it: "urn:" and "uuid:" removed, braces
  * stripped, hyphens anywhere dropped, then exactly 32 hex digits. The result
  * is put in canonical form for libuuid. */
 static bool parse_uuid_like_python(const char *id, uuid_t u) {
-    char hex[33], canon[OSP_UUID_LEN + 1];
-    size_t n = 0;
-    const char *p = id, *end = id + strlen(id);
-    char buf[OSP_ID_MAX * 2];
-    if ((size_t)(end - p) >= sizeof buf)
+    char buf[OSP_ID_MAX * 2], hex[33], canon[OSP_UUID_LEN + 1];
+    if (strlen(id) >= sizeof buf)
         return false;
-    size_t blen = 0; /* .replace('urn:', '') then .replace('uuid:', '') */
-    for (const char *q = p; *q;) {
-        if (strncmp(q, "urn:", 4) == 0) {
-            q += 4;
-            continue;
-        }
-        buf[blen++] = *q++;
-    }
-    buf[blen] = '\0';
-    char buf2[sizeof buf];
-    size_t b2 = 0;
-    for (const char *q = buf; *q;) {
-        if (strncmp(q, "uuid:", 5) == 0) {
-            q += 5;
-            continue;
-        }
-        buf2[b2++] = *q++;
-    }
-    buf2[b2] = '\0';
-    const char *a = buf2, *z = buf2 + b2; /* .strip('{}') */
+    strcpy(buf, id);
+    remove_all(buf, "urn:");
+    remove_all(buf, "uuid:");
+    const char *a = buf, *z = buf + strlen(buf); /* .strip('{}') */
     while (a < z && (*a == '{' || *a == '}'))
         a++;
     while (z > a && (z[-1] == '{' || z[-1] == '}'))
         z--;
+    size_t n = 0;
     for (; a < z; a++) {
         if (*a == '-')
             continue;
