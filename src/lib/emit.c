@@ -468,8 +468,6 @@ static void init_once(void) {
     pthread_atfork(NULL, NULL, after_fork_child);
 }
 
-bool osp__emit_active(void) { return G.kind != NOTIFIER_NONE; }
-
 void osp__thread_register(void) {
     if (T.key_set)
         return;
@@ -546,8 +544,6 @@ static bool build_fragments(void) {
     return !G.host_json.failed && !G.payload_tail.failed;
 }
 
-const char *osp__project(void) { return G.project; }
-const char *osp__service(void) { return G.service; }
 const char *const *osp__hmac_keys(size_t *count) {
     *count = G.cfg.nkeys;
     return (const char *const *)G.cfg.hmac_keys;

@@ -35,7 +35,6 @@ void osp__config_clear(osp_config_t *cfg);
 /* emit.c: the process-wide notifier and the per-thread batch. */
 void osp__log(osp_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-bool osp__emit_active(void);
 /* Make thread exit flush the batch and free the profiler. */
 void osp__thread_register(void);
 /* The calling thread's batch buffer (NULL when no notifier or no memory). A
@@ -49,8 +48,6 @@ const char *osp__host(void); /* info.host: gethostname() */
  * the host as a JSON string, and , "project": ..., "service": ...} */
 const char *osp__host_json(size_t *len);
 const char *osp__payload_tail(size_t *len);
-const char *osp__project(void); /* NULL for JSON null */
-const char *osp__service(void);
 const char *const *osp__hmac_keys(size_t *count);
 bool osp__db_enabled(void);
 void osp__count_web(int code); /* OSP_OK or a rejection code */
