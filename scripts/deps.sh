@@ -6,10 +6,12 @@
 # apt-get runs only when something is missing, so a prepared machine needs no
 # network. Uses sudo when not root.
 set -euo pipefail
-want=(build-essential cmake pkg-config libjansson-dev uuid-dev libssl-dev libinih-dev)
+want=(build-essential cmake pkg-config libjansson-dev uuid-dev libssl-dev libinih-dev
+      librabbitmq-dev libconfuse-dev)
 case "${1:-build}" in
 build) ;;
-test) want+=(libcmocka-dev python3 python3-osprofiler python3-webob clang-format) ;;
+test) want+=(libcmocka-dev python3 python3-osprofiler python3-webob clang-format
+            python3-oslo.messaging python3-amqp rabbitmq-server) ;;
 bench) want+=(libcmocka-dev python3 python3-osprofiler python3-webob python3-oslo.messaging
               rabbitmq-server) ;;
 *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
@@ -21,6 +23,14 @@ done
 [ ${#missing[@]} -eq 0 ] && exit 0
 SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
 echo "deps.sh: installing ${missing[*]}"
+# Packaged daemons (rabbitmq-server) must not start as system services: the
+# tests run private instances. policy-rc.d 101 tells invoke-rc.d "not now".
+policy=/usr/sbin/policy-rc.d
+if [ ! -e $policy ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee $policy >/dev/null
+    $SUDO chmod +x $policy
+    trap '$SUDO rm -f $policy' EXIT
+fi
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
     "${missing[@]}" >/dev/null

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Every test: installs what is needed, builds, runs the whole suite (unit,
 # abi, fuzz corpora, cli, install, live interop with Debian's
-# python3-osprofiler), then the same under AddressSanitizer +
+# python3-osprofiler, the sidecar against a private RabbitMQ node it starts
+# and stops itself), then the same under AddressSanitizer +
 # UndefinedBehaviorSanitizer, and the threaded unit tests under
 # ThreadSanitizer.
 set -euo pipefail
@@ -10,7 +11,7 @@ scripts/deps.sh test
 jobs=$(nproc)
 run() { # run BUILD_DIR [cmake args...]
     local dir=$1; shift
-    cmake -S . -B "$dir" -DOSP_WERROR=ON -DOSP_TEST_INTEROP=ON "$@" >/dev/null
+    cmake -S . -B "$dir" -DOSP_WERROR=ON -DOSP_TEST_INTEROP=ON -DOSP_TEST_BROKER=ON "$@" >/dev/null
     cmake --build "$dir" -j"$jobs" >/dev/null
     ctest --test-dir "$dir" --output-on-failure -j"$jobs" ${CTEST_ARGS:-}
 }

@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * config - one cfg_opt_t table holds every option with its default (the
+ * documented copy is etc/osprofiler-sidecar.conf). Values explicitly set in
+ * the sidecar's file win over what `oslo_config` imports from a service's
+ * oslo .conf (libinih), which wins over defaults; a transport_url query
+ * (?amqp_durable_queues=true) overrides the matching option, as in oslo.
+ */
+#include "config.h"
+
+#include <confuse.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/errors.h"
+#include "common/keys.h"
+#include "common/transport_url.h"
+#include "log.h"
+
+static cfg_opt_t opts[] = {
+    CFG_STR("listen_socket", "/run/osprofiler/sidecar.sock", CFGF_NONE),
+    CFG_STR("listen_mode", "0660", CFGF_NONE),
+    CFG_STR("transport_url", "rabbit://guest:guest@localhost:5672/", CFGF_NONE),
+    CFG_STR("control_exchange", "openstack", CFGF_NONE),
+    CFG_STR("driver", "messaging", CFGF_NONE),
+    CFG_STR_LIST("topics", "{profiler}", CFGF_NONE),
+    CFG_BOOL("amqp_durable_queues", cfg_false, CFGF_NONE),
+    CFG_BOOL("amqp_auto_delete", cfg_false, CFGF_NONE),
+    CFG_BOOL("rabbit_quorum_queue", cfg_false, CFGF_NONE),
+    CFG_BOOL("rabbit_ha_queues", cfg_false, CFGF_NONE),
+    CFG_INT("rabbit_quorum_delivery_limit", 0, CFGF_NONE),
+    CFG_INT("heartbeat", 60, CFGF_NONE),
+    CFG_INT("confirm_window", 1000, CFGF_NONE),
+    CFG_INT("memory_limit", 64 * 1024 * 1024, CFGF_NONE),
+    CFG_FLOAT("shutdown_grace", 5.0, CFGF_NONE),
+    CFG_FLOAT("rabbit_retry_interval", 1.0, CFGF_NONE),
+    CFG_FLOAT("rabbit_retry_backoff", 2.0, CFGF_NONE),
+    CFG_FLOAT("rabbit_interval_max", 30.0, CFGF_NONE),
+    CFG_STR("log_level", "info", CFGF_NONE),
+    CFG_STR("oslo_config", "", CFGF_NONE),
+    CFG_END()};
+
+static osp_error_t *cur_err;
+static const char *cur_file;
+
+/* libconfuse reports "file:line: text"; keep the first message. */
+static void on_cfg_error(cfg_t *cfg, const char *fmt, va_list ap) {
+    if (!cur_err || cur_err->text[0])
+        return;
+    char msg[140];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    osp__error_set(cur_err, OSP_ECONFIG, cur_file, cfg ? cfg->line : 0, "%s:%d: %s",
+                   cur_file, cfg ? cfg->line : 0, msg);
+}
+
+static bool set_by_file(cfg_t *cfg, const char *name) {
+    cfg_opt_t *o = cfg_getopt(cfg, name);
+    return o && (o->flags & CFGF_MODIFIED);
+}
+
+static int parse_bool(const char *v, bool *out) {
+    static const char *const yes[] = {"true", "1", "on", "yes"};
+    static const char *const no[] = {"false", "0", "off", "no"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(v, yes[i]) == 0)
+            return *out = true, 0;
+        if (strcasecmp(v, no[i]) == 0)
+            return *out = false, 0;
+    }
+    return -1;
+}
+
+static int set_str(char **slot, const char *v) {
+    char *d = strdup(v);
+    if (!d)
+        return OSP_ENOMEM;
+    free(*slot);
+    *slot = d;
+    return OSP_OK;
+}
+
+static int set_topics(osp_sc_config_t *c, const char *list) {
+    char **t;
+    size_t n;
+    if (osp__split_keys(list, &t, &n) != OSP_OK)
+        return OSP_ENOMEM;
+    osp__free_keys(c->topics, c->ntopics);
+    c->topics = t;
+    c->ntopics = n;
+    return OSP_OK;
+}
+
+/* An [oslo_messaging_rabbit] option, from the oslo .conf or the URL query. */
+static int set_rabbit_option(osp_sc_config_t *c, const char *name, const char *value,
+                             bool *known) {
+    struct {
+        const char *name;
+        bool *slot;
+    } flags[] = {{"amqp_durable_queues", &c->amqp_durable_queues},
+                 {"amqp_auto_delete", &c->amqp_auto_delete},
+                 {"rabbit_quorum_queue", &c->rabbit_quorum_queue},
+                 {"rabbit_ha_queues", &c->rabbit_ha_queues}};
+    *known = true;
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        if (strcmp(name, flags[i].name) == 0)
+            return parse_bool(value, flags[i].slot) ? OSP_ECONFIG : OSP_OK;
+    if (strcmp(name, "heartbeat_timeout_threshold") == 0) {
+        c->heartbeat = atoi(value);
+        return OSP_OK;
+    }
+    if (strcmp(name, "rabbit_quorum_delivery_limit") == 0) {
+        c->rabbit_quorum_delivery_limit = atol(value);
+        return OSP_OK;
+    }
+    *known = false;
+    return OSP_OK;
+}
+
+struct oslo_ctx {
+    osp_sc_config_t *c;
+    cfg_t *cfg;
+    const char *path;
+    osp_error_t *err;
+    int rc;
+    char *notif_url; /* [oslo_messaging_notifications] transport_url */
+};
+
+static int on_oslo(void *user, const char *section, const char *name, const char *value) {
+    struct oslo_ctx *x = user;
+    osp_sc_config_t *c = x->c;
+    int rc = OSP_OK;
+    if (strcmp(section, "DEFAULT") == 0) {
+        if (strcmp(name, "transport_url") == 0 && !set_by_file(x->cfg, "transport_url"))
+            rc = set_str(&c->transport_url, value);
+        else if (strcmp(name, "control_exchange") == 0 &&
+                 !set_by_file(x->cfg, "control_exchange"))
+            rc = set_str(&c->control_exchange, value);
+    } else if (strcmp(section, "oslo_messaging_notifications") == 0) {
+        if (strcmp(name, "transport_url") == 0)
+            rc = set_str(&x->notif_url, value);
+        else if (strcmp(name, "topics") == 0 && !set_by_file(x->cfg, "topics"))
+            rc = set_topics(c, value);
+        else if (strcmp(name, "driver") == 0 && !set_by_file(x->cfg, "driver"))
+            c->driver_v2 = strstr(value, "messagingv2") != NULL;
+    } else if (strcmp(section, "oslo_messaging_rabbit") == 0 &&
+               !set_by_file(x->cfg, name)) {
+        bool known;
+        if (set_rabbit_option(c, name, value, &known) != OSP_OK) {
+            osp__error_set(x->err, OSP_ECONFIG, x->path, 0,
+                           "%s: [oslo_messaging_rabbit] %s: '%.40s' is not a boolean",
+                           x->path, name, value);
+            x->rc = OSP_ECONFIG;
+            return 0;
+        }
+    }
+    if (rc != OSP_OK) {
+        x->rc = rc;
+        return 0;
+    }
+    return 1;
+}
+
+static int import_oslo(osp_sc_config_t *c, cfg_t *cfg, osp_error_t *err) {
+    struct oslo_ctx x = {.c = c, .cfg = cfg, .path = c->oslo_config, .err = err};
+    int line = ini_parse(c->oslo_config, on_oslo, &x);
+    if (line < 0)
+        return osp__error_set(err, OSP_ECONFIGFILE, c->oslo_config, 0,
+                              "%s: cannot read the oslo configuration", c->oslo_config);
+    if (x.rc == OSP_OK && line > 0)
+        x.rc = osp__error_set(err, OSP_ECONFIG, c->oslo_config, line,
+                              "%s:%d: syntax error", c->oslo_config, line);
+    /* The notification transport wins over [DEFAULT], as in oslo. */
+    if (x.rc == OSP_OK && x.notif_url && !set_by_file(cfg, "transport_url"))
+        x.rc = set_str(&c->transport_url, x.notif_url);
+    free(x.notif_url);
+    return x.rc;
+}
+
+static int apply_url_query(osp_sc_config_t *c, osp_error_t *err) {
+    osp_transport_url_t u;
+    int rc = osp__transport_url_parse(c->transport_url, &u, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < u.nquery && rc == OSP_OK; i++) {
+        bool known;
+        if (set_rabbit_option(c, u.query[i].key, u.query[i].value, &known) != OSP_OK)
+            rc = osp__error_set(err, OSP_ECONFIG, "transport_url", 0,
+                                "transport_url option %s: '%.40s' is not a boolean",
+                                u.query[i].key, u.query[i].value);
+        else if (!known && strcmp(u.query[i].key, "ssl") != 0)
+            OSP_LOG(OSP_LL_WARN, "config", "transport_url option '%s' is not used",
+                    u.query[i].key);
+    }
+    osp__transport_url_free(&u);
+    return rc;
+}
+
+int osp_sc_config_load(osp_sc_config_t *c, const char *file, osp_error_t *err) {
+    memset(c, 0, sizeof *c);
+    if (err)
+        memset(err, 0, sizeof *err);
+    cfg_t *cfg = cfg_init(opts, CFGF_NONE);
+    if (!cfg)
+        return OSP_ENOMEM;
+    cur_err = err;
+    cur_file = file ? file : "<defaults>";
+    cfg_set_error_function(cfg, on_cfg_error);
+    int rc = OSP_OK;
+    if (file) {
+        int r = cfg_parse(cfg, file);
+        if (r == CFG_FILE_ERROR)
+            rc = osp__error_set(err, OSP_ECONFIGFILE, file, 0, "%s: cannot open", file);
+        else if (r != CFG_SUCCESS)
+            rc = err && err->text[0]
+                     ? OSP_ECONFIG
+                     : osp__error_set(err, OSP_ECONFIG, file, 0, "%s: invalid", file);
+        if (rc)
+            goto out;
+    }
+    const char *mode = cfg_getstr(cfg, "listen_mode");
+    char *end;
+    c->listen_mode = (unsigned)strtoul(mode, &end, 8);
+    if (*end || c->listen_mode > 0777) {
+        rc =
+            osp__error_set(err, OSP_ECONFIG, cur_file, 0,
+                           "%s: listen_mode '%.8s' is not an octal mode", cur_file, mode);
+        goto out;
+    }
+    const char *drv = cfg_getstr(cfg, "driver");
+    if (strcmp(drv, "messaging") != 0 && strcmp(drv, "messagingv2") != 0) {
+        rc = osp__error_set(err, OSP_ECONFIG, cur_file, 0,
+                            "%s: driver must be messaging or messagingv2", cur_file);
+        goto out;
+    }
+    c->driver_v2 = strcmp(drv, "messagingv2") == 0;
+    c->log_level = osp__log_level_parse(cfg_getstr(cfg, "log_level"));
+    if (c->log_level < 0) {
+        rc = osp__error_set(err, OSP_ECONFIG, cur_file, 0,
+                            "%s: log_level must be error, warn, notice, info or debug",
+                            cur_file);
+        goto out;
+    }
+    if (set_str(&c->listen_socket, cfg_getstr(cfg, "listen_socket")) ||
+        set_str(&c->transport_url, cfg_getstr(cfg, "transport_url")) ||
+        set_str(&c->control_exchange, cfg_getstr(cfg, "control_exchange"))) {
+        rc = OSP_ENOMEM;
+        goto out;
+    }
+    c->ntopics = cfg_size(cfg, "topics");
+    c->topics = calloc(c->ntopics ? c->ntopics : 1, sizeof *c->topics);
+    for (size_t i = 0; c->topics && i < c->ntopics; i++)
+        c->topics[i] = strdup(cfg_getnstr(cfg, "topics", (unsigned)i));
+    c->amqp_durable_queues = cfg_getbool(cfg, "amqp_durable_queues");
+    c->amqp_auto_delete = cfg_getbool(cfg, "amqp_auto_delete");
+    c->rabbit_quorum_queue = cfg_getbool(cfg, "rabbit_quorum_queue");
+    c->rabbit_ha_queues = cfg_getbool(cfg, "rabbit_ha_queues");
+    c->rabbit_quorum_delivery_limit = cfg_getint(cfg, "rabbit_quorum_delivery_limit");
+    c->heartbeat = (int)cfg_getint(cfg, "heartbeat");
+    c->confirm_window = cfg_getint(cfg, "confirm_window");
+    c->memory_limit = cfg_getint(cfg, "memory_limit");
+    c->shutdown_grace = cfg_getfloat(cfg, "shutdown_grace");
+    c->retry_interval = cfg_getfloat(cfg, "rabbit_retry_interval");
+    c->retry_backoff = cfg_getfloat(cfg, "rabbit_retry_backoff");
+    c->interval_max = cfg_getfloat(cfg, "rabbit_interval_max");
+    if (c->confirm_window < 1 || c->memory_limit < 65536 || c->ntopics == 0) {
+        rc = osp__error_set(err, OSP_ECONFIG, cur_file, 0,
+                            "%s: confirm_window >= 1, memory_limit >= 65536 and at least "
+                            "one topic are required",
+                            cur_file);
+        goto out;
+    }
+    const char *oslo = cfg_getstr(cfg, "oslo_config");
+    if (oslo && *oslo) {
+        if ((rc = set_str(&c->oslo_config, oslo)) || (rc = import_oslo(c, cfg, err)))
+            goto out;
+    }
+    rc = apply_url_query(c, err);
+out:
+    cfg_free(cfg);
+    cur_err = NULL;
+    if (rc)
+        osp_sc_config_free(c);
+    return rc;
+}
+
+int osp_sc_config_override(osp_sc_config_t *c, const char *transport_url,
+                           const char *socket, osp_error_t *err) {
+    if (socket && set_str(&c->listen_socket, socket))
+        return OSP_ENOMEM;
+    if (transport_url) {
+        if (set_str(&c->transport_url, transport_url))
+            return OSP_ENOMEM;
+        return apply_url_query(c, err);
+    }
+    return OSP_OK;
+}
+
+void osp_sc_config_free(osp_sc_config_t *c) {
+    free(c->listen_socket);
+    if (c->transport_url) {
+        memset(c->transport_url, 0, strlen(c->transport_url));
+        free(c->transport_url);
+    }
+    free(c->control_exchange);
+    osp__free_keys(c->topics, c->ntopics);
+    free(c->oslo_config);
+    memset(c, 0, sizeof *c);
+}

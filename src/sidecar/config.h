@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* config - osprofiler-sidecar's own configuration (libconfuse), with the
+ * oslo.messaging options it can import from a service's .conf. */
+#ifndef OSP_SIDECAR_CONFIG_H
+#define OSP_SIDECAR_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <osprofiler/osprofiler.h>
+
+typedef struct osp_sc_config {
+    char *listen_socket;
+    unsigned listen_mode;
+    char *transport_url; /* secret: may hold a password */
+    char *control_exchange;
+    bool driver_v2; /* messagingv2: the oslo.version 2.0 envelope */
+    char **topics;
+    size_t ntopics;
+    bool amqp_durable_queues, amqp_auto_delete, rabbit_quorum_queue, rabbit_ha_queues;
+    long rabbit_quorum_delivery_limit;
+    int heartbeat;
+    long confirm_window;
+    long memory_limit; /* bytes of messages waiting in memory */
+    double shutdown_grace;
+    double retry_interval, retry_backoff, interval_max;
+    int log_level;
+    char *oslo_config; /* path of a service .conf to import, or NULL */
+} osp_sc_config_t;
+
+/* Defaults, then FILE (may be NULL), then the oslo .conf it names, then
+ * transport_url query options. On error err names file and line; nothing in
+ * err->text is a secret. */
+int osp_sc_config_load(osp_sc_config_t *c, const char *file, osp_error_t *err);
+/* Apply --transport-url / --socket style overrides (NULL: keep). Re-applies
+ * the URL's query options. */
+int osp_sc_config_override(osp_sc_config_t *c, const char *transport_url,
+                           const char *socket, osp_error_t *err);
+void osp_sc_config_free(osp_sc_config_t *c);
+
+#endif

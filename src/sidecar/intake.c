@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * intake - the loop thread's side of the hop (docs/wire.md): a SOCK_SEQPACKET
+ * listener, one connection per traced process, and the shared rings those
+ * processes register. Every frame and record is checked (hop.c) before it is
+ * queued; anything malformed is counted and dropped, alone.
+ *
+ * Rings are polled: every ~20 us while records flow (polling without pause
+ * would bounce the rings' cache lines), every 1 ms for a short while after,
+ * then the loop sets consumer_waiting and sleeps on the rings' eventfds.
+ * Receiving never waits for the broker: the queue is bounded and a full queue
+ * drops (counted) instead of blocking.
+ */
+#include "intake.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/errors.h"
+#include "common/hop.h"
+#include "common/ring.h"
+#include "log.h"
+#include "stats.h"
+
+#define MAX_CONNS  1024
+#define MAX_RINGS  4096
+#define IDLE_MS    50 /* after this long without records, rings may sleep */
+#define TAG_LISTEN 0
+#define TAG_STOP   1
+#define TAG_CONN   2 /* + connection index in the upper bits */
+#define TAG_RING   3
+
+struct conn {
+    int fd;
+    char publisher[OSP_HOP_MAX_PUBLISHER + 1];
+};
+
+struct ring {
+    osp_ring_t r;
+    int conn_fd; /* the connection that registered it */
+    char publisher[OSP_HOP_MAX_PUBLISHER + 1];
+};
+
+struct osp_intake {
+    const osp_sc_config_t *cfg;
+    osp_queue_t *q;
+    int lfd, ep;
+    struct conn conns[MAX_CONNS];
+    size_t nconns;
+    struct ring *rings;
+    size_t nrings;
+    char *buf;
+    char path[108];
+    double last_record;
+    uint64_t dropped_logged;
+};
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void take_point(osp_intake_t *in, const char *rec, size_t len,
+                       const char *publisher) {
+    json_t *pt;
+    osp_error_t err;
+    if (len && rec[len - 1] == '\n')
+        len--;
+    if (osp__point_parse(rec, len, &pt, &err) != OSP_OK) {
+        OSP_STAT_ADD(dropped_invalid, 1);
+        OSP_LOG(OSP_LL_DEBUG, "intake", "dropped a point: %s", err.text);
+        return;
+    }
+    /* event_type = "profiler.%s" % service, as the messaging driver */
+    json_t *svc = json_object_get(pt, "service");
+    const char *service = json_is_string(svc) ? json_string_value(svc) : "None";
+    osp_msg_t *m = osp_msg_new(rec, len, publisher, strlen(publisher), service);
+    json_decref(pt);
+    if (!m || !osp_queue_push(in->q, m)) {
+        osp_msg_free(m);
+        OSP_STAT_ADD(dropped_memory, 1);
+        uint64_t n = atomic_load(&osp_sc_stats.dropped_memory);
+        if (n >= in->dropped_logged * 2) { /* log at 1, 2, 4, 8, ... */
+            OSP_LOG(OSP_LL_WARN, "intake",
+                    "memory_limit reached: %llu points dropped so far (broker too slow "
+                    "or down)",
+                    (unsigned long long)n);
+            in->dropped_logged = n;
+        }
+        return;
+    }
+    OSP_STAT_ADD(received, 1);
+    in->last_record = now_ms();
+}
+
+static void on_ring_record(const char *rec, size_t len, void *ud) {
+    struct ring *g = ud;
+    extern osp_intake_t *osp__intake_current;
+    take_point(osp__intake_current, rec, len, g->publisher);
+}
+
+osp_intake_t *osp__intake_current;
+
+static void drop_ring(osp_intake_t *in, size_t i) {
+    osp__ring_drain(&in->rings[i].r, on_ring_record, &in->rings[i]);
+    epoll_ctl(in->ep, EPOLL_CTL_DEL, in->rings[i].r.event_fd, NULL);
+    osp__ring_destroy(&in->rings[i].r, false);
+    in->rings[i] = in->rings[--in->nrings];
+}
+
+static long drain_rings(osp_intake_t *in) {
+    long total = 0;
+    for (size_t i = 0; i < in->nrings;) {
+        bool closed = osp__ring_closed(&in->rings[i].r);
+        long n = osp__ring_drain(&in->rings[i].r, on_ring_record, &in->rings[i]);
+        if (n < 0) {
+            OSP_STAT_ADD(dropped_invalid, 1);
+            OSP_LOG(OSP_LL_WARN, "intake", "a ring of %s is corrupt: detached",
+                    in->rings[i].publisher);
+        }
+        if (n < 0 || closed) {
+            drop_ring(in, i);
+            continue;
+        }
+        total += n;
+        i++;
+    }
+    return total;
+}
+
+static void add_ring(osp_intake_t *in, struct conn *c, int *fds, int nfds) {
+    if (nfds != 2 || in->nrings == MAX_RINGS) {
+        for (int i = 0; i < nfds; i++)
+            close(fds[i]);
+        OSP_STAT_ADD(dropped_invalid, 1);
+        return;
+    }
+    struct ring *g = &in->rings[in->nrings];
+    if (osp__ring_attach(&g->r, fds[0], fds[1]) != 0) {
+        OSP_STAT_ADD(dropped_invalid, 1);
+        return;
+    }
+    g->conn_fd = c->fd;
+    memcpy(g->publisher, c->publisher, sizeof g->publisher);
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_RING};
+    epoll_ctl(in->ep, EPOLL_CTL_ADD, g->r.event_fd, &ev);
+    osp__ring_set_attached(&g->r);
+    in->nrings++;
+    OSP_STAT_ADD(rings, 1);
+}
+
+static void close_conn(osp_intake_t *in, size_t i) {
+    int fd = in->conns[i].fd;
+    /* Its rings stay readable: the process may have died with records in
+     * them, and a reconnecting process registers them again. Drain and let
+     * go of them now; the process re-registers on its new connection. */
+    for (size_t k = 0; k < in->nrings;) {
+        if (in->rings[k].conn_fd == fd)
+            drop_ring(in, k);
+        else
+            k++;
+    }
+    epoll_ctl(in->ep, EPOLL_CTL_DEL, fd, NULL);
+    close(fd);
+    in->conns[i] = in->conns[--in->nconns];
+    if (i < in->nconns) { /* its epoll tag holds its index: refresh it */
+        struct epoll_event ev = {.events = EPOLLIN,
+                                 .data.u64 = TAG_CONN | (uint64_t)i << 8};
+        epoll_ctl(in->ep, EPOLL_CTL_MOD, in->conns[i].fd, &ev);
+    }
+}
+
+static void read_conn(osp_intake_t *in, size_t i) {
+    struct conn *c = &in->conns[i];
+    for (int budget = 64; budget > 0; budget--) {
+        union {
+            char buf[CMSG_SPACE(4 * sizeof(int))];
+            struct cmsghdr align;
+        } ctl;
+        struct iovec iov = {in->buf, OSP_HOP_MAX_FRAME + 1};
+        struct msghdr msg = {.msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = ctl.buf,
+                             .msg_controllen = sizeof ctl.buf};
+        ssize_t got = recvmsg(c->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
+            close_conn(in, i);
+            return;
+        }
+        if (got < 0)
+            return;
+        int fds[4], nfds = 0;
+        for (struct cmsghdr *h = CMSG_FIRSTHDR(&msg); h; h = CMSG_NXTHDR(&msg, h)) {
+            if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+                continue;
+            int k = (int)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            for (int j = 0; j < k; j++) {
+                int fd;
+                memcpy(&fd, CMSG_DATA(h) + (size_t)j * sizeof(int), sizeof fd);
+                if (nfds < 4)
+                    fds[nfds++] = fd;
+                else
+                    close(fd);
+            }
+        }
+        osp_hop_frame_t f;
+        osp_error_t err;
+        if ((msg.msg_flags & MSG_TRUNC) ||
+            osp__hop_parse(in->buf, (size_t)got, &f, &err)) {
+            OSP_STAT_ADD(dropped_invalid, 1);
+            OSP_LOG(OSP_LL_DEBUG, "intake", "dropped a frame: %s",
+                    msg.msg_flags & MSG_TRUNC ? "too large" : err.text);
+            for (int j = 0; j < nfds; j++)
+                close(fds[j]);
+            continue;
+        }
+        memcpy(c->publisher, f.publisher, f.publisher_len);
+        c->publisher[f.publisher_len] = '\0';
+        if (f.flags & OSP_HOP_FLAG_RING) {
+            add_ring(in, c, fds, nfds);
+            continue;
+        }
+        for (int j = 0; j < nfds; j++)
+            close(fds[j]);
+        const char *rec;
+        size_t len;
+        int rc;
+        while ((rc = osp__hop_next(&f, &rec, &len)) == 1)
+            take_point(in, rec, len, c->publisher);
+        if (rc < 0)
+            OSP_STAT_ADD(dropped_invalid, 1); /* truncated last record */
+    }
+}
+
+static void accept_conns(osp_intake_t *in) {
+    for (;;) {
+        int fd = accept4(in->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return;
+        if (in->nconns == MAX_CONNS) {
+            OSP_LOG(OSP_LL_WARN, "intake", "%d connections: refusing more", MAX_CONNS);
+            close(fd);
+            continue;
+        }
+        size_t i = in->nconns++;
+        in->conns[i].fd = fd;
+        in->conns[i].publisher[0] = '\0';
+        struct epoll_event ev = {.events = EPOLLIN,
+                                 .data.u64 = TAG_CONN | (uint64_t)i << 8};
+        epoll_ctl(in->ep, EPOLL_CTL_ADD, fd, &ev);
+    }
+}
+
+int osp_intake_open(osp_intake_t **out, const osp_sc_config_t *cfg, osp_queue_t *q,
+                    osp_error_t *err) {
+    const char *path = cfg->listen_socket;
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof a.sun_path)
+        return osp__error_set(err, OSP_ECONFIG, "listen_socket", 0,
+                              "listen_socket longer than %zu bytes",
+                              sizeof a.sun_path - 1);
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode))
+            return osp__error_set(err, OSP_ECONFIG, path, 0,
+                                  "%s exists and is not a socket: refusing to replace it",
+                                  path);
+        unlink(path); /* a stale socket of an earlier run */
+    }
+    osp_intake_t *in = calloc(1, sizeof *in);
+    if (!in)
+        return OSP_ENOMEM;
+    in->cfg = cfg;
+    in->q = q;
+    in->rings = calloc(MAX_RINGS, sizeof *in->rings);
+    in->buf = malloc(OSP_HOP_MAX_FRAME + 1);
+    in->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    in->ep = epoll_create1(EPOLL_CLOEXEC);
+    strcpy(a.sun_path, path);
+    strcpy(in->path, path);
+    int rc = OSP_OK;
+    if (!in->rings || !in->buf || in->lfd < 0 || in->ep < 0) {
+        rc = OSP_ENOMEM;
+        goto fail;
+    }
+    mode_t old = umask(0177); /* no window where the socket is wider open */
+    int b = bind(in->lfd, (struct sockaddr *)&a, sizeof a);
+    umask(old);
+    if (b != 0 || chmod(path, cfg->listen_mode) != 0 || listen(in->lfd, 128) != 0) {
+        rc = osp__error_set(err, -errno, path, 0, "%s: cannot listen: %s", path,
+                            strerror(errno));
+        goto fail;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_LISTEN};
+    epoll_ctl(in->ep, EPOLL_CTL_ADD, in->lfd, &ev);
+    osp__intake_current = in;
+    *out = in;
+    return OSP_OK;
+fail:
+    if (in->lfd >= 0)
+        close(in->lfd);
+    if (in->ep >= 0)
+        close(in->ep);
+    free(in->rings);
+    free(in->buf);
+    free(in);
+    return rc;
+}
+
+void osp_intake_run(osp_intake_t *in, int stop_fd) {
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_STOP};
+    epoll_ctl(in->ep, EPOLL_CTL_ADD, stop_fd, &ev);
+    bool sleeping = false;
+    for (;;) {
+        long drained = drain_rings(in);
+        int timeout = 1000;
+        if (drained) {
+            usleep(20);
+            timeout = 0;
+        } else if (in->nrings && now_ms() - in->last_record < IDLE_MS) {
+            timeout = 1;
+        } else if (in->nrings) {
+            /* Quiet: let producers wake us through the eventfds. */
+            bool all = true;
+            for (size_t i = 0; i < in->nrings && all; i++)
+                all = osp__ring_prepare_sleep(&in->rings[i].r);
+            if (!all)
+                timeout = 0;
+            sleeping = all;
+        }
+        struct epoll_event evs[64];
+        int n = epoll_wait(in->ep, evs, 64, timeout);
+        if (sleeping) {
+            for (size_t i = 0; i < in->nrings; i++)
+                atomic_store(&in->rings[i].r.hdr->consumer_waiting, 0);
+            sleeping = false;
+        }
+        for (int i = 0; i < n; i++) {
+            uint64_t tag = evs[i].data.u64;
+            switch (tag & 0xff) {
+            case TAG_STOP:
+                epoll_ctl(in->ep, EPOLL_CTL_DEL, stop_fd, NULL);
+                return;
+            case TAG_LISTEN:
+                accept_conns(in);
+                break;
+            case TAG_RING: {
+                uint64_t v;
+                for (size_t k = 0; k < in->nrings; k++) /* clear the wake-ups */
+                    while (read(in->rings[k].r.event_fd, &v, sizeof v) ==
+                           (ssize_t)sizeof v)
+                        ;
+                in->last_record = now_ms();
+                break;
+            }
+            default: {
+                size_t idx = (size_t)(tag >> 8);
+                if (idx < in->nconns)
+                    read_conn(in, idx);
+            }
+            }
+        }
+    }
+}
+
+void osp_intake_close(osp_intake_t *in) {
+    if (!in)
+        return;
+    close(in->lfd); /* stop accepting first */
+    unlink(in->path);
+    while (in->nconns)
+        close_conn(in, 0); /* drains their rings too */
+    while (in->nrings)
+        drop_ring(in, 0);
+    close(in->ep);
+    free(in->rings);
+    free(in->buf);
+    free(in);
+    osp__intake_current = NULL;
+}

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * osprofiler-sidecar - takes trace points from libosprofiler (and anything
+ * that speaks docs/wire.md) and publishes them to RabbitMQ as oslo.messaging
+ * notifications, so ceilometer and any oslo listener ingest them unchanged.
+ *
+ * Threads: this one runs the intake loop (intake.c); the publisher thread
+ * owns the AMQP connection (publisher.c). Signals are blocked before any
+ * thread starts and read through a signalfd by the loop: TERM/INT stop
+ * intake, let the publisher confirm what it can within shutdown_grace, and
+ * exit 0.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <osprofiler/osprofiler.h>
+
+#include "common/transport_url.h"
+#include "config.h"
+#include "intake.h"
+#include "log.h"
+#include "publisher.h"
+#include "stats.h"
+
+osp_sc_stats_t osp_sc_stats;
+
+static const char usage[] =
+    "usage: osprofiler-sidecar [--config FILE] [--test-config] [--transport-url URL]\n"
+    "                          [--socket PATH] [--log-level LEVEL] [--version]\n"
+    "  Receives trace points on a local socket and publishes them to RabbitMQ\n"
+    "  exactly as oslo.messaging does. Options override the config file.\n";
+
+static void log_stats(const char *why) {
+    OSP_LOG(
+        OSP_LL_NOTICE, "stats",
+        "%s: received=%llu published=%llu confirmed=%llu nacked=%llu "
+        "dropped_invalid=%llu dropped_memory=%llu dropped_shutdown=%llu reconnects=%llu "
+        "rings=%llu",
+        why, (unsigned long long)osp_sc_stats.received,
+        (unsigned long long)osp_sc_stats.published,
+        (unsigned long long)osp_sc_stats.confirmed,
+        (unsigned long long)osp_sc_stats.nacked,
+        (unsigned long long)osp_sc_stats.dropped_invalid,
+        (unsigned long long)osp_sc_stats.dropped_memory,
+        (unsigned long long)osp_sc_stats.dropped_shutdown,
+        (unsigned long long)osp_sc_stats.reconnects,
+        (unsigned long long)osp_sc_stats.rings);
+}
+
+int main(int argc, char **argv) {
+    static const struct option opts[] = {{"config", required_argument, 0, 'c'},
+                                         {"test-config", no_argument, 0, 't'},
+                                         {"transport-url", required_argument, 0, 'u'},
+                                         {"socket", required_argument, 0, 's'},
+                                         {"log-level", required_argument, 0, 'l'},
+                                         {"version", no_argument, 0, 'v'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *file = NULL, *url = NULL, *sock = NULL, *level = NULL;
+    bool test_only = false;
+    int o;
+    while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'c':
+            file = optarg;
+            break;
+        case 't':
+            test_only = true;
+            break;
+        case 'u':
+            url = optarg;
+            break;
+        case 's':
+            sock = optarg;
+            break;
+        case 'l':
+            level = optarg;
+            break;
+        case 'v':
+            printf("osprofiler-sidecar %s\n", osp_version_string());
+            return 0;
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        default:
+            fputs(usage, stderr);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    osp_sc_config_t cfg;
+    osp_error_t err;
+    if (osp_sc_config_load(&cfg, file, &err) != OSP_OK ||
+        osp_sc_config_override(&cfg, url, sock, &err) != OSP_OK) {
+        fprintf(stderr, "osprofiler-sidecar: %s\n", err.text);
+        return 1;
+    }
+    osp_log_level = cfg.log_level;
+    if (level && (osp_log_level = osp__log_level_parse(level)) < 0) {
+        fprintf(stderr, "osprofiler-sidecar: unknown log level '%s'\n", level);
+        return 2;
+    }
+    osp_transport_url_t u;
+    if (osp__transport_url_parse(cfg.transport_url, &u, &err) != OSP_OK) {
+        fprintf(stderr, "osprofiler-sidecar: %s\n", err.text);
+        return 1;
+    }
+    char hosts[512];
+    osp__transport_url_describe(&u, hosts, sizeof hosts);
+    osp__transport_url_free(&u);
+    if (test_only) {
+        printf("configuration OK: listen %s, broker %s, exchange %s, driver %s\n",
+               cfg.listen_socket, hosts, cfg.control_exchange,
+               cfg.driver_v2 ? "messagingv2" : "messaging");
+        osp_sc_config_free(&cfg);
+        return 0;
+    }
+    if (!cfg.amqp_durable_queues && !cfg.rabbit_quorum_queue)
+        OSP_LOG(
+            OSP_LL_WARN, "config",
+            "the notification queue is not durable (oslo's default): a broker restart "
+            "loses what it confirmed; set amqp_durable_queues = true where the "
+            "consumers do");
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* before any thread starts */
+    signal(SIGPIPE, SIG_IGN);
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+
+    osp_queue_t q;
+    osp_queue_init(&q, (size_t)cfg.memory_limit);
+    osp_intake_t *in;
+    if (osp_intake_open(&in, &cfg, &q, &err) != OSP_OK) {
+        OSP_LOG(OSP_LL_ERROR, "intake", "%s", err.text);
+        return 1;
+    }
+    osp_publisher_t *pub;
+    if (osp_publisher_start(&pub, &cfg, &q) != OSP_OK) {
+        osp_intake_close(in);
+        return 1;
+    }
+    OSP_LOG(OSP_LL_NOTICE, "main", "listening on %s; broker %s; %zu topic(s), driver %s",
+            cfg.listen_socket, hosts, cfg.ntopics,
+            cfg.driver_v2 ? "messagingv2" : "messaging");
+    for (;;) {
+        osp_intake_run(in, sfd);
+        struct signalfd_siginfo si;
+        if (read(sfd, &si, sizeof si) != (ssize_t)sizeof si)
+            continue;
+        if (si.ssi_signo == SIGHUP) {
+            OSP_LOG(OSP_LL_WARN, "main",
+                    "SIGHUP: reloading is not supported yet; "
+                    "restart to apply a new configuration");
+            continue;
+        }
+        OSP_LOG(OSP_LL_NOTICE, "main", "signal %u: stopping (grace %.1f s)", si.ssi_signo,
+                cfg.shutdown_grace);
+        break;
+    }
+    osp_intake_close(in);
+    size_t left = osp_publisher_stop(pub, cfg.shutdown_grace);
+    if (left) {
+        OSP_STAT_ADD(dropped_shutdown, left);
+        OSP_LOG(OSP_LL_WARN, "main",
+                "%zu points were not confirmed within the grace period", left);
+    }
+    log_stats("exit");
+    osp_queue_destroy(&q);
+    osp_sc_config_free(&cfg);
+    close(sfd);
+    return 0;
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * notify - build the notification exactly as oslo.messaging's Notifier does
+ * for osprofiler: keys message_id, publisher_id, event_type, priority,
+ * payload, timestamp, _unique_id, in that order, serialised like json.dumps.
+ * The payload is the sender's JSON text, inserted verbatim: libosprofiler
+ * already wrote it byte-identical to Python, and re-serialising could only
+ * change it.
+ */
+#include "notify.h"
+
+#include <string.h>
+
+#include "common/pyjson.h"
+
+static void body_v1(osp_buf_t *b, const osp_msg_t *m, const char *unique_id) {
+    osp__buf_puts(b, "{\"message_id\": \"");
+    osp__buf_puts(b, m->message_id);
+    osp__buf_puts(b, "\", \"publisher_id\": ");
+    osp__pyjson_string(b, m->publisher, strlen(m->publisher));
+    osp__buf_puts(b, ", \"event_type\": ");
+    osp__pyjson_string(b, m->event_type, strlen(m->event_type));
+    osp__buf_puts(b, ", \"priority\": \"INFO\", \"payload\": ");
+    osp__buf_append(b, m->payload, m->len);
+    osp__buf_puts(b, ", \"timestamp\": \"");
+    osp__buf_puts(b, m->timestamp);
+    osp__buf_puts(b, "\", \"_unique_id\": \"");
+    osp__buf_puts(b, unique_id);
+    osp__buf_puts(b, "\"}");
+}
+
+void osp_notify_body(osp_buf_t *out, const osp_msg_t *m, const char *unique_id, bool v2) {
+    if (!v2) {
+        body_v1(out, m, unique_id);
+        return;
+    }
+    osp_buf_t inner = OSP_BUF_INIT;
+    body_v1(&inner, m, unique_id);
+    osp__buf_puts(out, "{\"oslo.version\": \"2.0\", \"oslo.message\": ");
+    osp__pyjson_string(out, inner.data ? inner.data : "", inner.len);
+    osp__buf_putc(out, '}');
+    if (inner.failed)
+        out->failed = true;
+    osp__buf_free(&inner);
+}

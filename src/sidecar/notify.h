@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* notify - the AMQP body of an oslo.messaging notification for one point. */
+#ifndef OSP_SIDECAR_NOTIFY_H
+#define OSP_SIDECAR_NOTIFY_H
+
+#include <stdbool.h>
+
+#include "common/buf.h"
+#include "queue.h"
+
+/* Format 1.0 (driver "messaging", as osprofiler sends) or, with v2, the
+ * {"oslo.version": "2.0", "oslo.message": "..."} envelope of messagingv2.
+ * unique_id: uuid4 hex, new for every AMQP message. */
+void osp_notify_body(osp_buf_t *out, const osp_msg_t *m, const char *unique_id, bool v2);
+
+#endif

@@ -1,0 +1,452 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * publisher - publishes queued points to RabbitMQ exactly as oslo.messaging's
+ * rabbit driver does for notifications (shared/spec/oslo-messaging.md §1-4):
+ * exchange <control_exchange> (topic), queue and binding "<topic>.info" with
+ * the durable/auto_delete/arguments oslo derives from its options, then
+ * confirm.select and basic.publish with properties 0xf800.
+ *
+ * Threads: only this thread touches rabbitmq-c (a connection must not be
+ * shared, and amqp_basic_publish can block on a stalled broker, so intake
+ * never waits for it). Confirms are windowed: up to confirm_window messages
+ * are unconfirmed at once, instead of oslo's one round trip per message.
+ *
+ * Delivery is at least once: a message leaves memory only when every topic's
+ * copy is acked; on a connection loss everything unconfirmed goes back to
+ * the front of the queue and is published again after reconnecting. Hosts of
+ * the transport_url are tried in turn, with rabbit_retry_interval growing by
+ * rabbit_retry_backoff up to rabbit_interval_max between full rounds.
+ */
+#include "publisher.h"
+
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/ids.h"
+#include "common/transport_url.h"
+#include "log.h"
+#include "notify.h"
+#include "stats.h"
+
+#define CHANNEL 1
+
+struct inflight {
+    osp_msg_t *m;
+    uint64_t tag;
+    bool acked;
+};
+
+struct osp_publisher {
+    const osp_sc_config_t *cfg;
+    osp_transport_url_t url;
+    osp_queue_t *q;
+    pthread_t thread;
+    atomic_bool stop;
+    double grace_deadline; /* monotonic seconds, set by stop */
+    size_t left;           /* points not published at exit */
+    amqp_connection_state_t conn;
+    size_t host; /* index of the host in use or to try next */
+    uint64_t next_tag;
+    struct inflight *fl; /* FIFO ring of unconfirmed messages */
+    size_t fl_cap, fl_head, fl_count;
+    pthread_mutex_t cur_mu;
+    char current[300];
+};
+
+static double mono(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void set_current(osp_publisher_t *p, const char *s) {
+    pthread_mutex_lock(&p->cur_mu);
+    snprintf(p->current, sizeof p->current, "%s", s);
+    pthread_mutex_unlock(&p->cur_mu);
+}
+
+void osp_publisher_current(osp_publisher_t *p, char *out, size_t len) {
+    pthread_mutex_lock(&p->cur_mu);
+    snprintf(out, len, "%s", p->current);
+    pthread_mutex_unlock(&p->cur_mu);
+}
+
+/* One text for any failed rabbitmq-c call: library errors through
+ * amqp_error_string2, server exceptions with the close method's code. */
+static bool reply_ok(amqp_rpc_reply_t r, const char *what, char *why, size_t len) {
+    switch (r.reply_type) {
+    case AMQP_RESPONSE_NORMAL:
+        return true;
+    case AMQP_RESPONSE_NONE:
+        snprintf(why, len, "%s: no reply", what);
+        break;
+    case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+        snprintf(why, len, "%s: %s", what, amqp_error_string2(r.library_error));
+        break;
+    case AMQP_RESPONSE_SERVER_EXCEPTION: {
+        const amqp_bytes_t *text = NULL;
+        unsigned code = 0;
+        if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+            amqp_connection_close_t *c = r.reply.decoded;
+            code = c->reply_code;
+            text = &c->reply_text;
+        } else if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+            amqp_channel_close_t *c = r.reply.decoded;
+            code = c->reply_code;
+            text = &c->reply_text;
+        }
+        snprintf(why, len, "%s: server error %u %.*s", what, code,
+                 text ? (int)text->len : 0, text ? (const char *)text->bytes : "");
+        if (code == 406)
+            snprintf(why + strlen(why), len - strlen(why),
+                     " (the queue exists with other flags: set amqp_durable_queues, "
+                     "amqp_auto_delete and rabbit_quorum_queue as the consumers do; "
+                     "points stay queued)");
+        break;
+    }
+    }
+    return false;
+}
+
+static void disconnect(osp_publisher_t *p) {
+    if (!p->conn)
+        return;
+    amqp_connection_close(p->conn, AMQP_REPLY_SUCCESS);
+    amqp_destroy_connection(p->conn);
+    p->conn = NULL;
+    set_current(p, "");
+}
+
+/* Everything unconfirmed goes back to the front of the queue, in order. */
+static void requeue_inflight(osp_publisher_t *p) {
+    osp_msg_t *head = NULL, **tail = &head;
+    for (size_t i = 0; i < p->fl_count; i++) {
+        struct inflight *e = &p->fl[(p->fl_head + i) % p->fl_cap];
+        if (e->m && e->m->acks_left != UINT32_MAX) {
+            e->m->acks_left = UINT32_MAX; /* marks "already requeued" */
+            *tail = e->m;
+            tail = &e->m->next;
+        }
+    }
+    *tail = NULL;
+    p->fl_head = p->fl_count = 0;
+    osp_queue_push_front(p->q, head);
+}
+
+static amqp_table_t queue_arguments(const osp_sc_config_t *c, amqp_table_entry_t *e) {
+    int n = 0;
+    if (c->rabbit_quorum_queue) {
+        e[n].key = amqp_cstring_bytes("x-queue-type");
+        e[n].value.kind = AMQP_FIELD_KIND_UTF8;
+        e[n++].value.value.bytes = amqp_cstring_bytes("quorum");
+        if (c->rabbit_quorum_delivery_limit > 0) {
+            e[n].key = amqp_cstring_bytes("x-delivery-limit");
+            e[n].value.kind = AMQP_FIELD_KIND_I32;
+            e[n++].value.value.i32 = (int32_t)c->rabbit_quorum_delivery_limit;
+        }
+    } else if (c->rabbit_ha_queues) {
+        e[n].key = amqp_cstring_bytes("x-ha-policy");
+        e[n].value.kind = AMQP_FIELD_KIND_UTF8;
+        e[n++].value.value.bytes = amqp_cstring_bytes("all");
+    }
+    amqp_table_t t = {n, n ? e : NULL};
+    return t;
+}
+
+static bool declare(osp_publisher_t *p, char *why, size_t len) {
+    const osp_sc_config_t *c = p->cfg;
+    bool durable = c->amqp_durable_queues || c->rabbit_quorum_queue;
+    amqp_bytes_t ex = amqp_cstring_bytes(c->control_exchange);
+    amqp_table_entry_t e[2];
+    amqp_table_t qargs = queue_arguments(c, e);
+    for (size_t i = 0; i < c->ntopics; i++) {
+        char rk[300];
+        snprintf(rk, sizeof rk, "%s.info", c->topics[i]);
+        amqp_bytes_t key = amqp_cstring_bytes(rk);
+        /* The same sequence as oslo: exchange, queue, bind, exchange again. */
+        amqp_exchange_declare(p->conn, CHANNEL, ex, amqp_cstring_bytes("topic"), 0,
+                              durable, c->amqp_auto_delete, 0, amqp_empty_table);
+        if (!reply_ok(amqp_get_rpc_reply(p->conn), "exchange.declare", why, len))
+            return false;
+        amqp_queue_declare(p->conn, CHANNEL, key, 0, durable, 0, c->amqp_auto_delete,
+                           qargs);
+        if (!reply_ok(amqp_get_rpc_reply(p->conn), "queue.declare", why, len))
+            return false;
+        amqp_queue_bind(p->conn, CHANNEL, key, ex, key, amqp_empty_table);
+        if (!reply_ok(amqp_get_rpc_reply(p->conn), "queue.bind", why, len))
+            return false;
+        amqp_exchange_declare(p->conn, CHANNEL, ex, amqp_cstring_bytes("topic"), 0,
+                              durable, c->amqp_auto_delete, 0, amqp_empty_table);
+        if (!reply_ok(amqp_get_rpc_reply(p->conn), "exchange.declare", why, len))
+            return false;
+    }
+    amqp_confirm_select(p->conn, CHANNEL);
+    return reply_ok(amqp_get_rpc_reply(p->conn), "confirm.select", why, len);
+}
+
+static bool connect_host(osp_publisher_t *p, const osp_url_host_t *h, char *why,
+                         size_t len) {
+    p->conn = amqp_new_connection();
+    amqp_socket_t *s = p->conn ? amqp_tcp_socket_new(p->conn) : NULL;
+    if (!s) {
+        snprintf(why, len, "out of memory");
+        goto fail;
+    }
+    struct timeval tv = {5, 0};
+    amqp_set_handshake_timeout(p->conn, &tv);
+    amqp_set_rpc_timeout(p->conn, &tv);
+    int rc = amqp_socket_open_noblock(s, h->host, h->port, &tv);
+    if (rc != AMQP_STATUS_OK) {
+        snprintf(why, len, "connect: %s", amqp_error_string2(rc));
+        goto fail;
+    }
+    const char *vhost = p->url.vhost[0] ? p->url.vhost : "/";
+    if (!reply_ok(amqp_login(p->conn, vhost, 0, 131072, p->cfg->heartbeat,
+                             AMQP_SASL_METHOD_PLAIN, h->user, h->password),
+                  "login", why, len))
+        goto fail;
+    amqp_channel_open(p->conn, CHANNEL);
+    if (!reply_ok(amqp_get_rpc_reply(p->conn), "channel.open", why, len) ||
+        !declare(p, why, len))
+        goto fail;
+    p->next_tag = 1;
+    return true;
+fail:
+    if (p->conn) {
+        amqp_destroy_connection(p->conn);
+        p->conn = NULL;
+    }
+    return false;
+}
+
+/* One round over the hosts, starting with the last good one. */
+static bool connect_any(osp_publisher_t *p) {
+    for (size_t i = 0; i < p->url.nhosts; i++) {
+        const osp_url_host_t *h = &p->url.hosts[(p->host + i) % p->url.nhosts];
+        char why[300];
+        if (connect_host(p, h, why, sizeof why)) {
+            p->host = (p->host + i) % p->url.nhosts;
+            char cur[300];
+            snprintf(cur, sizeof cur, "%s:%d", h->host, h->port);
+            set_current(p, cur);
+            OSP_STAT_ADD(reconnects, 1);
+            OSP_LOG(OSP_LL_NOTICE, "publisher", "connected to %s (exchange %s)", cur,
+                    p->cfg->control_exchange);
+            return true;
+        }
+        /* why never holds the password: rabbitmq-c and the broker do not echo it */
+        OSP_LOG(OSP_LL_WARN, "publisher", "%s:%d: %s", h->host, h->port, why);
+    }
+    return false;
+}
+
+static void fl_push(osp_publisher_t *p, osp_msg_t *m, uint64_t tag) {
+    struct inflight *e = &p->fl[(p->fl_head + p->fl_count++) % p->fl_cap];
+    e->m = m;
+    e->tag = tag;
+    e->acked = false;
+}
+
+/* Publish one point to every topic. false: the connection broke. */
+static bool publish(osp_publisher_t *p, osp_msg_t *m) {
+    amqp_basic_properties_t props;
+    memset(&props, 0, sizeof props);
+    props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_CONTENT_ENCODING_FLAG |
+                   AMQP_BASIC_HEADERS_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
+                   AMQP_BASIC_PRIORITY_FLAG; /* 0xf800, as kombu */
+    props.content_type = amqp_cstring_bytes("application/json");
+    props.content_encoding = amqp_cstring_bytes("utf-8");
+    props.headers = amqp_empty_table;
+    props.delivery_mode = 2;
+    props.priority = 0;
+    m->acks_left = (unsigned)p->cfg->ntopics;
+    for (size_t i = 0; i < p->cfg->ntopics; i++) {
+        char rk[300], uid[33];
+        snprintf(rk, sizeof rk, "%s.info", p->cfg->topics[i]);
+        osp__uuid4_hex(uid); /* _unique_id: new for every AMQP message */
+        osp_buf_t body = OSP_BUF_INIT;
+        osp_notify_body(&body, m, uid, p->cfg->driver_v2);
+        amqp_bytes_t b = {body.len, body.data};
+        int rc = amqp_basic_publish(p->conn, CHANNEL,
+                                    amqp_cstring_bytes(p->cfg->control_exchange),
+                                    amqp_cstring_bytes(rk), 0, 0, &props, b);
+        osp__buf_free(&body);
+        /* Track it even if the send failed: requeue_inflight puts it back. */
+        fl_push(p, m, p->next_tag++);
+        if (rc != AMQP_STATUS_OK) {
+            OSP_LOG(OSP_LL_WARN, "publisher", "publish: %s", amqp_error_string2(rc));
+            return false;
+        }
+        OSP_STAT_ADD(published, 1);
+    }
+    return true;
+}
+
+/* Release confirmed messages from the front of the window. */
+static void settle(osp_publisher_t *p, uint64_t tag, bool multiple) {
+    for (size_t i = 0; i < p->fl_count; i++) {
+        struct inflight *e = &p->fl[(p->fl_head + i) % p->fl_cap];
+        if (e->tag == tag || (multiple && e->tag <= tag))
+            e->acked = true;
+        else if (e->tag > tag)
+            break;
+    }
+    while (p->fl_count && p->fl[p->fl_head].acked) {
+        struct inflight *e = &p->fl[p->fl_head];
+        OSP_STAT_ADD(confirmed, 1);
+        if (--e->m->acks_left == 0)
+            osp_msg_free(e->m);
+        e->m = NULL;
+        p->fl_head = (p->fl_head + 1) % p->fl_cap;
+        p->fl_count--;
+    }
+}
+
+/* Read frames for up to timeout_ms: acks, nacks, closes. false: broken. */
+static bool read_confirms(osp_publisher_t *p, int timeout_ms) {
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    for (;;) {
+        amqp_frame_t f;
+        int rc = amqp_simple_wait_frame_noblock(p->conn, &f, &tv);
+        if (rc == AMQP_STATUS_TIMEOUT)
+            return true;
+        if (rc != AMQP_STATUS_OK) {
+            OSP_LOG(OSP_LL_WARN, "publisher", "connection lost: %s",
+                    amqp_error_string2(rc));
+            return false;
+        }
+        tv.tv_sec = 0;
+        tv.tv_usec = 0; /* drain what is buffered, then return */
+        if (f.frame_type != AMQP_FRAME_METHOD)
+            continue;
+        switch (f.payload.method.id) {
+        case AMQP_BASIC_ACK_METHOD: {
+            amqp_basic_ack_t *a = f.payload.method.decoded;
+            settle(p, a->delivery_tag, a->multiple);
+            break;
+        }
+        case AMQP_BASIC_NACK_METHOD: {
+            /* The broker refused it: publish again later (oslo would drop). */
+            OSP_STAT_ADD(nacked, 1);
+            OSP_LOG(OSP_LL_WARN, "publisher", "broker nacked a message; reconnecting");
+            return false;
+        }
+        case AMQP_CHANNEL_CLOSE_METHOD:
+        case AMQP_CONNECTION_CLOSE_METHOD: {
+            amqp_rpc_reply_t r = {AMQP_RESPONSE_SERVER_EXCEPTION, f.payload.method, 0};
+            char why[300];
+            reply_ok(r, "broker closed the channel", why, sizeof why);
+            OSP_LOG(OSP_LL_ERROR, "publisher", "%s", why);
+            return false;
+        }
+        default:
+            break;
+        }
+        if (p->fl_count == 0)
+            return true;
+    }
+}
+
+static void *run(void *arg) {
+    osp_publisher_t *p = arg;
+    const osp_sc_config_t *c = p->cfg;
+    double backoff = c->retry_interval;
+    size_t window_points = (size_t)c->confirm_window / c->ntopics;
+    if (window_points == 0)
+        window_points = 1;
+    for (;;) {
+        bool stopping = atomic_load(&p->stop);
+        if (stopping && (mono() >= p->grace_deadline ||
+                         (osp_queue_count(p->q) == 0 && p->fl_count == 0)))
+            break;
+        if (!p->conn) {
+            if (connect_any(p)) {
+                backoff = c->retry_interval;
+                continue;
+            }
+            double until = mono() + backoff;
+            OSP_LOG(OSP_LL_WARN, "publisher", "no broker reachable; retrying in %.1f s",
+                    backoff);
+            while (mono() < until &&
+                   !(atomic_load(&p->stop) && mono() >= p->grace_deadline))
+                usleep(50000);
+            backoff = fmin(backoff * c->retry_backoff, c->interval_max);
+            continue;
+        }
+        size_t room = p->fl_count / c->ntopics < window_points
+                          ? window_points - p->fl_count / c->ntopics
+                          : 0;
+        bool ok = true;
+        if (room) {
+            osp_msg_t *batch = osp_queue_pop(p->q, room, p->fl_count ? 0 : 200);
+            while (batch && ok) {
+                osp_msg_t *m = batch;
+                batch = m->next;
+                m->next = NULL;
+                ok = publish(p, m);
+            }
+            /* Not sent: back to the front, behind what requeue_inflight adds. */
+            osp_queue_push_front(p->q, batch);
+        }
+        if (ok && p->fl_count)
+            ok = read_confirms(p, room ? 0 : 100);
+        else if (ok)
+            ok = read_confirms(p, 0); /* heartbeats */
+        if (!ok) {
+            requeue_inflight(p);
+            disconnect(p);
+            p->host = (p->host + 1) % p->url.nhosts; /* fail over */
+        }
+    }
+    requeue_inflight(p);
+    p->left = osp_queue_count(p->q);
+    disconnect(p);
+    return NULL;
+}
+
+int osp_publisher_start(osp_publisher_t **out, const osp_sc_config_t *cfg,
+                        osp_queue_t *q) {
+    osp_publisher_t *p = calloc(1, sizeof *p);
+    if (!p)
+        return OSP_ENOMEM;
+    osp_error_t err;
+    int rc = osp__transport_url_parse(cfg->transport_url, &p->url, &err);
+    if (rc) {
+        OSP_LOG(OSP_LL_ERROR, "publisher", "%s", err.text);
+        free(p);
+        return rc;
+    }
+    p->cfg = cfg;
+    p->q = q;
+    p->fl_cap = (size_t)cfg->confirm_window + cfg->ntopics;
+    p->fl = calloc(p->fl_cap, sizeof *p->fl);
+    pthread_mutex_init(&p->cur_mu, NULL);
+    if (!p->fl || pthread_create(&p->thread, NULL, run, p) != 0) {
+        osp__transport_url_free(&p->url);
+        free(p->fl);
+        free(p);
+        return OSP_ENOMEM;
+    }
+    *out = p;
+    return OSP_OK;
+}
+
+size_t osp_publisher_stop(osp_publisher_t *p, double grace) {
+    p->grace_deadline = mono() + grace;
+    atomic_store(&p->stop, true);
+    osp_queue_close(p->q);
+    pthread_join(p->thread, NULL);
+    size_t left = p->left;
+    osp__transport_url_free(&p->url);
+    free(p->fl);
+    pthread_mutex_destroy(&p->cur_mu);
+    free(p);
+    return left;
+}

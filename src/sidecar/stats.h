@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* stats - the sidecar's counters, updated by any thread. */
+#ifndef OSP_SIDECAR_STATS_H
+#define OSP_SIDECAR_STATS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+typedef struct osp_sc_stats {
+    atomic_uint_fast64_t received;         /* valid points taken in */
+    atomic_uint_fast64_t published;        /* basic.publish sent (per topic) */
+    atomic_uint_fast64_t confirmed;        /* basic.ack received (per topic) */
+    atomic_uint_fast64_t nacked;           /* basic.nack: republished */
+    atomic_uint_fast64_t dropped_invalid;  /* malformed frames or points */
+    atomic_uint_fast64_t dropped_memory;   /* memory_limit reached */
+    atomic_uint_fast64_t dropped_shutdown; /* still queued when the grace ended */
+    atomic_uint_fast64_t reconnects;
+    atomic_uint_fast64_t rings; /* shared rings attached so far */
+} osp_sc_stats_t;
+
+extern osp_sc_stats_t osp_sc_stats;
+
+#define OSP_STAT_ADD(field, n)                                                           \
+    atomic_fetch_add_explicit(&osp_sc_stats.field, (n), memory_order_relaxed)
+
+#endif

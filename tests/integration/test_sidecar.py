@@ -1,0 +1,281 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""integration.sidecar: osprofiler-sidecar against a real RabbitMQ and the
+real oslo.messaging, black-box: it speaks the hop (docs/wire.md) itself,
+reads the queue with py-amqp and listens with an oslo notification listener.
+
+  test_sidecar.py --sidecar BIN --sample BIN --broker-env FILE --golden DIR
+"""
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import amqp
+
+FAILS = []
+
+
+def check(name, cond, detail=""):
+    print(("ok - " if cond else "not ok - ") + name + ("" if cond else "\n  " + detail))
+    if not cond:
+        FAILS.append(name)
+
+
+def frame(publisher, records, flags=0):
+    pub = publisher.encode()
+    return (b"OSPH" + bytes([1, flags]) + struct.pack("<H", len(pub)) + pub +
+            b"".join(r + b"\n" for r in records))
+
+
+class Sidecar:
+    def __init__(self, binary, url, workdir, extra_conf=""):
+        self.sock = os.path.join(workdir, "sc.sock")
+        self.conf = os.path.join(workdir, "sidecar.conf")
+        with open(self.conf, "w") as f:
+            f.write('listen_socket = "%s"\nlisten_mode = "0600"\nshutdown_grace = 5.0\n%s'
+                    % (self.sock, extra_conf))
+        self.log = open(os.path.join(workdir, "sidecar.log"), "w+")
+        self.proc = subprocess.Popen([binary, "--config", self.conf, "--transport-url", url],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 15
+        while not os.path.exists(self.sock) and time.time() < deadline:
+            time.sleep(0.02)
+        while "connected to" not in self.text() and time.time() < deadline:
+            time.sleep(0.02)
+
+    def text(self):
+        if not self.log.closed:
+            self.log.flush()
+        with open(self.log.name) as f:
+            return f.read()
+
+    def send(self, data):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.connect(self.sock)
+        for d in (data if isinstance(data, list) else [data]):
+            s.send(d)
+        s.close()
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = -9
+        self.log.close()
+        return rc
+
+
+def drain(port, queue="profiler.info", want=1, timeout=10.0):
+    """basic.get until `want` messages arrived (or timeout)."""
+    c = amqp.Connection("127.0.0.1:%d" % port, userid="guest", password="guest")
+    c.connect()
+    ch = c.channel()
+    got, deadline = [], time.time() + timeout
+    while len(got) < want and time.time() < deadline:
+        m = ch.basic_get(queue, no_ack=True)
+        if m is None:
+            time.sleep(0.05)
+            continue
+        got.append(m)
+    c.close()
+    return got
+
+
+def purge(port, queue="profiler.info"):
+    c = amqp.Connection("127.0.0.1:%d" % port, userid="guest", password="guest")
+    c.connect()
+    try:
+        c.channel().queue_purge(queue)
+    except amqp.exceptions.NotFound:
+        pass
+    c.close()
+
+
+def test_wire(args, port, url, work):
+    """A known payload comes out as the golden message, byte for byte once
+    message_id, timestamp and _unique_id are substituted."""
+    golden = open(os.path.join(args.golden, "osprofiler_start.body"), "rb").read()
+    gmsg = json.loads(golden)
+    payload = json.dumps(gmsg["payload"]).encode()  # json.dumps == what the library writes
+    sc = Sidecar(args.sidecar, url, work)
+    purge(port)
+    sc.send(frame("golden-host", [payload]))
+    msgs = drain(port)
+    check("wire: one message in profiler.info", len(msgs) == 1, "got %d" % len(msgs))
+    if msgs:
+        m = msgs[0]
+        p = m.properties
+        check("wire: properties as kombu (0xf800)",
+              p.get("content_type") == "application/json" and
+              p.get("content_encoding") == "utf-8" and
+              p.get("application_headers") == {} and p.get("delivery_mode") == 2 and
+              p.get("priority") == 0, repr(p))
+        check("wire: exchange and routing key",
+              m.delivery_info["exchange"] == "openstack" and
+              m.delivery_info["routing_key"] == "profiler.info", repr(m.delivery_info))
+        body = json.loads(m.body)
+        check("wire: message_id is a uuid4",
+              re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
+                           body["message_id"]) is not None, body["message_id"])
+        check("wire: _unique_id is uuid4().hex",
+              re.fullmatch(r"[0-9a-f]{32}", body["_unique_id"]) is not None)
+        check("wire: timestamp is str(utcnow())",
+              re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{6})?", body["timestamp"])
+              is not None, body["timestamp"])
+        norm = m.body
+        if isinstance(norm, str):
+            norm = norm.encode()
+        for k in ("message_id", "timestamp", "_unique_id"):
+            norm = norm.replace(body[k].encode(), gmsg[k].encode())
+        check("wire: body byte-identical to the golden Python body", norm == golden,
+              "C:      %r\ngolden: %r" % (norm[:300], golden[:300]))
+    rc = sc.stop()
+    check("wire: SIGTERM exits 0", rc == 0, "rc=%s" % rc)
+    check("wire: exit stats logged", "received=1 published=1 confirmed=1" in sc.text(),
+          sc.text()[-500:])
+
+
+def test_bad_input(args, port, url, work):
+    """Malformed frames are counted and dropped alone; valid ones still go."""
+    sc = Sidecar(args.sidecar, url, work)
+    purge(port)
+    good = (b'{"name": "x-start", "base_id": "b", "trace_id": "t", "parent_id": "p", '
+            b'"timestamp": "2024-01-01T00:00:00.000000", "info": {"host": "h"}, '
+            b'"project": null, "service": "svc"}')
+    bad = [b"garbage", b"XXXX\x01\x00\x00\x00", frame("h", [b"{not json"]),
+           frame("h", [b'{"name": "x"}']), frame("h", [b"[1, 2]"]),
+           frame("h", [good])[:-5],  # truncated record
+           b"OSPH\x09\x00\x00\x00" + good + b"\n",  # unknown version
+           b"OSPH\x01\x00\xff\x00h"]  # publisher length out of bounds
+    sc.send(bad + [frame("h", [good, good])])
+    msgs = drain(port, want=2)
+    check("bad input: the valid points still arrive", len(msgs) == 2, "got %d" % len(msgs))
+    if msgs:
+        b = json.loads(msgs[0].body)
+        check("bad input: event_type profiler.<service>", b["event_type"] == "profiler.svc")
+        check("bad input: publisher_id from the frame", b["publisher_id"] == "h")
+    try:  # an oversized frame: the kernel refuses or the sidecar drops it
+        sc.send(frame("h", [b'{"pad": "' + b"x" * 300000 + b'"}']))
+    except OSError:
+        pass
+    sc.send(frame("h", [good]))
+    check("bad input: still serving after an oversized frame", len(drain(port)) == 1)
+    rc = sc.stop()
+    text = sc.text()
+    m = re.search(r"dropped_invalid=(\d+)", text)
+    check("bad input: every malformed frame counted",
+          m is not None and int(m.group(1)) >= len(bad), text[-400:])
+    check("bad input: exit 0", rc == 0)
+
+
+def listen_oslo(port, n, timeout=20):
+    """An oslo.messaging notification listener, as ceilometer runs one."""
+    import oslo_messaging
+    from oslo_config import cfg
+    conf = cfg.ConfigOpts()
+    conf([], project="osp-test")
+    transport = oslo_messaging.get_notification_transport(
+        conf, url="rabbit://guest:guest@127.0.0.1:%d/" % port)
+    got, done = [], threading.Event()
+
+    class Endpoint(object):
+        def info(self, ctxt, publisher_id, event_type, payload, metadata):
+            got.append((publisher_id, event_type, "INFO", payload))
+            if len(got) >= n:
+                done.set()
+
+    listener = oslo_messaging.get_notification_listener(
+        transport, [oslo_messaging.Target(topic="profiler")], [Endpoint()],
+        executor="threading")
+    listener.start()
+    return listener, got, done
+
+
+def test_oslo_listener(args, port, url, work, v2):
+    """The sidecar's notifications reach an oslo listener with the same
+    publisher_id, event_type, priority and payload (both body formats)."""
+    purge(port)
+    sc = Sidecar(args.sidecar, url, work,
+                 'driver = "%s"\n' % ("messagingv2" if v2 else "messaging"))
+    points = []
+    for i in range(5):
+        points.append({"name": "db-start", "base_id": "base-%d" % i, "trace_id": "t%d" % i,
+                       "parent_id": "p", "timestamp": "2024-01-01T00:00:00.00000%d" % i,
+                       "info": {"db": {"statement": "SELECT %d" % i, "params": {}},
+                                "unicode": "h\u00e9llo", "host": "vm"},
+                       "project": "proj", "service": "nova-api"})
+    listener, got, done = listen_oslo(port, len(points))
+    time.sleep(1.0)
+    sc.send(frame("ctl-1", [json.dumps(p).encode() for p in points]))
+    done.wait(20)
+    listener.stop()
+    listener.wait()
+    label = "v2" if v2 else "v1"
+    check("oslo %s: every notification delivered" % label, len(got) == len(points),
+          "got %d" % len(got))
+    want = [("ctl-1", "profiler.nova-api", "INFO", p) for p in points]
+    check("oslo %s: publisher_id, event_type, priority, payload as sent" % label,
+          sorted(map(json.dumps, got)) == sorted(map(json.dumps, want)),
+          "got %r" % got[:1])
+    check("oslo %s: exit 0" % label, sc.stop() == 0)
+
+
+def test_library_end_to_end(args, port, url, work):
+    """libosprofiler (sample_service) -> sidecar -> RabbitMQ."""
+    purge(port)
+    sc = Sidecar(args.sidecar, url, work)
+    conf = os.path.join(work, "svc.conf")
+    with open(conf, "w") as f:
+        f.write("[profiler]\nenabled = true\ntrace_sqlalchemy = true\nhmac_keys = k\n"
+                "sidecar_socket = %s\n" % sc.sock)
+    out = subprocess.run([args.sample, "--config", conf, "--requests", "3"],
+                         env=dict(os.environ, OSPROFILER_HMAC_KEY="k"),
+                         capture_output=True, text=True, timeout=60)
+    check("e2e: sample exits 0", out.returncode == 0, out.stderr)
+    msgs = drain(port, want=36)
+    check("e2e: all 36 points published (3 requests x 12)", len(msgs) == 36,
+          "got %d; sample said: %s" % (len(msgs), out.stderr))
+    bases = {json.loads(m.body)["payload"]["base_id"] for m in msgs}
+    check("e2e: three traces", len(bases) == 3, repr(bases))
+    rc = sc.stop()
+    check("e2e: rings were used", re.search(r"rings=[1-9]", sc.text()) is not None,
+          sc.text()[-300:])
+    check("e2e: exit 0", rc == 0)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sidecar", required=True)
+    ap.add_argument("--sample", required=True)
+    ap.add_argument("--broker-env", required=True)
+    ap.add_argument("--golden", required=True)
+    args = ap.parse_args()
+    env = dict(l.strip().split("=", 1) for l in open(args.broker_env) if "=" in l)
+    port = int(env["OSP_BROKER_PORT"])
+    url = "rabbit://guest:guest@127.0.0.1:%d/" % port
+    with tempfile.TemporaryDirectory() as work:
+        for i, t in enumerate([lambda w: test_wire(args, port, url, w),
+                               lambda w: test_bad_input(args, port, url, w),
+                               lambda w: test_oslo_listener(args, port, url, w, False),
+                               lambda w: test_oslo_listener(args, port, url, w, True),
+                               lambda w: test_library_end_to_end(args, port, url, w)]):
+            d = os.path.join(work, str(i))
+            os.mkdir(d)
+            t(d)
+    print("all passed" if not FAILS else "%d failed: %s" % (len(FAILS), ", ".join(FAILS)))
+    sys.exit(1 if FAILS else 0)
+
+
+if __name__ == "__main__":
+    main()
