@@ -374,9 +374,13 @@ static void *run(void *arg) {
             double until = mono() + backoff;
             OSP_LOG(OSP_LL_WARN, "publisher", "no broker reachable; retrying in %.1f s",
                     backoff);
-            while (mono() < until &&
-                   !(atomic_load(&p->stop) && mono() >= p->grace_deadline))
+            /* Stopping with nothing queued: no reason to wait for a broker. */
+            while (mono() < until) {
+                if (atomic_load(&p->stop) &&
+                    (mono() >= p->grace_deadline || osp_queue_count(p->q) == 0))
+                    break;
                 usleep(50000);
+            }
             backoff = fmin(backoff * c->retry_backoff, c->interval_max);
             continue;
         }

@@ -113,16 +113,20 @@ descendants() { # pids of all descendants of the given pids
 EPMD_PID="" WRAPPER_PID="" BEAM_PID="" CHILD_PIDS=""
 read_pids() {
     EPMD_PID="" WRAPPER_PID="" BEAM_PID="" CHILD_PIDS=""
-    [ -f "$DIR/pids" ] || return 0
     local k v
-    while IFS='=' read -r k v; do
-        case "$k" in
-        EPMD_PID) EPMD_PID=$v ;;
-        WRAPPER_PID) WRAPPER_PID=$v ;;
-        BEAM_PID) BEAM_PID=$v ;;
-        CHILD_PIDS) CHILD_PIDS=$v ;;
-        esac
-    done < "$DIR/pids"
+    if [ -f "$DIR/pids" ]; then
+        while IFS='=' read -r k v; do
+            case "$k" in
+            EPMD_PID) EPMD_PID=$v ;;
+            WRAPPER_PID) WRAPPER_PID=$v ;;
+            BEAM_PID) BEAM_PID=$v ;;
+            CHILD_PIDS) CHILD_PIDS=$v ;;
+            esac
+        done < "$DIR/pids"
+    fi
+    # A launch that a killed "start" did not get to record.
+    [ -n "$EPMD_PID" ] || EPMD_PID=$(cat "$DIR/.epmd.pid" 2> /dev/null || true)
+    [ -n "$WRAPPER_PID" ] || WRAPPER_PID=$(cat "$DIR/.server.pid" 2> /dev/null || true)
 }
 write_pids() {
     printf 'EPMD_PID=%s\nWRAPPER_PID=%s\nBEAM_PID=%s\nCHILD_PIDS=%s\n' \
@@ -164,7 +168,7 @@ do_stop() {
     for p in $CHILD_PIDS $extra; do stop_pid "$p" TERM 30 || rc=1; done
     stop_pid "$EPMD_PID" TERM 30 || rc=1
     if [ "$rc" = 0 ]; then
-        rm -f "$DIR/pids" "$DIR/env"
+        rm -f "$DIR/pids" "$DIR/env" "$DIR/.epmd.pid" "$DIR/.server.pid"
     else
         log "some processes of $DIR survived SIGKILL"
     fi
@@ -186,13 +190,35 @@ reserved_by_other() { # port: handed to another DIR that still exists
     [ -n "$owner" ] && [ "$owner" != "$DIR" ] || return 1
     grep -qx "[A-Z_]*_PORT=$1" "$owner/ports" 2>/dev/null
 }
-free_port() { # first free, unreserved port at or above $1
-    local p=$1
-    while ! port_free "$p" || reserved_by_other "$p"; do
-        p=$((p + 1))
-        [ "$p" -lt $(($1 + 200)) ] || { log "no free port in $1..$((p - 1))"; return 1; }
+others_ports() { # ports reserved by other DIRs that still exist
+    local f
+    for f in "$REG"/*; do
+        [ -f "$f" ] || continue
+        if reserved_by_other "${f##*/}"; then echo "${f##*/}"; fi
     done
-    echo "$p"
+}
+pick_ports() { # base...: for each base, the first free unreserved port at or above it
+    local excl
+    excl=$(others_ports | tr '\n' ',')
+    "$PY" - "$excl" "$@" << 'EOF'
+import socket, sys
+excl = {int(p) for p in sys.argv[1].split(",") if p}
+def free(p):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind(("127.0.0.1", p))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+for base in map(int, sys.argv[2:]):
+    p = next((p for p in range(base, base + 200) if p not in excl and free(p)), None)
+    if p is None:
+        sys.exit("broker.sh: no free port in %d..%d" % (base, base + 199))
+    print(p)
+EOF
 }
 reserve() { # ports... (global lock held)
     local p
@@ -239,23 +265,36 @@ set_env() {
     )
 }
 
-# launch NAME OUTFILE CMD...: run CMD in a new session with BROKER_ENV only,
-# stdin /dev/null, output to OUTFILE, no inherited lock fds; sets LAUNCHED.
-LAUNCHED=""
+# launch VAR NAME OUTFILE CMD...: run CMD in a new session with BROKER_ENV
+# only, stdin /dev/null, output to OUTFILE, no inherited lock fds; its pid
+# goes to VAR and DIR/pids before INT or TERM can end this script.
+PENDING=""
 launch() {
-    local name=$1 out=$2 pf="$DIR/.$1.pid" n=50
-    shift 2
+    local var=$1 name=$2 out=$3 pf="$DIR/.$2.pid" n=50 child
+    shift 3
     rm -f "$pf"
+    trap 'PENDING=130' INT
+    trap 'PENDING=143' TERM
     # shellcheck disable=SC2016 # $$ and $0 belong to the inner sh
     setsid env -i "${BROKER_ENV[@]}" /bin/sh -c 'echo $$ > "$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' \
         "$pf" "$@" < /dev/null > "$out" 2>&1 8>&- 9>&- &
+    child=$!
     while [ ! -s "$pf" ]; do
-        [ "$n" -gt 0 ] || { log "$name did not start"; return 1; }
+        if [ "$n" -le 0 ]; then
+            # Our unreaped child: its pid cannot have been reused.
+            kill -KILL "$child" 2> /dev/null || true
+            log "$name did not start"
+            return 1
+        fi
         sleep 0.1
         n=$((n - 1))
     done
-    LAUNCHED=$(cat "$pf")
+    printf -v "$var" '%s' "$(cat "$pf")"
+    write_pids
     rm -f "$pf"
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    [ -z "$PENDING" ] || exit "$PENDING"
 }
 
 dump_logs() {
@@ -269,12 +308,14 @@ dump_logs() {
 }
 
 # ------------------------------------------------------------------ start
-STARTING=0
+STARTING=0 WAITER=""
 on_exit() {
     local rc=$?
     if [ "$STARTING" = 1 ]; then
         set +e
         STARTING=0
+        # Our unreaped child, so its pid is still ours.
+        [ -z "$WAITER" ] || kill -TERM "$WAITER" 2> /dev/null
         dump_logs
         do_stop > /dev/null
         rc=1
@@ -297,9 +338,9 @@ do_start() {
     exec 9> "$REG.lock"
     flock -w 60 9 || die "could not lock $REG.lock within 60 s"
     if [ "$mode" = fresh ]; then
-        AMQP_PORT=$(free_port "$base")
-        DIST_PORT=$(free_port $((base + 20000)))
-        EPMD_PORT=$(free_port $((base + 19000)))
+        local picked
+        picked=$(pick_ports "$base" $((base + 20000)) $((base + 19000)))
+        { read -r AMQP_PORT; read -r DIST_PORT; read -r EPMD_PORT; } <<< "$picked"
         NODE="ospt$AMQP_PORT@localhost"
         printf 'AMQP_PORT=%s\nDIST_PORT=%s\nEPMD_PORT=%s\nNODE=%s\n' \
             "$AMQP_PORT" "$DIST_PORT" "$EPMD_PORT" "$NODE" > "$DIR/ports.tmp"
@@ -330,9 +371,7 @@ do_start() {
     EPMD_PID="" WRAPPER_PID="" BEAM_PID="" CHILD_PIDS=""
     # Our own epmd, in the foreground so we know its pid. It must listen
     # before beam starts (beam is told not to start one itself).
-    launch epmd "$DIR/epmd.out" "$EPMD_BIN" -port "$EPMD_PORT" -address 127.0.0.1
-    EPMD_PID=$LAUNCHED
-    write_pids
+    launch EPMD_PID epmd "$DIR/epmd.out" "$EPMD_BIN" -port "$EPMD_PORT" -address 127.0.0.1
     local n=100
     while port_free "$EPMD_PORT"; do
         alive "$EPMD_PID" || { log "epmd exited"; return 1; }
@@ -341,13 +380,12 @@ do_start() {
         n=$((n - 1))
     done
 
-    launch server "$DIR/server.out" "$RMQ_BIN/rabbitmq-server"
-    WRAPPER_PID=$LAUNCHED
-    write_pids
+    launch WRAPPER_PID server "$DIR/server.out" "$RMQ_BIN/rabbitmq-server"
     # Wait for an AMQP login (the listener opens at the end of boot).
     local left=$((START_TIMEOUT - (SECONDS - t0)))
     [ "$left" -gt 0 ] || left=1
-    if ! timeout -k 5 $((left + 15)) "$PY" - "$AMQP_PORT" "$WRAPPER_PID" "$left" << 'EOF'; then
+    # In the background, so that INT/TERM interrupt the wait at once.
+    timeout -k 5 $((left + 15)) "$PY" - "$AMQP_PORT" "$WRAPPER_PID" "$left" << 'EOF' &
 import socket, sys, time
 import amqp
 port, wrapper, end = int(sys.argv[1]), sys.argv[2], time.monotonic() + float(sys.argv[3])
@@ -375,8 +413,12 @@ while time.monotonic() < end:
         time.sleep(0.2)
 sys.exit("no AMQP login on 127.0.0.1:%d within %s s" % (port, sys.argv[3]))
 EOF
+    WAITER=$!
+    if ! wait "$WAITER"; then
+        WAITER=""
         return 1
     fi
+    WAITER=""
     BEAM_PID=$(beam_pid)
     local filepid
     filepid=$(cat "$DIR/rabbit.pid" 2> /dev/null || true)

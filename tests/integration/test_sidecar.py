@@ -83,7 +83,15 @@ def drain(port, queue="profiler.info", want=1, timeout=10.0):
     ch = c.channel()
     got, deadline = [], time.time() + timeout
     while len(got) < want and time.time() < deadline:
-        m = ch.basic_get(queue, no_ack=True)
+        try:
+            m = ch.basic_get(queue, no_ack=True)
+        except amqp.exceptions.NotFound:  # not declared (yet)
+            c.close()
+            time.sleep(0.2)
+            c = amqp.Connection("127.0.0.1:%d" % port, userid="guest", password="guest")
+            c.connect()
+            ch = c.channel()
+            continue
         if m is None:
             time.sleep(0.05)
             continue
@@ -254,12 +262,83 @@ def test_library_end_to_end(args, port, url, work):
     check("e2e: exit 0", rc == 0)
 
 
+def broker(args, verb):
+    r = subprocess.run([args.broker_sh, verb, os.path.dirname(args.broker_env)],
+                       capture_output=True, text=True, timeout=180)
+    return r.returncode == 0
+
+
+def point(i, service="svc"):
+    return json.dumps({"name": "p-start", "base_id": "b", "trace_id": "t%06d" % i,
+                       "parent_id": "p", "timestamp": "2024-01-01T00:00:00.000000",
+                       "info": {"host": "h"}, "project": None, "service": service}).encode()
+
+
+def collect_ids(port, queue="profiler.info", want=0, timeout=30.0):
+    ids, deadline = [], time.time() + timeout
+    while len(set(ids)) < want and time.time() < deadline:
+        try:
+            for m in drain(port, queue, want=want - len(set(ids)), timeout=1.0):
+                ids.append(json.loads(m.body)["payload"]["trace_id"])
+        except (OSError, amqp.exceptions.AMQPError):  # the broker is restarting
+            time.sleep(0.5)
+    return ids
+
+
+def test_broker_faults(args, port, url, work):
+    """Broker down at start, then up: everything is delivered. kill -9 of the
+    broker under load (durable queue), restart: every point at least once."""
+    # Durable exchange and queue of their own: the other tests use oslo's
+    # defaults (not durable), and RabbitMQ refuses a redeclaration with other
+    # flags (406).
+    sc = Sidecar(args.sidecar, url, work, "amqp_durable_queues = true\n"
+                 'control_exchange = "osp_faults"\ntopics = {"faults"}\n'
+                 "rabbit_retry_interval = 0.2\nrabbit_interval_max = 1.0\n")
+    q = "faults.info"
+    check("faults: warns that oslo's default queue is not durable only when it is not",
+          "not durable" not in sc.text())
+    check("faults: broker stopped", broker(args, "stop"))
+    for i in range(0, 500, 50):
+        sc.send(frame("h", [point(k) for k in range(i, i + 50)]))
+    time.sleep(1.0)
+    check("faults: broker restarted", broker(args, "restart"))
+    ids = collect_ids(port, q, want=500)
+    check("faults: all 500 points sent while the broker was down arrive",
+          set(ids) == {"t%06d" % i for i in range(500)}, "got %d distinct" % len(set(ids)))
+    # kill -9 under load
+    sender_done = threading.Event()
+
+    def load():
+        for i in range(1000, 5000, 100):
+            sc.send(frame("h", [point(k) for k in range(i, i + 100)]))
+            time.sleep(0.02)
+        sender_done.set()
+
+    t = threading.Thread(target=load)
+    t.start()
+    time.sleep(0.3)
+    check("faults: broker killed -9", broker(args, "kill9"))
+    time.sleep(0.5)
+    check("faults: broker restarted after kill -9", broker(args, "restart"))
+    t.join()
+    ids = collect_ids(port, q, want=4000, timeout=60)
+    want = {"t%06d" % i for i in range(1000, 5000)}
+    check("faults: every point of the load delivered at least once (%d messages, %d "
+          "duplicates)" % (len(ids), len(ids) - len(set(ids))), want <= set(ids),
+          "missing %d" % len(want - set(ids)))
+    rc = sc.stop()
+    check("faults: reconnects counted", re.search(r"reconnects=([3-9]|\d\d)", sc.text())
+          is not None, sc.text()[-400:])
+    check("faults: exit 0", rc == 0)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sidecar", required=True)
     ap.add_argument("--sample", required=True)
     ap.add_argument("--broker-env", required=True)
     ap.add_argument("--golden", required=True)
+    ap.add_argument("--broker-sh", required=True)
     args = ap.parse_args()
     env = dict(l.strip().split("=", 1) for l in open(args.broker_env) if "=" in l)
     port = int(env["OSP_BROKER_PORT"])
@@ -269,7 +348,8 @@ def main():
                                lambda w: test_bad_input(args, port, url, w),
                                lambda w: test_oslo_listener(args, port, url, w, False),
                                lambda w: test_oslo_listener(args, port, url, w, True),
-                               lambda w: test_library_end_to_end(args, port, url, w)]):
+                               lambda w: test_library_end_to_end(args, port, url, w),
+                               lambda w: test_broker_faults(args, port, url, w)]):
             d = os.path.join(work, str(i))
             os.mkdir(d)
             t(d)
