@@ -14,8 +14,9 @@
 #      (receiver busy-polling, or polling every RING_POLL_US); with the
 #      sidecar socket configured but nobody listening; and enabled=false;
 #   B. Python osprofiler 3.4.3 (/usr/bin/python3 bench/bench_py.py): no-op
-#      notifier, and messaging:// to a private RabbitMQ node started here on
-#      127.0.0.1 (ports picked free, from 5791/25791/24791 up);
+#      notifier, and messaging:// to a private RabbitMQ node on 127.0.0.1
+#      started and stopped with tests/integration/broker.sh (ports picked
+#      free, from 5791/25791/24791 up);
 #   C. writes bench/results/latest.md (bench/report.py) and prints it.
 #
 # Needs: python3-osprofiler, python3-oslo.messaging, rabbitmq-server (Debian
@@ -55,8 +56,9 @@ SKIP_MESSAGING=${SKIP_MESSAGING:-0}
 REPS=${REPS:-3}
 RING_POLL_US=${RING_POLL_US:-20}
 
+BROKER_SH=$SRC/tests/integration/broker.sh
 WORK=$(mktemp -d /tmp/osp-bench.XXXXXX)
-RX_PID="" RB_PID="" BEAM_PID="" EPMD_PID=""
+RX_PID="" RB=""
 
 log() { printf '[run.sh %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
@@ -83,26 +85,15 @@ stop_pid() { # pid, signal, tenths to wait before SIGKILL
     fi
 }
 
-beam_pid() { # the beam.smp child of the rabbitmq-server wrapper, if any yet
-    ps -o pid=,comm= --ppid "$RB_PID" 2>/dev/null | awk '$2 == "beam.smp" {print $1; exit}' || true
-}
-
+# broker.sh stops beam, its wrapper, beam's children and epmd by the pids in
+# $RB/pids (TERM, then KILL after a bounded wait).
 stop_broker() {
-    if [ -n "$RB_PID" ]; then
-        log "stopping RabbitMQ (wrapper $RB_PID, beam ${BEAM_PID:-?})"
-        # beam's own children (erl_child_setup, inet_gethost) end after it.
-        local kids=""
-        [ -z "$BEAM_PID" ] || kids=$(ps -o pid= --ppid "$BEAM_PID" 2>/dev/null || true)
-        # The wrapper's TERM trap forwards TERM to beam and waits for it.
-        stop_pid "$RB_PID" TERM 300
-        stop_pid "$BEAM_PID" TERM 100
-        local k
-        for k in $kids; do stop_pid "$k" TERM 50; done
-        RB_PID="" BEAM_PID=""
-    fi
-    if [ -n "$EPMD_PID" ]; then
-        stop_pid "$EPMD_PID" TERM 30
-        EPMD_PID=""
+    if [ -n "$RB" ]; then
+        if [ -f "$RB/pids" ]; then
+            log "stopping RabbitMQ ($(tr '\n' ' ' < "$RB/pids" | sed 's/ *$//'))"
+        fi
+        "$BROKER_SH" stop "$RB" || log "broker.sh stop failed"
+        RB=""
     fi
 }
 
@@ -122,21 +113,6 @@ trap cleanup EXIT
 trap 'log "command failed (rc $?) at line $LINENO"' ERR
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-port_free() {
-    "$PY" -c 'import socket,sys
-s=socket.socket()
-try: s.bind(("127.0.0.1", int(sys.argv[1])))
-except OSError: sys.exit(1)' "$1"
-}
-free_port() { # first free port at or above $1
-    local p=$1
-    while ! port_free "$p"; do
-        p=$((p + 1))
-        [ "$p" -lt $(($1 + 200)) ] || { echo "run.sh: no free port near $1" >&2; return 1; }
-    done
-    echo "$p"
-}
 
 # ---------------------------------------------------------------- machine
 busy_pct() { # all-CPU busy % over 1 s, from /proc/stat
@@ -245,54 +221,26 @@ if [ "$SKIP_MESSAGING" != 1 ]; then
     if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || ! "$PY" -c 'import oslo_messaging' 2>/dev/null; then
         log "rabbitmq-server or python3-oslo.messaging missing: skipping messaging"
     else
-        AMQP_PORT=$(free_port 5791)
-        DIST_PORT=$(free_port 25791)
-        EPMD_PORT=$(free_port 24791)
+        # A private node on 127.0.0.1 (ports from 5791/25791/24791 up), up to
+        # 90 s to become ready; on failure broker.sh prints its log tail.
         RB=$WORK/rb
-        mkdir -p "$RB/mnesia" "$RB/log"
-        echo '[].' > "$RB/enabled_plugins"
-        : > "$RB/rabbitmq-env.conf"
-        BROKER_ENV=(
-            PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 HOME="$RB"
-            RABBITMQ_NODENAME=ospbench@localhost
-            RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$AMQP_PORT"
-            RABBITMQ_DIST_PORT="$DIST_PORT"
-            RABBITMQ_MNESIA_BASE="$RB/mnesia" RABBITMQ_LOG_BASE="$RB/log"
-            RABBITMQ_ENABLED_PLUGINS_FILE="$RB/enabled_plugins"
-            RABBITMQ_CONF_ENV_FILE="$RB/rabbitmq-env.conf"
-            RABBITMQ_CONFIG_FILE="$RB/rabbitmq"
-            RABBITMQ_ADVANCED_CONFIG_FILE="$RB/advanced.config"
-            ERL_EPMD_PORT="$EPMD_PORT" ERL_EPMD_ADDRESS=127.0.0.1
-            RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
-        )
-        log "RabbitMQ: private node on 127.0.0.1 amqp=$AMQP_PORT dist=$DIST_PORT epmd=$EPMD_PORT"
-        # Our own epmd, in the foreground so we know its pid; beam's
-        # "epmd -daemon" then finds the port taken and exits.
-        env -i "${BROKER_ENV[@]}" /usr/bin/epmd -port "$EPMD_PORT" -address 127.0.0.1 \
-            > "$RB/epmd.out" 2>&1 &
-        EPMD_PID=$!
-        env -i "${BROKER_ENV[@]}" /usr/lib/rabbitmq/bin/rabbitmq-server > "$RB/server.out" 2>&1 &
-        RB_PID=$!
         ready=0
-        for _ in $(seq 1 900); do # up to ~90 s
-            kill -0 "$RB_PID" 2>/dev/null || break
-            [ -n "$BEAM_PID" ] || BEAM_PID=$(beam_pid)
-            if ! port_free "$AMQP_PORT" && "$PY" - "$AMQP_PORT" <<'EOF' 2>/dev/null; then
-import sys, amqp
-c = amqp.Connection("127.0.0.1:%s" % sys.argv[1], userid="guest", password="guest", connect_timeout=2)
-c.connect(); c.close()
-EOF
-                ready=1
-                break
-            fi
-            sleep 0.1
-        done
+        if "$BROKER_SH" start "$RB" 5791 > /dev/null; then
+            ready=1
+            while IFS='=' read -r k v; do
+                case "$k" in
+                OSP_BROKER_PORT) AMQP_PORT=$v ;;
+                OSP_BROKER_DIST_PORT) DIST_PORT=$v ;;
+                OSP_BROKER_EPMD_PORT) EPMD_PORT=$v ;;
+                OSP_BROKER_NODE) NODE=$v ;;
+                OSP_BROKER_BEAM_PID) BEAM_PID=$v ;;
+                esac
+            done < "$RB/env"
+            log "RabbitMQ: private node $NODE on 127.0.0.1 amqp=$AMQP_PORT dist=$DIST_PORT epmd=$EPMD_PORT"
+        fi
         if [ "$ready" != 1 ]; then
-            log "RabbitMQ did not come up; its output:"
-            tail -n 30 "$RB/server.out" >&2 || true
-            tail -n 30 "$RB"/log/*.log >&2 2>/dev/null || true
+            log "RabbitMQ did not come up (broker.sh printed its output above)"
         else
-            [ -n "$BEAM_PID" ] || BEAM_PID=$(beam_pid)
             RMQ_VER=$(grep -ho 'RabbitMQ [0-9][0-9.]*' "$RB"/log/*.log 2>/dev/null | head -n1 || true)
             log "RabbitMQ up (beam pid ${BEAM_PID:-?}, ${RMQ_VER:-version ?})"
             for rep in $(seq 1 "$REPS"); do
@@ -303,12 +251,12 @@ EOF
                     > "$WORK/py-messaging.$rep.json" 2> "$WORK/py-messaging.$rep.err" \
                     || { log "bench_py messaging failed"; tail -n 30 "$WORK/py-messaging.$rep.err" >&2; }
             done
-            "$PY" - "$WORK/machine.json" "$AMQP_PORT" "$DIST_PORT" "$EPMD_PORT" "${RMQ_VER:-}" <<'EOF'
+            "$PY" - "$WORK/machine.json" "$AMQP_PORT" "$DIST_PORT" "$EPMD_PORT" "${RMQ_VER:-}" "$NODE" <<'EOF'
 import json, sys
-p, amqp, dist, epmd, ver = sys.argv[1:6]
+p, amqp, dist, epmd, ver, node = sys.argv[1:7]
 m = json.load(open(p))
-m["broker"] = ("private node ospbench@localhost on 127.0.0.1, amqp %s, dist %s, epmd %s, "
-               "no plugins, no config file%s" % (amqp, dist, epmd, ", " + ver if ver else ""))
+m["broker"] = ("private node %s on 127.0.0.1, amqp %s, dist %s, epmd %s, "
+               "no plugins, no config file%s" % (node, amqp, dist, epmd, ", " + ver if ver else ""))
 json.dump(m, open(p, "w"))
 EOF
         fi

@@ -42,6 +42,8 @@ static cfg_opt_t opts[] = {
     CFG_FLOAT("rabbit_interval_max", 30.0, CFGF_NONE),
     CFG_STR("log_level", "info", CFGF_NONE),
     CFG_STR("oslo_config", "", CFGF_NONE),
+    CFG_STR("spool_dir", "/var/lib/osprofiler/spool", CFGF_NONE),
+    CFG_INT("spool_max_bytes", 1024L * 1024 * 1024, CFGF_NONE),
     CFG_END()};
 
 static osp_error_t *cur_err;
@@ -244,7 +246,9 @@ int osp_sc_config_load(osp_sc_config_t *c, const char *file, osp_error_t *err) {
                             cur_file);
         goto out;
     }
-    if (set_str(&c->listen_socket, cfg_getstr(cfg, "listen_socket")) ||
+    c->spool_max_bytes = cfg_getint(cfg, "spool_max_bytes");
+    if (set_str(&c->spool_dir, cfg_getstr(cfg, "spool_dir")) ||
+        set_str(&c->listen_socket, cfg_getstr(cfg, "listen_socket")) ||
         set_str(&c->transport_url, cfg_getstr(cfg, "transport_url")) ||
         set_str(&c->control_exchange, cfg_getstr(cfg, "control_exchange"))) {
         rc = OSP_ENOMEM;
@@ -288,8 +292,9 @@ out:
 }
 
 int osp_sc_config_override(osp_sc_config_t *c, const char *transport_url,
-                           const char *socket, osp_error_t *err) {
-    if (socket && set_str(&c->listen_socket, socket))
+                           const char *socket, const char *spool_dir, osp_error_t *err) {
+    if ((socket && set_str(&c->listen_socket, socket)) ||
+        (spool_dir && set_str(&c->spool_dir, spool_dir)))
         return OSP_ENOMEM;
     if (transport_url) {
         if (set_str(&c->transport_url, transport_url))
@@ -308,5 +313,6 @@ void osp_sc_config_free(osp_sc_config_t *c) {
     free(c->control_exchange);
     osp__free_keys(c->topics, c->ntopics);
     free(c->oslo_config);
+    free(c->spool_dir);
     memset(c, 0, sizeof *c);
 }

@@ -26,6 +26,8 @@ typedef struct osp_sc_config {
     double retry_interval, retry_backoff, interval_max;
     int log_level;
     char *oslo_config; /* path of a service .conf to import, or NULL */
+    char *spool_dir;   /* "" disables the disk spool */
+    long spool_max_bytes;
 } osp_sc_config_t;
 
 /* Defaults, then FILE (may be NULL), then the oslo .conf it names, then
@@ -35,7 +37,7 @@ int osp_sc_config_load(osp_sc_config_t *c, const char *file, osp_error_t *err);
 /* Apply --transport-url / --socket style overrides (NULL: keep). Re-applies
  * the URL's query options. */
 int osp_sc_config_override(osp_sc_config_t *c, const char *transport_url,
-                           const char *socket, osp_error_t *err);
+                           const char *socket, const char *spool_dir, osp_error_t *err);
 void osp_sc_config_free(osp_sc_config_t *c);
 
 #endif

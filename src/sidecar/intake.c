@@ -51,6 +51,7 @@ struct ring {
 struct osp_intake {
     const osp_sc_config_t *cfg;
     osp_queue_t *q;
+    osp_spool_t *spool; /* NULL: memory only */
     int lfd, ep;
     struct conn conns[MAX_CONNS];
     size_t nconns;
@@ -84,6 +85,18 @@ static void take_point(osp_intake_t *in, const char *rec, size_t len,
     const char *service = json_is_string(svc) ? json_string_value(svc) : "None";
     osp_msg_t *m = osp_msg_new(rec, len, publisher, strlen(publisher), service);
     json_decref(pt);
+    /* To disk while the broker is away or slow, and while older points are
+     * still there (order). Memory when the disk refuses. */
+    if (m && in->spool &&
+        (!atomic_load(&osp_sc_stats.connected) || in->q->bytes > in->q->limit / 2 ||
+         osp_spool_pending(in->spool) > 0) &&
+        osp_spool_append(in->spool, m)) {
+        osp_msg_free(m);
+        OSP_STAT_ADD(spooled, 1);
+        OSP_STAT_ADD(received, 1);
+        in->last_record = now_ms();
+        return;
+    }
     if (!m || !osp_queue_push(in->q, m)) {
         osp_msg_free(m);
         OSP_STAT_ADD(dropped_memory, 1);
@@ -260,7 +273,7 @@ static void accept_conns(osp_intake_t *in) {
 }
 
 int osp_intake_open(osp_intake_t **out, const osp_sc_config_t *cfg, osp_queue_t *q,
-                    osp_error_t *err) {
+                    osp_spool_t *spool, osp_error_t *err) {
     const char *path = cfg->listen_socket;
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof a.sun_path)
@@ -280,6 +293,7 @@ int osp_intake_open(osp_intake_t **out, const osp_sc_config_t *cfg, osp_queue_t 
         return OSP_ENOMEM;
     in->cfg = cfg;
     in->q = q;
+    in->spool = spool;
     in->rings = calloc(MAX_RINGS, sizeof *in->rings);
     in->buf = malloc(OSP_HOP_MAX_FRAME + 1);
     in->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -5,12 +5,13 @@
 
 #include "config.h"
 #include "queue.h"
+#include "spool.h"
 
 typedef struct osp_intake osp_intake_t;
 
 /* Bind the listener (never unlinking a path that is not a socket). */
 int osp_intake_open(osp_intake_t **out, const osp_sc_config_t *cfg, osp_queue_t *q,
-                    osp_error_t *err);
+                    osp_spool_t *spool, osp_error_t *err);
 /* Serve until a byte arrives on stop_fd (a signalfd or pipe the caller reads
  * afterwards). Returns when stop_fd is readable. */
 void osp_intake_run(osp_intake_t *in, int stop_fd);

@@ -12,6 +12,7 @@
  */
 #include <getopt.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,8 @@ osp_sc_stats_t osp_sc_stats;
 
 static const char usage[] =
     "usage: osprofiler-sidecar [--config FILE] [--test-config] [--transport-url URL]\n"
-    "                          [--socket PATH] [--log-level LEVEL] [--version]\n"
+    "                          [--socket PATH] [--spool-dir DIR] [--log-level LEVEL]\n"
+    "                          [--version]\n"
     "  Receives trace points on a local socket and publishes them to RabbitMQ\n"
     "  exactly as oslo.messaging does. Options override the config file.\n";
 
@@ -40,7 +42,7 @@ static void log_stats(const char *why) {
         OSP_LL_NOTICE, "stats",
         "%s: received=%llu published=%llu confirmed=%llu nacked=%llu "
         "dropped_invalid=%llu dropped_memory=%llu dropped_shutdown=%llu reconnects=%llu "
-        "rings=%llu",
+        "rings=%llu spooled=%llu",
         why, (unsigned long long)osp_sc_stats.received,
         (unsigned long long)osp_sc_stats.published,
         (unsigned long long)osp_sc_stats.confirmed,
@@ -49,7 +51,7 @@ static void log_stats(const char *why) {
         (unsigned long long)osp_sc_stats.dropped_memory,
         (unsigned long long)osp_sc_stats.dropped_shutdown,
         (unsigned long long)osp_sc_stats.reconnects,
-        (unsigned long long)osp_sc_stats.rings);
+        (unsigned long long)osp_sc_stats.rings, (unsigned long long)osp_sc_stats.spooled);
 }
 
 int main(int argc, char **argv) {
@@ -57,11 +59,12 @@ int main(int argc, char **argv) {
                                          {"test-config", no_argument, 0, 't'},
                                          {"transport-url", required_argument, 0, 'u'},
                                          {"socket", required_argument, 0, 's'},
+                                         {"spool-dir", required_argument, 0, 'd'},
                                          {"log-level", required_argument, 0, 'l'},
                                          {"version", no_argument, 0, 'v'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *file = NULL, *url = NULL, *sock = NULL, *level = NULL;
+    const char *file = NULL, *url = NULL, *sock = NULL, *level = NULL, *spool_dir = NULL;
     bool test_only = false;
     int o;
     while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -99,7 +102,7 @@ int main(int argc, char **argv) {
     osp_sc_config_t cfg;
     osp_error_t err;
     if (osp_sc_config_load(&cfg, file, &err) != OSP_OK ||
-        osp_sc_config_override(&cfg, url, sock, &err) != OSP_OK) {
+        osp_sc_config_override(&cfg, url, sock, spool_dir, &err) != OSP_OK) {
         fprintf(stderr, "osprofiler-sidecar: %s\n", err.text);
         return 1;
     }
@@ -141,13 +144,20 @@ int main(int argc, char **argv) {
 
     osp_queue_t q;
     osp_queue_init(&q, (size_t)cfg.memory_limit);
+    osp_spool_t *spool = NULL;
+    if (cfg.spool_dir[0] &&
+        !(spool = osp_spool_open(cfg.spool_dir, (uint64_t)cfg.spool_max_bytes, &err)))
+        OSP_LOG(OSP_LL_ERROR, "spool",
+                "%s; running without a disk spool: a broker outage "
+                "longer than memory_limit loses points",
+                err.text);
     osp_intake_t *in;
-    if (osp_intake_open(&in, &cfg, &q, &err) != OSP_OK) {
+    if (osp_intake_open(&in, &cfg, &q, spool, &err) != OSP_OK) {
         OSP_LOG(OSP_LL_ERROR, "intake", "%s", err.text);
         return 1;
     }
     osp_publisher_t *pub;
-    if (osp_publisher_start(&pub, &cfg, &q) != OSP_OK) {
+    if (osp_publisher_start(&pub, &cfg, &q, spool) != OSP_OK) {
         osp_intake_close(in);
         return 1;
     }
@@ -177,6 +187,7 @@ int main(int argc, char **argv) {
                 "%zu points were not confirmed within the grace period", left);
     }
     log_stats("exit");
+    osp_spool_close(spool);
     osp_queue_destroy(&q);
     osp_sc_config_free(&cfg);
     close(sfd);

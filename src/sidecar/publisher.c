@@ -23,6 +23,7 @@
 #include <amqp_tcp_socket.h>
 #include <math.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,7 @@ struct osp_publisher {
     const osp_sc_config_t *cfg;
     osp_transport_url_t url;
     osp_queue_t *q;
+    osp_spool_t *spool;
     pthread_t thread;
     atomic_bool stop;
     double grace_deadline; /* monotonic seconds, set by stop */
@@ -116,6 +118,7 @@ static bool reply_ok(amqp_rpc_reply_t r, const char *what, char *why, size_t len
 }
 
 static void disconnect(osp_publisher_t *p) {
+    atomic_store(&osp_sc_stats.connected, false);
     if (!p->conn)
         return;
     amqp_connection_close(p->conn, AMQP_REPLY_SUCCESS);
@@ -236,6 +239,7 @@ static bool connect_any(osp_publisher_t *p) {
             char cur[300];
             snprintf(cur, sizeof cur, "%s:%d", h->host, h->port);
             set_current(p, cur);
+            atomic_store(&osp_sc_stats.connected, true);
             OSP_STAT_ADD(reconnects, 1);
             OSP_LOG(OSP_LL_NOTICE, "publisher", "connected to %s (exchange %s)", cur,
                     p->cfg->control_exchange);
@@ -301,8 +305,11 @@ static void settle(osp_publisher_t *p, uint64_t tag, bool multiple) {
     while (p->fl_count && p->fl[p->fl_head].acked) {
         struct inflight *e = &p->fl[p->fl_head];
         OSP_STAT_ADD(confirmed, 1);
-        if (--e->m->acks_left == 0)
+        if (--e->m->acks_left == 0) {
+            if (p->spool)
+                osp_spool_done(p->spool, e->m); /* may delete its segment */
             osp_msg_free(e->m);
+        }
         e->m = NULL;
         p->fl_head = (p->fl_head + 1) % p->fl_cap;
         p->fl_count--;
@@ -364,7 +371,8 @@ static void *run(void *arg) {
     for (;;) {
         bool stopping = atomic_load(&p->stop);
         if (stopping && (mono() >= p->grace_deadline ||
-                         (osp_queue_count(p->q) == 0 && p->fl_count == 0)))
+                         (osp_queue_count(p->q) == 0 && p->fl_count == 0 &&
+                          (!p->spool || !p->conn || osp_spool_pending(p->spool) == 0))))
             break;
         if (!p->conn) {
             if (connect_any(p)) {
@@ -389,7 +397,13 @@ static void *run(void *arg) {
                           : 0;
         bool ok = true;
         if (room) {
-            osp_msg_t *batch = osp_queue_pop(p->q, room, p->fl_count ? 0 : 200);
+            /* Memory first (older), then the spool; never wait while the
+             * spool has points. */
+            bool spooled = p->spool && osp_spool_pending(p->spool) > 0;
+            osp_msg_t *batch =
+                osp_queue_pop(p->q, room, p->fl_count || spooled ? 0 : 200);
+            if (!batch && spooled)
+                batch = osp_spool_read(p->spool, room);
             while (batch && ok) {
                 osp_msg_t *m = batch;
                 batch = m->next;
@@ -410,13 +424,24 @@ static void *run(void *arg) {
         }
     }
     requeue_inflight(p);
-    p->left = osp_queue_count(p->q);
     disconnect(p);
+    /* What memory still holds goes to disk for the next run; points read
+     * from the spool are still in their segments and are simply left there. */
+    size_t lost = 0;
+    for (osp_msg_t *m = osp_queue_pop(p->q, SIZE_MAX, 0), *n; m; m = n) {
+        n = m->next;
+        if (!m->spool_seg && !(p->spool && osp_spool_append(p->spool, m)))
+            lost++;
+        else if (!m->spool_seg)
+            OSP_STAT_ADD(spooled, 1);
+        osp_msg_free(m);
+    }
+    p->left = lost;
     return NULL;
 }
 
 int osp_publisher_start(osp_publisher_t **out, const osp_sc_config_t *cfg,
-                        osp_queue_t *q) {
+                        osp_queue_t *q, osp_spool_t *spool) {
     osp_publisher_t *p = calloc(1, sizeof *p);
     if (!p)
         return OSP_ENOMEM;
@@ -429,6 +454,7 @@ int osp_publisher_start(osp_publisher_t **out, const osp_sc_config_t *cfg,
     }
     p->cfg = cfg;
     p->q = q;
+    p->spool = spool;
     p->fl_cap = (size_t)cfg->confirm_window + cfg->ntopics;
     p->fl = calloc(p->fl_cap, sizeof *p->fl);
     pthread_mutex_init(&p->cur_mu, NULL);

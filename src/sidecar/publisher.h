@@ -7,15 +7,16 @@
 
 #include "config.h"
 #include "queue.h"
+#include "spool.h"
 
 typedef struct osp_publisher osp_publisher_t;
 
 /* Starts the thread; connecting happens there (a broker that is down does not
  * stop the sidecar from starting). */
 int osp_publisher_start(osp_publisher_t **out, const osp_sc_config_t *cfg,
-                        osp_queue_t *q);
-/* Stop: publish what can be confirmed within grace seconds, then return the
- * number of points left unpublished. */
+                        osp_queue_t *q, osp_spool_t *spool);
+/* Stop: publish what can be confirmed within grace seconds; what is left in
+ * memory goes to the spool (if any). Returns the points lost. */
 size_t osp_publisher_stop(osp_publisher_t *p, double grace);
 /* "host:port" of the current broker, or "" (for stats). */
 void osp_publisher_current(osp_publisher_t *p, char *out, size_t len);

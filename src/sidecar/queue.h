@@ -16,6 +16,7 @@ typedef struct osp_msg {
     char *publisher;     /* publisher_id */
     char *event_type;    /* profiler.<service> */
     unsigned acks_left;  /* publisher: topics not yet confirmed */
+    uint64_t spool_seg;  /* segment it was read from, 0 if it never hit disk */
     size_t len;
     char payload[]; /* the point's JSON text, as the sender wrote it */
 } osp_msg_t;

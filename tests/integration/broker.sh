@@ -19,7 +19,9 @@
 # down, so parallel starts do not collide (registry: /tmp/osprofiler-c-broker-
 # ports/, an entry lasts as long as its DIR/ports file). The node is
 # ospt<amqp port>@localhost and has its own epmd (started first, in the
-# foreground, so its pid is known). Both run in their own session (setsid):
+# foreground, so its pid is known; beam and rabbitmqctl get -start_epmd false
+# so that no untracked "epmd -daemon" appears). Both run in their own session
+# (setsid), stdin/stdout/stderr away from the caller's (DIR/*.out):
 # the node outlives the calling process, so one process may start it and
 # another stop it. Ready = an AMQP login as guest succeeds, within
 # OSP_BROKER_START_TIMEOUT [90] s. Then DIR/env is written and printed:
@@ -34,7 +36,8 @@
 #
 # and DIR/pids (EPMD_PID=, WRAPPER_PID=, BEAM_PID=, CHILD_PIDS=). On failure
 # the broker's last output and log lines go to stderr, whatever was started is
-# stopped and the exit status is 1.
+# stopped and the exit status is 1. start refuses (exit 1) while anything of
+# an earlier start in DIR still runs; restart keeps DIR/ports and the data.
 #
 # Processes are only ever signalled by the pids recorded in DIR/pids (plus the
 # descendants of the wrapper and beam found at stop time), and only if
@@ -190,11 +193,17 @@ reserved_by_other() { # port: handed to another DIR that still exists
     [ -n "$owner" ] && [ "$owner" != "$DIR" ] || return 1
     grep -qx "[A-Z_]*_PORT=$1" "$owner/ports" 2>/dev/null
 }
-others_ports() { # ports reserved by other DIRs that still exist
-    local f
+others_ports() { # ports reserved by other DIRs that still exist (global lock held)
+    local f owner
     for f in "$REG"/*; do
         [ -f "$f" ] || continue
-        if reserved_by_other "${f##*/}"; then echo "${f##*/}"; fi
+        if reserved_by_other "${f##*/}"; then
+            echo "${f##*/}"
+        else
+            # Stale: its DIR is gone or has other ports now.
+            owner=$(cat "$f" 2> /dev/null || true)
+            [ "$owner" = "$DIR" ] || rm -f "$f"
+        fi
     done
 }
 pick_ports() { # base...: for each base, the first free unreserved port at or above it

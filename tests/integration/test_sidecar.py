@@ -37,19 +37,19 @@ def frame(publisher, records, flags=0):
 
 
 class Sidecar:
-    def __init__(self, binary, url, workdir, extra_conf=""):
+    def __init__(self, binary, url, workdir, extra_conf="", wait_connected=True):
         self.sock = os.path.join(workdir, "sc.sock")
         self.conf = os.path.join(workdir, "sidecar.conf")
         with open(self.conf, "w") as f:
-            f.write('listen_socket = "%s"\nlisten_mode = "0600"\nshutdown_grace = 5.0\n%s'
-                    % (self.sock, extra_conf))
+            f.write('listen_socket = "%s"\nlisten_mode = "0600"\nshutdown_grace = 5.0\n'
+                    'spool_dir = ""\n%s' % (self.sock, extra_conf))
         self.log = open(os.path.join(workdir, "sidecar.log"), "w+")
         self.proc = subprocess.Popen([binary, "--config", self.conf, "--transport-url", url],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 15
         while not os.path.exists(self.sock) and time.time() < deadline:
             time.sleep(0.02)
-        while "connected to" not in self.text() and time.time() < deadline:
+        while wait_connected and "connected to" not in self.text() and time.time() < deadline:
             time.sleep(0.02)
 
     def text(self):
@@ -64,6 +64,11 @@ class Sidecar:
         for d in (data if isinstance(data, list) else [data]):
             s.send(d)
         s.close()
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait(timeout=30)
+        self.log.close()
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -332,6 +337,55 @@ def test_broker_faults(args, port, url, work):
     check("faults: exit 0", rc == 0)
 
 
+def test_spool(args, port, url, work):
+    """With the broker down, points go to the disk spool; they survive a
+    SIGTERM and a kill -9 of the sidecar and are published once a sidecar
+    and a broker are back; confirmed segments are deleted."""
+    spool = os.path.join(work, "spool")
+    conf = ('spool_dir = "%s"\ncontrol_exchange = "osp_spool"\ntopics = {"spooltest"}\n'
+            "rabbit_retry_interval = 0.2\nrabbit_interval_max = 0.5\n" % spool)
+    q = "spooltest.info"
+    check("spool: broker stopped", broker(args, "stop"))
+    sc = Sidecar(args.sidecar, url, work, conf, wait_connected=False)
+    time.sleep(0.5)
+    sc.send([frame("h", [point(k) for k in range(i, i + 100)]) for i in range(0, 1000, 100)])
+    time.sleep(0.5)
+    check("spool: SIGTERM with the broker down exits 0", sc.stop() == 0)
+    m = re.search(r"spooled=(\d+)", sc.text())
+    check("spool: the points were spooled", m is not None and int(m.group(1)) == 1000,
+          sc.text()[-400:])
+    segs = [f for f in os.listdir(spool) if f.endswith(".seg")]
+    check("spool: segments on disk, private", len(segs) >= 1 and
+          (os.stat(spool).st_mode & 0o077) == 0, repr(segs))
+    # More points, then kill -9: those spooled survive too.
+    sc = Sidecar(args.sidecar, url, work, conf, wait_connected=False)
+    time.sleep(0.5)
+    check("spool: a restart finds the points", "1000 points from a previous run" in sc.text(),
+          sc.text()[-300:])
+    sc.send([frame("h", [point(k) for k in range(i, i + 100)]) for i in range(1000, 1500, 100)])
+    time.sleep(1.0)
+    sc.kill9()
+    check("spool: broker restarted", broker(args, "restart"))
+    sc = Sidecar(args.sidecar, url, work, conf)
+    ids = collect_ids(port, q, want=1500, timeout=60)
+    check("spool: all 1500 points published after the restarts",
+          set(ids) == {"t%06d" % i for i in range(1500)}, "got %d distinct" % len(set(ids)))
+    deadline = time.time() + 10
+    while time.time() < deadline and any(f.endswith(".seg") for f in os.listdir(spool)):
+        time.sleep(0.1)
+    check("spool: confirmed segments deleted", not any(f.endswith(".seg")
+                                                       for f in os.listdir(spool)))
+    check("spool: exit 0", sc.stop() == 0)
+    # An unsafe spool directory is refused, not used.
+    bad = os.path.join(work, "bad")
+    os.mkdir(bad)
+    os.chmod(bad, 0o777)
+    sc = Sidecar(args.sidecar, url, work, 'spool_dir = "%s"\n' % bad)
+    rc = sc.stop()
+    check("spool: a world-writable spool dir is refused",
+          "world writable" in sc.text() and rc == 0 and not os.listdir(bad), sc.text()[-300:])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sidecar", required=True)
@@ -349,7 +403,8 @@ def main():
                                lambda w: test_oslo_listener(args, port, url, w, False),
                                lambda w: test_oslo_listener(args, port, url, w, True),
                                lambda w: test_library_end_to_end(args, port, url, w),
-                               lambda w: test_broker_faults(args, port, url, w)]):
+                               lambda w: test_broker_faults(args, port, url, w),
+                               lambda w: test_spool(args, port, url, w)]):
             d = os.path.join(work, str(i))
             os.mkdir(d)
             t(d)
