@@ -440,8 +440,8 @@ static void *run(void *arg) {
     return NULL;
 }
 
-int osp_publisher_start(osp_publisher_t **out, const osp_sc_config_t *cfg,
-                        osp_queue_t *q, osp_spool_t *spool) {
+int osp_publisher_start(osp_publisher_t **out, const osp_sc_config_t *cfg, osp_queue_t *q,
+                        osp_spool_t *spool) {
     osp_publisher_t *p = calloc(1, sizeof *p);
     if (!p)
         return OSP_ENOMEM;

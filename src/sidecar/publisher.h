@@ -13,8 +13,8 @@ typedef struct osp_publisher osp_publisher_t;
 
 /* Starts the thread; connecting happens there (a broker that is down does not
  * stop the sidecar from starting). */
-int osp_publisher_start(osp_publisher_t **out, const osp_sc_config_t *cfg,
-                        osp_queue_t *q, osp_spool_t *spool);
+int osp_publisher_start(osp_publisher_t **out, const osp_sc_config_t *cfg, osp_queue_t *q,
+                        osp_spool_t *spool);
 /* Stop: publish what can be confirmed within grace seconds; what is left in
  * memory goes to the spool (if any). Returns the points lost. */
 size_t osp_publisher_stop(osp_publisher_t *p, double grace);

@@ -222,7 +222,8 @@ osp_spool_t *osp_spool_open(const char *dir, uint64_t max_bytes, osp_error_t *er
     }
     if (d)
         closedir(d);
-    qsort(s->segs, s->nsegs, sizeof *s->segs, by_id);
+    if (s->nsegs)
+        qsort(s->segs, s->nsegs, sizeof *s->segs, by_id);
     uint64_t found = 0;
     for (size_t i = 0; i < s->nsegs; i++) {
         scan_seg(s, &s->segs[i]);

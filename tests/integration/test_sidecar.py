@@ -48,6 +48,9 @@ class Sidecar:
                                      stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 15
         while not os.path.exists(self.sock) and time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("osprofiler-sidecar exited %s:\n%s"
+                                   % (self.proc.returncode, self.text()))
             time.sleep(0.02)
         while wait_connected and "connected to" not in self.text() and time.time() < deadline:
             time.sleep(0.02)
