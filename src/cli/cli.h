@@ -10,5 +10,6 @@
 
 int cmd_header(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 #endif

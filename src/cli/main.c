@@ -18,6 +18,7 @@ static void usage(FILE *out) {
           "  header sign    print X-Trace-Info / X-Trace-HMAC for a trace context\n"
           "  header verify  check X-Trace-Info / X-Trace-HMAC against hmac keys\n"
           "  trace tree     print the trace points of a JSON-lines file as a tree\n"
+          "  run            run a command inside a trace point (via the sidecar)\n"
           "\n"
           "Run 'osprofiler <command> <subcommand> --help' for details.\n",
           out);
@@ -41,6 +42,8 @@ int main(int argc, char **argv) {
         return cmd_header(argc - 1, argv + 1);
     if (strcmp(cmd, "trace") == 0)
         return cmd_trace(argc - 1, argv + 1);
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 1, argv + 1);
     fprintf(stderr, "osprofiler: unknown command '%s'\n", cmd);
     usage(stderr);
     return CLI_USAGE;

@@ -340,6 +340,37 @@ def test_broker_faults(args, port, url, work):
     check("faults: exit 0", rc == 0)
 
 
+def test_osprofiler_run(args, port, url, work):
+    """osprofiler run nests: the inner command's points hang under the outer
+    one, failures become etype/message, the exit status is passed on."""
+    purge(port)
+    sc = Sidecar(args.sidecar, url, work)
+    env = dict(os.environ, OSPROFILER_SIDECAR=sc.sock)
+    for k in ("OSPROFILER_BASE_ID", "OSPROFILER_PARENT_ID", "OSPROFILER_HMAC_KEY"):
+        env.pop(k, None)
+    r = subprocess.run([args.osprofiler, "run", "--name", "deploy", "--service", "tools",
+                        "--", args.osprofiler, "run", "--name", "step", "--",
+                        "sh", "-c", "exit 3"], env=env, timeout=60)
+    check("run: the exit status is passed on", r.returncode == 3, "rc=%d" % r.returncode)
+    msgs = drain(port, want=4)
+    pts = {json.loads(m.body)["payload"]["name"]: json.loads(m.body)["payload"]
+           for m in msgs}
+    check("run: four points", sorted(pts) == ["deploy-start", "deploy-stop", "step-start",
+                                             "step-stop"], repr(sorted(pts)))
+    if len(pts) == 4:
+        check("run: same trace", len({p["base_id"] for p in pts.values()}) == 1)
+        check("run: the inner point is a child of the outer one",
+              pts["step-start"]["parent_id"] == pts["deploy-start"]["trace_id"])
+        check("run: the failure is recorded",
+              pts["step-stop"]["info"].get("etype") == "ExitStatus" and
+              "status 3" in pts["step-stop"]["info"].get("message", ""),
+              repr(pts["step-stop"]["info"]))
+        check("run: the command line is recorded",
+              pts["step-start"]["info"]["run"]["argv"] == ["sh", "-c", "exit 3"])
+        check("run: the service is inherited", pts["step-start"]["service"] == "tools")
+    check("run: exit 0", sc.stop() == 0)
+
+
 def test_spool(args, port, url, work):
     """With the broker down, points go to the disk spool; they survive a
     SIGTERM and a kill -9 of the sidecar and are published once a sidecar
@@ -396,6 +427,7 @@ def main():
     ap.add_argument("--broker-env", required=True)
     ap.add_argument("--golden", required=True)
     ap.add_argument("--broker-sh", required=True)
+    ap.add_argument("--osprofiler", required=True)
     args = ap.parse_args()
     env = dict(l.strip().split("=", 1) for l in open(args.broker_env) if "=" in l)
     port = int(env["OSP_BROKER_PORT"])
@@ -406,6 +438,7 @@ def main():
                                lambda w: test_oslo_listener(args, port, url, w, False),
                                lambda w: test_oslo_listener(args, port, url, w, True),
                                lambda w: test_library_end_to_end(args, port, url, w),
+                               lambda w: test_osprofiler_run(args, port, url, w),
                                lambda w: test_broker_faults(args, port, url, w),
                                lambda w: test_spool(args, port, url, w)]):
             d = os.path.join(work, str(i))
