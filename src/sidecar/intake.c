@@ -36,6 +36,7 @@
 #define TAG_STOP   1
 #define TAG_CONN   2 /* + connection index in the upper bits */
 #define TAG_RING   3
+#define TAG_CTL    4
 
 struct conn {
     int fd;
@@ -53,6 +54,8 @@ struct osp_intake {
     osp_queue_t *q;
     osp_spool_t *spool; /* NULL: memory only */
     int lfd, ep;
+    int ctl_fd; /* <listen_socket>.ctl: answers with the counters */
+    char ctl_path[112];
     struct conn conns[MAX_CONNS];
     size_t nconns;
     struct ring *rings;
@@ -253,6 +256,20 @@ static void read_conn(osp_intake_t *in, size_t i) {
     }
 }
 
+/* One JSON line of counters per connection to the control socket (what
+ * "osprofiler-sidecar --stats" prints). */
+static void serve_stats(osp_intake_t *in) {
+    int fd = accept4(in->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0)
+        return;
+    char out[1024];
+    int n = osp_sc_stats_json(out, sizeof out, osp_queue_count(in->q), in->nconns,
+                              in->nrings);
+    ssize_t w = send(fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)w;
+    close(fd);
+}
+
 static void accept_conns(osp_intake_t *in) {
     for (;;) {
         int fd = accept4(in->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -315,6 +332,29 @@ int osp_intake_open(osp_intake_t **out, const osp_sc_config_t *cfg, osp_queue_t 
     }
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_LISTEN};
     epoll_ctl(in->ep, EPOLL_CTL_ADD, in->lfd, &ev);
+    /* The control socket: same directory and mode as the listener. */
+    snprintf(in->ctl_path, sizeof in->ctl_path, "%s.ctl", path);
+    struct sockaddr_un ca = {.sun_family = AF_UNIX};
+    in->ctl_fd = -1;
+    if (strlen(in->ctl_path) < sizeof ca.sun_path &&
+        (lstat(in->ctl_path, &st) != 0 || S_ISSOCK(st.st_mode))) {
+        unlink(in->ctl_path);
+        strcpy(ca.sun_path, in->ctl_path);
+        in->ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        old = umask(0177);
+        if (in->ctl_fd < 0 || bind(in->ctl_fd, (struct sockaddr *)&ca, sizeof ca) != 0 ||
+            chmod(in->ctl_path, cfg->listen_mode) != 0 || listen(in->ctl_fd, 16) != 0) {
+            OSP_LOG(OSP_LL_WARN, "intake", "%s: no control socket: %s", in->ctl_path,
+                    strerror(errno));
+            if (in->ctl_fd >= 0)
+                close(in->ctl_fd);
+            in->ctl_fd = -1;
+        } else {
+            struct epoll_event cev = {.events = EPOLLIN, .data.u64 = TAG_CTL};
+            epoll_ctl(in->ep, EPOLL_CTL_ADD, in->ctl_fd, &cev);
+        }
+        umask(old);
+    }
     osp__intake_current = in;
     *out = in;
     return OSP_OK;
@@ -366,6 +406,9 @@ void osp_intake_run(osp_intake_t *in, int stop_fd) {
             case TAG_LISTEN:
                 accept_conns(in);
                 break;
+            case TAG_CTL:
+                serve_stats(in);
+                break;
             case TAG_RING: {
                 uint64_t v;
                 for (size_t k = 0; k < in->nrings; k++) /* clear the wake-ups */
@@ -390,6 +433,10 @@ void osp_intake_close(osp_intake_t *in) {
         return;
     close(in->lfd); /* stop accepting first */
     unlink(in->path);
+    if (in->ctl_fd >= 0) {
+        close(in->ctl_fd);
+        unlink(in->ctl_path);
+    }
     while (in->nconns)
         close_conn(in, 0); /* drains their rings too */
     while (in->nrings)

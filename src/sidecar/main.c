@@ -10,13 +10,17 @@
  * intake, let the publisher confirm what it can within shutdown_grace, and
  * exit 0.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <osprofiler/osprofiler.h>
@@ -28,12 +32,10 @@
 #include "publisher.h"
 #include "stats.h"
 
-osp_sc_stats_t osp_sc_stats;
-
 static const char usage[] =
     "usage: osprofiler-sidecar [--config FILE] [--test-config] [--transport-url URL]\n"
     "                          [--socket PATH] [--spool-dir DIR] [--log-level LEVEL]\n"
-    "                          [--version]\n"
+    "                          [--stats] [--version]\n"
     "  Receives trace points on a local socket and publishes them to RabbitMQ\n"
     "  exactly as oslo.messaging does. Options override the config file.\n";
 
@@ -54,6 +56,51 @@ static void log_stats(const char *why) {
         (unsigned long long)osp_sc_stats.rings, (unsigned long long)osp_sc_stats.spooled);
 }
 
+/* systemd Type=notify without libsystemd: one datagram to $NOTIFY_SOCKET. */
+static void sd_notify_msg(const char *msg) {
+    const char *path = getenv("NOTIFY_SOCKET");
+    if (!path || (path[0] != '/' && path[0] != '@'))
+        return;
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    size_t n = strlen(path);
+    if (n >= sizeof a.sun_path)
+        return;
+    memcpy(a.sun_path, path, n);
+    if (a.sun_path[0] == '@')
+        a.sun_path[0] = '\0'; /* abstract namespace */
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    ssize_t w = sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&a,
+                       (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n));
+    (void)w;
+    close(fd);
+}
+
+/* --stats: ask a running sidecar for its counters. */
+static int print_stats(const char *listen_socket) {
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (snprintf(a.sun_path, sizeof a.sun_path, "%s.ctl", listen_socket) >=
+        (int)sizeof a.sun_path)
+        return 1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        fprintf(stderr, "osprofiler-sidecar: %s: %s (is the sidecar running?)\n",
+                a.sun_path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return 1;
+    }
+    char buf[2048];
+    ssize_t n, total = 0;
+    while ((n = read(fd, buf + total, sizeof buf - 1 - (size_t)total)) > 0)
+        total += n;
+    close(fd);
+    buf[total] = '\0';
+    fputs(buf, stdout);
+    return total > 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
     static const struct option opts[] = {{"config", required_argument, 0, 'c'},
                                          {"test-config", no_argument, 0, 't'},
@@ -62,10 +109,11 @@ int main(int argc, char **argv) {
                                          {"spool-dir", required_argument, 0, 'd'},
                                          {"log-level", required_argument, 0, 'l'},
                                          {"version", no_argument, 0, 'v'},
+                                         {"stats", no_argument, 0, 'S'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *file = NULL, *url = NULL, *sock = NULL, *level = NULL, *spool_dir = NULL;
-    bool test_only = false;
+    bool test_only = false, stats_only = false;
     int o;
     while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (o) {
@@ -74,6 +122,9 @@ int main(int argc, char **argv) {
             break;
         case 't':
             test_only = true;
+            break;
+        case 'S':
+            stats_only = true;
             break;
         case 'u':
             url = optarg;
@@ -105,6 +156,11 @@ int main(int argc, char **argv) {
         osp_sc_config_override(&cfg, url, sock, spool_dir, &err) != OSP_OK) {
         fprintf(stderr, "osprofiler-sidecar: %s\n", err.text);
         return 1;
+    }
+    if (stats_only) {
+        int rc = print_stats(cfg.listen_socket);
+        osp_sc_config_free(&cfg);
+        return rc;
     }
     osp_log_level = cfg.log_level;
     if (level && (osp_log_level = osp__log_level_parse(level)) < 0) {
@@ -164,6 +220,7 @@ int main(int argc, char **argv) {
     OSP_LOG(OSP_LL_NOTICE, "main", "listening on %s; broker %s; %zu topic(s), driver %s",
             cfg.listen_socket, hosts, cfg.ntopics,
             cfg.driver_v2 ? "messagingv2" : "messaging");
+    sd_notify_msg("READY=1");
     for (;;) {
         osp_intake_run(in, sfd);
         struct signalfd_siginfo si;
@@ -179,6 +236,7 @@ int main(int argc, char **argv) {
                 cfg.shutdown_grace);
         break;
     }
+    sd_notify_msg("STOPPING=1");
     osp_intake_close(in);
     size_t left = osp_publisher_stop(pub, cfg.shutdown_grace);
     if (left) {

@@ -5,6 +5,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct osp_sc_stats {
@@ -22,6 +23,10 @@ typedef struct osp_sc_stats {
 } osp_sc_stats_t;
 
 extern osp_sc_stats_t osp_sc_stats;
+
+/* The counters as one JSON line (with '\n'); returns its length. */
+int osp_sc_stats_json(char *out, size_t len, size_t queued, size_t connections,
+                      size_t rings);
 
 #define OSP_STAT_ADD(field, n)                                                           \
     atomic_fetch_add_explicit(&osp_sc_stats.field, (n), memory_order_relaxed)

@@ -37,7 +37,8 @@ def frame(publisher, records, flags=0):
 
 
 class Sidecar:
-    def __init__(self, binary, url, workdir, extra_conf="", wait_connected=True):
+    def __init__(self, binary, url, workdir, extra_conf="", wait_connected=True, env=None):
+        self.binary = binary
         self.sock = os.path.join(workdir, "sc.sock")
         self.conf = os.path.join(workdir, "sidecar.conf")
         with open(self.conf, "w") as f:
@@ -45,7 +46,7 @@ class Sidecar:
                     'spool_dir = ""\n%s' % (self.sock, extra_conf))
         self.log = open(os.path.join(workdir, "sidecar.log"), "w+")
         self.proc = subprocess.Popen([binary, "--config", self.conf, "--transport-url", url],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + 15
         while not os.path.exists(self.sock) and time.time() < deadline:
             if self.proc.poll() is not None:
@@ -67,6 +68,11 @@ class Sidecar:
         for d in (data if isinstance(data, list) else [data]):
             s.send(d)
         s.close()
+
+    def stats(self):
+        r = subprocess.run([self.binary, "--config", self.conf, "--stats"],
+                           capture_output=True, text=True, timeout=10)
+        return json.loads(r.stdout) if r.returncode == 0 else None
 
     def kill9(self):
         self.proc.kill()
@@ -124,7 +130,16 @@ def test_wire(args, port, url, work):
     golden = open(os.path.join(args.golden, "osprofiler_start.body"), "rb").read()
     gmsg = json.loads(golden)
     payload = json.dumps(gmsg["payload"]).encode()  # json.dumps == what the library writes
-    sc = Sidecar(args.sidecar, url, work)
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(os.path.join(work, "notify"))
+    notify.settimeout(15)
+    sc = Sidecar(args.sidecar, url, work,
+                 env=dict(os.environ, NOTIFY_SOCKET=os.path.join(work, "notify")))
+    try:
+        ready = notify.recv(100)
+    except socket.timeout:
+        ready = b""
+    check("wire: systemd readiness (Type=notify)", ready == b"READY=1", repr(ready))
     purge(port)
     sc.send(frame("golden-host", [payload]))
     msgs = drain(port)
@@ -156,6 +171,10 @@ def test_wire(args, port, url, work):
             norm = norm.replace(body[k].encode(), gmsg[k].encode())
         check("wire: body byte-identical to the golden Python body", norm == golden,
               "C:      %r\ngolden: %r" % (norm[:300], golden[:300]))
+    st = sc.stats()
+    check("wire: --stats reports the counters",
+          st is not None and st["received"] == 1 and st["confirmed"] == 1 and
+          st["connected"] is True and st["dropped"]["invalid"] == 0, repr(st))
     rc = sc.stop()
     check("wire: SIGTERM exits 0", rc == 0, "rc=%s" % rc)
     check("wire: exit stats logged", "received=1 published=1 confirmed=1" in sc.text(),
