@@ -50,7 +50,6 @@ struct ring {
 };
 
 struct osp_intake {
-    const osp_sc_config_t *cfg;
     osp_queue_t *q;
     osp_spool_t *spool; /* NULL: memory only */
     int lfd, ep;
@@ -308,7 +307,6 @@ int osp_intake_open(osp_intake_t **out, const osp_sc_config_t *cfg, osp_queue_t 
     osp_intake_t *in = calloc(1, sizeof *in);
     if (!in)
         return OSP_ENOMEM;
-    in->cfg = cfg;
     in->q = q;
     in->spool = spool;
     in->rings = calloc(MAX_RINGS, sizeof *in->rings);

@@ -101,6 +101,50 @@ static int print_stats(const char *listen_socket) {
     return total > 0 ? 0 : 1;
 }
 
+static bool same_str(const char *a, const char *b) {
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* SIGHUP: read the configuration again; an invalid one is refused and the
+ * running one stays. Publisher settings take effect by restarting the
+ * publisher thread (queued points stay queued); the socket and the spool
+ * directory need a restart of the process. */
+static void reload(osp_sc_config_t *cfg, const char *file, const char *url,
+                   const char *sock, const char *spool_dir, const char *level,
+                   osp_publisher_t **pub, osp_queue_t *q, osp_spool_t *spool) {
+    osp_sc_config_t next;
+    osp_error_t err;
+    if (osp_sc_config_load(&next, file, &err) != OSP_OK ||
+        osp_sc_config_override(&next, url, sock, spool_dir, &err) != OSP_OK) {
+        OSP_LOG(OSP_LL_ERROR, "main",
+                "SIGHUP: new configuration refused, keeping the "
+                "running one: %s",
+                err.text);
+        return;
+    }
+    if (!same_str(next.listen_socket, cfg->listen_socket) ||
+        next.listen_mode != cfg->listen_mode || !same_str(next.spool_dir, cfg->spool_dir))
+        OSP_LOG(OSP_LL_WARN, "main",
+                "SIGHUP: listen_socket, listen_mode and spool_dir "
+                "change only with a restart");
+    osp_log_level = level ? osp__log_level_parse(level) : next.log_level;
+    pthread_mutex_lock(&q->mu);
+    q->limit = (size_t)next.memory_limit;
+    pthread_mutex_unlock(&q->mu);
+    /* The running publisher reads *cfg: stop it before replacing it. */
+    osp_publisher_restart_stop(*pub);
+    next.listen_socket = (free(next.listen_socket), strdup(cfg->listen_socket));
+    next.listen_mode = cfg->listen_mode;
+    next.spool_dir = (free(next.spool_dir), strdup(cfg->spool_dir));
+    osp_sc_config_free(cfg);
+    *cfg = next;
+    if (osp_publisher_start(pub, cfg, q, spool) != OSP_OK) {
+        OSP_LOG(OSP_LL_ERROR, "main", "SIGHUP: cannot start the publisher; exiting");
+        exit(1);
+    }
+    OSP_LOG(OSP_LL_NOTICE, "main", "SIGHUP: configuration reloaded");
+}
+
 int main(int argc, char **argv) {
     static const struct option opts[] = {{"config", required_argument, 0, 'c'},
                                          {"test-config", no_argument, 0, 't'},
@@ -227,9 +271,7 @@ int main(int argc, char **argv) {
         if (read(sfd, &si, sizeof si) != (ssize_t)sizeof si)
             continue;
         if (si.ssi_signo == SIGHUP) {
-            OSP_LOG(OSP_LL_WARN, "main",
-                    "SIGHUP: reloading is not supported yet; "
-                    "restart to apply a new configuration");
+            reload(&cfg, file, url, sock, spool_dir, level, &pub, &q, spool);
             continue;
         }
         OSP_LOG(OSP_LL_NOTICE, "main", "signal %u: stopping (grace %.1f s)", si.ssi_signo,

@@ -51,6 +51,7 @@ struct osp_publisher {
     osp_spool_t *spool;
     pthread_t thread;
     atomic_bool stop;
+    bool final;            /* shutting down (spool what is left), not reloading */
     double grace_deadline; /* monotonic seconds, set by stop */
     size_t left;           /* points not published at exit */
     amqp_connection_state_t conn;
@@ -425,6 +426,8 @@ static void *run(void *arg) {
     }
     requeue_inflight(p);
     disconnect(p);
+    if (!p->final)
+        return NULL; /* a reload: the next publisher takes the queue */
     /* What memory still holds goes to disk for the next run; points read
      * from the spool are still in their segments and are simply left there. */
     size_t lost = 0;
@@ -468,10 +471,12 @@ int osp_publisher_start(osp_publisher_t **out, const osp_sc_config_t *cfg, osp_q
     return OSP_OK;
 }
 
-size_t osp_publisher_stop(osp_publisher_t *p, double grace) {
+static size_t stop(osp_publisher_t *p, double grace, bool final) {
     p->grace_deadline = mono() + grace;
+    p->final = final;
     atomic_store(&p->stop, true);
-    osp_queue_close(p->q);
+    if (final)
+        osp_queue_close(p->q);
     pthread_join(p->thread, NULL);
     size_t left = p->left;
     osp__transport_url_free(&p->url);
@@ -480,3 +485,9 @@ size_t osp_publisher_stop(osp_publisher_t *p, double grace) {
     free(p);
     return left;
 }
+
+size_t osp_publisher_stop(osp_publisher_t *p, double grace) {
+    return stop(p, grace, true);
+}
+
+void osp_publisher_restart_stop(osp_publisher_t *p) { stop(p, 0, false); }

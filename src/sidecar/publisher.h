@@ -18,6 +18,9 @@ int osp_publisher_start(osp_publisher_t **out, const osp_sc_config_t *cfg, osp_q
 /* Stop: publish what can be confirmed within grace seconds; what is left in
  * memory goes to the spool (if any). Returns the points lost. */
 size_t osp_publisher_stop(osp_publisher_t *p, double grace);
+/* Stop at once for a reload: unconfirmed points go back to the queue, which
+ * stays open for the next publisher. */
+void osp_publisher_restart_stop(osp_publisher_t *p);
 /* "host:port" of the current broker, or "" (for stats). */
 void osp_publisher_current(osp_publisher_t *p, char *out, size_t len);
 

@@ -47,7 +47,7 @@ class Sidecar:
         self.log = open(os.path.join(workdir, "sidecar.log"), "w+")
         self.proc = subprocess.Popen([binary, "--config", self.conf, "--transport-url", url],
                                      stdout=self.log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.time() + 15
+        deadline = time.time() + 30
         while not os.path.exists(self.sock) and time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("osprofiler-sidecar exited %s:\n%s"
@@ -90,7 +90,7 @@ class Sidecar:
         return rc
 
 
-def drain(port, queue="profiler.info", want=1, timeout=10.0):
+def drain(port, queue="profiler.info", want=1, timeout=30.0):
     """basic.get until `want` messages arrived (or timeout)."""
     c = amqp.Connection("127.0.0.1:%d" % port, userid="guest", password="guest")
     c.connect()
@@ -390,6 +390,37 @@ def test_osprofiler_run(args, port, url, work):
     check("run: exit 0", sc.stop() == 0)
 
 
+def test_reload(args, port, url, work):
+    """SIGHUP applies a valid configuration (a new topic here) and refuses an
+    invalid one, keeping the running one."""
+    purge(port)
+    sc = Sidecar(args.sidecar, url, work)
+    with open(sc.conf, "a") as f:
+        f.write('topics = {"profiler", "reloaded"}\n')
+    sc.proc.send_signal(signal.SIGHUP)
+    deadline = time.time() + 15
+    while "configuration reloaded" not in sc.text() and time.time() < deadline:
+        time.sleep(0.05)
+    check("reload: a valid configuration is applied", "configuration reloaded" in sc.text(),
+          sc.text()[-300:])
+    time.sleep(0.5)
+    sc.send(frame("h", [point(1)]))
+    check("reload: the new topic gets the point",
+          len(drain(port, "reloaded.info")) == 1 and len(drain(port)) == 1)
+    with open(sc.conf, "a") as f:
+        f.write("this is not an option\n")
+    sc.proc.send_signal(signal.SIGHUP)
+    deadline = time.time() + 15
+    while "refused" not in sc.text() and time.time() < deadline:
+        time.sleep(0.05)
+    check("reload: an invalid configuration is refused with file and line",
+          re.search(r"refused.*sidecar.conf:\d+", sc.text()) is not None, sc.text()[-300:])
+    sc.send(frame("h", [point(2)]))
+    check("reload: still publishing with the running configuration",
+          len(drain(port, "reloaded.info")) == 1)
+    check("reload: exit 0", sc.stop() == 0)
+
+
 def test_spool(args, port, url, work):
     """With the broker down, points go to the disk spool; they survive a
     SIGTERM and a kill -9 of the sidecar and are published once a sidecar
@@ -458,6 +489,7 @@ def main():
                                lambda w: test_oslo_listener(args, port, url, w, True),
                                lambda w: test_library_end_to_end(args, port, url, w),
                                lambda w: test_osprofiler_run(args, port, url, w),
+                               lambda w: test_reload(args, port, url, w),
                                lambda w: test_broker_faults(args, port, url, w),
                                lambda w: test_spool(args, port, url, w)]):
             d = os.path.join(work, str(i))
