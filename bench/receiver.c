@@ -136,14 +136,9 @@ static void handle_ring_reg(int conn, int *fds, int nfds) {
 /* Read every queued frame on fd. Returns 0 when the peer is gone. */
 static int drain_conn(int fd) {
     for (;;) {
-        union {
-            char buf[CMSG_SPACE(4 * sizeof(int))];
-            struct cmsghdr align;
-        } ctl;
-        struct iovec iov = {frame, sizeof frame};
-        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
-                             .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
-        ssize_t r = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        int fds[OSP_HOP_MAX_FDS], nfds;
+        bool truncated;
+        ssize_t r = osp__hop_recv(fd, frame, sizeof frame, fds, &nfds, &truncated);
         if (r < 0) {
             if (errno == EINTR)
                 continue;
@@ -151,24 +146,10 @@ static int drain_conn(int fd) {
         }
         if (r == 0)
             return 0; /* SEQPACKET gives 0 only at EOF */
-        int fds[4], nfds = 0;
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-                int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-                for (int j = 0; j < k; j++) {
-                    int f;
-                    memcpy(&f, CMSG_DATA(c) + (size_t)j * sizeof(int), sizeof f);
-                    if (nfds < 4)
-                        fds[nfds++] = f;
-                    else
-                        close(f);
-                }
-            }
-        }
         n_frames++;
         n_bytes += (uint64_t)r;
         osp_hop_frame_t f;
-        if ((msg.msg_flags & MSG_TRUNC) || osp__hop_parse(frame, (size_t)r, &f, NULL) != 0) {
+        if (truncated || osp__hop_parse(frame, (size_t)r, &f, NULL) != 0) {
             n_bad++;
             for (int i = 0; i < nfds; i++)
                 close(fds[i]);

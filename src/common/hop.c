@@ -11,6 +11,8 @@
 #include "hop.h"
 
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "errors.h"
 
@@ -24,6 +26,39 @@ size_t osp__hop_header(char *out, const char *publisher, size_t publisher_len) {
     out[7] = (char)(publisher_len >> 8);
     memcpy(out + 8, publisher, publisher_len);
     return 8 + publisher_len;
+}
+
+ssize_t osp__hop_recv(int fd, void *buf, size_t cap, int fds[OSP_HOP_MAX_FDS], int *nfds,
+                      bool *truncated) {
+    union {
+        char buf[CMSG_SPACE(OSP_HOP_MAX_FDS * sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {buf, cap};
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = ctl.buf,
+                         .msg_controllen = sizeof ctl.buf};
+    *nfds = 0;
+    *truncated = false;
+    ssize_t got = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (got < 0)
+        return got;
+    for (struct cmsghdr *h = CMSG_FIRSTHDR(&msg); h; h = CMSG_NXTHDR(&msg, h)) {
+        if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t k = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t j = 0; j < k; j++) {
+            int d;
+            memcpy(&d, CMSG_DATA(h) + j * sizeof(int), sizeof d);
+            if (*nfds < OSP_HOP_MAX_FDS)
+                fds[(*nfds)++] = d;
+            else
+                close(d);
+        }
+    }
+    *truncated = (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0;
+    return got;
 }
 
 int osp__hop_parse(const void *buf, size_t len, osp_hop_frame_t *f, osp_error_t *err) {

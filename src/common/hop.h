@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <osprofiler/osprofiler.h>
 
@@ -29,6 +30,14 @@ typedef struct osp_hop_frame {
 /* Write a frame header for publisher into out (at least 8 + 255 bytes).
  * Returns the header length. */
 size_t osp__hop_header(char *out, const char *publisher, size_t publisher_len);
+#define OSP_HOP_MAX_FDS 4
+/* Receive one frame from a SEQPACKET connection without blocking: bytes into
+ * buf (cap should be OSP_HOP_MAX_FRAME + 1), descriptors passed with it
+ * (close-on-exec; beyond OSP_HOP_MAX_FDS they are closed) into fds.
+ * Returns its length, 0 at EOF, -1 with errno (EAGAIN: nothing now).
+ * *truncated is set when the frame did not fit in cap. */
+ssize_t osp__hop_recv(int fd, void *buf, size_t cap, int fds[OSP_HOP_MAX_FDS], int *nfds,
+                      bool *truncated);
 /* Check a received frame's header. Returns OSP_OK or OSP_EFRAME with err. */
 int osp__hop_parse(const void *buf, size_t len, osp_hop_frame_t *f, osp_error_t *err);
 /* Next record (one JSON text, without its '\n'). Returns 1 with a record,

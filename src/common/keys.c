@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <osprofiler/osprofiler.h>
 
@@ -50,4 +51,16 @@ int osp__split_keys(const char *text, char ***out, size_t *count) {
     *out = keys;
     *count = n;
     return OSP_OK;
+}
+
+int osp__parse_bool(const char *v, bool *out) {
+    static const char *const yes[] = {"true", "1", "on", "yes"};
+    static const char *const no[] = {"false", "0", "off", "no"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(v, yes[i]) == 0)
+            return *out = true, 0;
+        if (strcasecmp(v, no[i]) == 0)
+            return *out = false, 0;
+    }
+    return -1;
 }

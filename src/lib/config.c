@@ -270,18 +270,6 @@ static char *read_line(char *str, int num, void *stream) {
     return str;
 }
 
-static int parse_bool(const char *v, bool *out) {
-    static const char *const yes[] = {"true", "1", "on", "yes"};
-    static const char *const no[] = {"false", "0", "off", "no"};
-    for (size_t i = 0; i < 4; i++) {
-        if (strcasecmp(v, yes[i]) == 0)
-            return *out = true, 0;
-        if (strcasecmp(v, no[i]) == 0)
-            return *out = false, 0;
-    }
-    return -1;
-}
-
 /* oslo.config's iniparser removes one pair of matching outer quotes. */
 static const char *unquote(const char *v, char *tmp, size_t cap) {
     size_t n = strlen(v);
@@ -316,7 +304,7 @@ static int on_entry(void *user, const char *section, const char *name,
         else if (strcmp(name, "filter_error_trace") == 0)
             flag = &cfg->filter_error_trace;
         if (flag) {
-            if (parse_bool(value, &b) != 0) {
+            if (osp__parse_bool(value, &b) != 0) {
                 fail(c, lineno, "[profiler] %s: '%.40s' is not a boolean (true/false)",
                      name, value);
                 return 0;

@@ -64,18 +64,6 @@ static bool set_by_file(cfg_t *cfg, const char *name) {
     return o && (o->flags & CFGF_MODIFIED);
 }
 
-static int parse_bool(const char *v, bool *out) {
-    static const char *const yes[] = {"true", "1", "on", "yes"};
-    static const char *const no[] = {"false", "0", "off", "no"};
-    for (size_t i = 0; i < 4; i++) {
-        if (strcasecmp(v, yes[i]) == 0)
-            return *out = true, 0;
-        if (strcasecmp(v, no[i]) == 0)
-            return *out = false, 0;
-    }
-    return -1;
-}
-
 static int set_str(char **slot, const char *v) {
     char *d = strdup(v);
     if (!d)
@@ -109,7 +97,7 @@ static int set_rabbit_option(osp_sc_config_t *c, const char *name, const char *v
     *known = true;
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
         if (strcmp(name, flags[i].name) == 0)
-            return parse_bool(value, flags[i].slot) ? OSP_ECONFIG : OSP_OK;
+            return osp__parse_bool(value, flags[i].slot) ? OSP_ECONFIG : OSP_OK;
     if (strcmp(name, "heartbeat_timeout_threshold") == 0) {
         c->heartbeat = atoi(value);
         return OSP_OK;

@@ -196,43 +196,22 @@ static void close_conn(osp_intake_t *in, size_t i) {
 static void read_conn(osp_intake_t *in, size_t i) {
     struct conn *c = &in->conns[i];
     for (int budget = 64; budget > 0; budget--) {
-        union {
-            char buf[CMSG_SPACE(4 * sizeof(int))];
-            struct cmsghdr align;
-        } ctl;
-        struct iovec iov = {in->buf, OSP_HOP_MAX_FRAME + 1};
-        struct msghdr msg = {.msg_iov = &iov,
-                             .msg_iovlen = 1,
-                             .msg_control = ctl.buf,
-                             .msg_controllen = sizeof ctl.buf};
-        ssize_t got = recvmsg(c->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        int fds[OSP_HOP_MAX_FDS], nfds;
+        bool truncated;
+        ssize_t got =
+            osp__hop_recv(c->fd, in->buf, OSP_HOP_MAX_FRAME + 1, fds, &nfds, &truncated);
         if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
             close_conn(in, i);
             return;
         }
         if (got < 0)
             return;
-        int fds[4], nfds = 0;
-        for (struct cmsghdr *h = CMSG_FIRSTHDR(&msg); h; h = CMSG_NXTHDR(&msg, h)) {
-            if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
-                continue;
-            int k = (int)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-            for (int j = 0; j < k; j++) {
-                int fd;
-                memcpy(&fd, CMSG_DATA(h) + (size_t)j * sizeof(int), sizeof fd);
-                if (nfds < 4)
-                    fds[nfds++] = fd;
-                else
-                    close(fd);
-            }
-        }
         osp_hop_frame_t f;
         osp_error_t err;
-        if ((msg.msg_flags & MSG_TRUNC) ||
-            osp__hop_parse(in->buf, (size_t)got, &f, &err)) {
+        if (truncated || osp__hop_parse(in->buf, (size_t)got, &f, &err)) {
             OSP_STAT_ADD(dropped_invalid, 1);
             OSP_LOG(OSP_LL_DEBUG, "intake", "dropped a frame: %s",
-                    msg.msg_flags & MSG_TRUNC ? "too large" : err.text);
+                    truncated ? "too large" : err.text);
             for (int j = 0; j < nfds; j++)
                 close(fds[j]);
             continue;

@@ -157,25 +157,10 @@ static void *loop(void *arg) {
         for (size_t i = 0; i < r->nconn; i++) {
             if (!(p[i + 1].revents & (POLLIN | POLLHUP | POLLERR)))
                 continue;
-            union {
-                char buf[CMSG_SPACE(4 * sizeof(int))];
-                struct cmsghdr align;
-            } ctl;
-            struct iovec iov = {buf, OSP_HOP_MAX_FRAME + 1};
-            struct msghdr msg = {.msg_iov = &iov,
-                                 .msg_iovlen = 1,
-                                 .msg_control = ctl.buf,
-                                 .msg_controllen = sizeof ctl.buf};
-            ssize_t got = recvmsg(r->conns[i], &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-            int fds[4], nfds = 0;
-            for (struct cmsghdr *c = got > 0 ? CMSG_FIRSTHDR(&msg) : NULL; c;
-                 c = CMSG_NXTHDR(&msg, c)) {
-                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-                    int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-                    for (int j = 0; j < k && nfds < 4; j++)
-                        memcpy(&fds[nfds++], CMSG_DATA(c) + j * sizeof(int), sizeof(int));
-                }
-            }
+            int fds[OSP_HOP_MAX_FDS], nfds;
+            bool truncated;
+            ssize_t got = osp__hop_recv(r->conns[i], buf, OSP_HOP_MAX_FRAME + 1, fds,
+                                        &nfds, &truncated);
             if (got > 0) {
                 handle_frame(r, r->conns[i], buf, (size_t)got, fds, nfds);
             } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
