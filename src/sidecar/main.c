@@ -39,21 +39,13 @@ static const char usage[] =
     "  Receives trace points on a local socket and publishes them to RabbitMQ\n"
     "  exactly as oslo.messaging does. Options override the config file.\n";
 
-static void log_stats(const char *why) {
-    OSP_LOG(
-        OSP_LL_NOTICE, "stats",
-        "%s: received=%llu published=%llu confirmed=%llu nacked=%llu "
-        "dropped_invalid=%llu dropped_memory=%llu dropped_shutdown=%llu reconnects=%llu "
-        "rings=%llu spooled=%llu",
-        why, (unsigned long long)osp_sc_stats.received,
-        (unsigned long long)osp_sc_stats.published,
-        (unsigned long long)osp_sc_stats.confirmed,
-        (unsigned long long)osp_sc_stats.nacked,
-        (unsigned long long)osp_sc_stats.dropped_invalid,
-        (unsigned long long)osp_sc_stats.dropped_memory,
-        (unsigned long long)osp_sc_stats.dropped_shutdown,
-        (unsigned long long)osp_sc_stats.reconnects,
-        (unsigned long long)osp_sc_stats.rings, (unsigned long long)osp_sc_stats.spooled);
+/* The counters, as --stats prints them. */
+static void log_stats(const char *why, size_t queued) {
+    char json[1024];
+    int n = osp_sc_stats_json(json, sizeof json, queued, 0, 0);
+    if (n > 0 && json[n - 1] == '\n')
+        json[n - 1] = '\0';
+    OSP_LOG(OSP_LL_NOTICE, "stats", "%s: %s", why, json);
 }
 
 /* systemd Type=notify without libsystemd: one datagram to $NOTIFY_SOCKET. */
@@ -286,7 +278,7 @@ int main(int argc, char **argv) {
         OSP_LOG(OSP_LL_WARN, "main",
                 "%zu points were not confirmed within the grace period", left);
     }
-    log_stats("exit");
+    log_stats("exit", osp_queue_count(&q));
     osp_spool_close(spool);
     osp_queue_destroy(&q);
     osp_sc_config_free(&cfg);

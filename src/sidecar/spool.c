@@ -32,8 +32,9 @@
 
 #include "common/errors.h"
 #include "log.h"
+#include "stats.h"
 
-#define SEG_MAX   (4u * 1024 * 1024)
+#define SEG_MAX   (4u * 1024 * 1024) /* or max_bytes / 4 when smaller */
 #define SEG_MAGIC "OSPS\x01\0\0\0"
 #define HDR_LEN   8
 
@@ -283,7 +284,8 @@ bool osp_spool_append(osp_spool_t *s, const osp_msg_t *m) {
     pthread_mutex_lock(&s->mu);
     bool ok = false;
     struct seg *g = s->nsegs ? &s->segs[s->nsegs - 1] : NULL;
-    if (!g || g->sealed || s->wfd < 0 || g->size + (off_t)(8 + len) > SEG_MAX) {
+    off_t seg_max = s->max_bytes / 4 < SEG_MAX ? (off_t)(s->max_bytes / 4) : SEG_MAX;
+    if (!g || g->sealed || s->wfd < 0 || g->size + (off_t)(8 + len) > seg_max) {
         if (g && s->wfd >= 0) {
             fdatasync(s->wfd); /* a full segment is on disk before the next */
             close(s->wfd);
@@ -317,6 +319,7 @@ bool osp_spool_append(osp_spool_t *s, const osp_msg_t *m) {
     while (s->total_bytes > s->max_bytes && s->nsegs > 1) {
         /* spool_max_bytes: the oldest segment goes, counted. */
         s->dropped += s->segs[0].written - s->segs[0].done;
+        OSP_STAT_ADD(dropped_spool, s->segs[0].written - s->segs[0].done);
         OSP_LOG(OSP_LL_WARN, "spool",
                 "spool_max_bytes reached: dropped %llu oldest points",
                 (unsigned long long)(s->segs[0].written - s->segs[0].done));
@@ -374,6 +377,7 @@ osp_msg_t *osp_spool_read(osp_spool_t *s, size_t max) {
             osp_msg_t *m = read_record(fd, g, &damaged);
             if (!m) {
                 s->dropped += g->written - g->read;
+                OSP_STAT_ADD(dropped_spool, g->written - g->read);
                 g->done += g->written - g->read;
                 g->written = g->read;
                 break;

@@ -16,6 +16,7 @@ typedef struct osp_sc_stats {
     atomic_uint_fast64_t dropped_invalid;  /* malformed frames or points */
     atomic_uint_fast64_t dropped_memory;   /* memory_limit reached */
     atomic_uint_fast64_t dropped_shutdown; /* still queued when the grace ended */
+    atomic_uint_fast64_t dropped_spool;    /* spool_max_bytes, corrupt records */
     atomic_uint_fast64_t reconnects;
     atomic_uint_fast64_t rings;   /* shared rings attached so far */
     atomic_uint_fast64_t spooled; /* points written to the disk spool */

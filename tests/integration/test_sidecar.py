@@ -90,6 +90,12 @@ class Sidecar:
         return rc
 
 
+def exit_stats(sc):
+    """The counters the sidecar logs when it exits."""
+    m = re.search(r"\[stats\] exit: (\{.*\})", sc.text())
+    return json.loads(m.group(1)) if m else None
+
+
 def drain(port, queue="profiler.info", want=1, timeout=30.0):
     """basic.get until `want` messages arrived (or timeout)."""
     c = amqp.Connection("127.0.0.1:%d" % port, userid="guest", password="guest")
@@ -177,8 +183,9 @@ def test_wire(args, port, url, work):
           st["connected"] is True and st["dropped"]["invalid"] == 0, repr(st))
     rc = sc.stop()
     check("wire: SIGTERM exits 0", rc == 0, "rc=%s" % rc)
-    check("wire: exit stats logged", "received=1 published=1 confirmed=1" in sc.text(),
-          sc.text()[-500:])
+    st = exit_stats(sc)
+    check("wire: exit stats logged", st is not None and st["received"] == 1 and
+          st["published"] == 1 and st["confirmed"] == 1, sc.text()[-500:])
 
 
 def test_bad_input(args, port, url, work):
@@ -208,9 +215,9 @@ def test_bad_input(args, port, url, work):
     check("bad input: still serving after an oversized frame", len(drain(port)) == 1)
     rc = sc.stop()
     text = sc.text()
-    m = re.search(r"dropped_invalid=(\d+)", text)
+    st = exit_stats(sc)
     check("bad input: every malformed frame counted",
-          m is not None and int(m.group(1)) >= len(bad), text[-400:])
+          st is not None and st["dropped"]["invalid"] >= len(bad), text[-400:])
     check("bad input: exit 0", rc == 0)
 
 
@@ -284,7 +291,8 @@ def test_library_end_to_end(args, port, url, work):
     bases = {json.loads(m.body)["payload"]["base_id"] for m in msgs}
     check("e2e: three traces", len(bases) == 3, repr(bases))
     rc = sc.stop()
-    check("e2e: rings were used", re.search(r"rings=[1-9]", sc.text()) is not None,
+    st = exit_stats(sc)
+    check("e2e: rings were used", st is not None and st["rings_attached"] >= 1,
           sc.text()[-300:])
     check("e2e: exit 0", rc == 0)
 
@@ -354,8 +362,9 @@ def test_broker_faults(args, port, url, work):
           "duplicates)" % (len(ids), len(ids) - len(set(ids))), want <= set(ids),
           "missing %d" % len(want - set(ids)))
     rc = sc.stop()
-    check("faults: reconnects counted", re.search(r"reconnects=([3-9]|\d\d)", sc.text())
-          is not None, sc.text()[-400:])
+    st = exit_stats(sc)
+    check("faults: reconnects counted", st is not None and st["reconnects"] >= 3,
+          sc.text()[-400:])
     check("faults: exit 0", rc == 0)
 
 
@@ -435,8 +444,8 @@ def test_spool(args, port, url, work):
     sc.send([frame("h", [point(k) for k in range(i, i + 100)]) for i in range(0, 1000, 100)])
     time.sleep(0.5)
     check("spool: SIGTERM with the broker down exits 0", sc.stop() == 0)
-    m = re.search(r"spooled=(\d+)", sc.text())
-    check("spool: the points were spooled", m is not None and int(m.group(1)) == 1000,
+    st = exit_stats(sc)
+    check("spool: the points were spooled", st is not None and st["spooled"] == 1000,
           sc.text()[-400:])
     segs = [f for f in os.listdir(spool) if f.endswith(".seg")]
     check("spool: segments on disk, private", len(segs) >= 1 and
@@ -460,6 +469,26 @@ def test_spool(args, port, url, work):
     check("spool: confirmed segments deleted", not any(f.endswith(".seg")
                                                        for f in os.listdir(spool)))
     check("spool: exit 0", sc.stop() == 0)
+    # spool_max_bytes: the oldest segments go, counted; the rest arrives.
+    check("spool: broker stopped again", broker(args, "stop"))
+    small = os.path.join(work, "small")
+    sc = Sidecar(args.sidecar, url, work, conf.replace(spool, small) +
+                 "spool_max_bytes = 262144\n", wait_connected=False)
+    time.sleep(0.5)
+    sc.send([frame("h", [point(k) for k in range(i, i + 100)]) for i in range(0, 3000, 100)])
+    time.sleep(1.0)
+    st = sc.stats()
+    dropped = st["dropped"]["spool"] if st else -1
+    used = sum(os.path.getsize(os.path.join(small, f)) for f in os.listdir(small))
+    check("spool: the cap bites and is counted", 0 < dropped < 3000 and used <= 262144 + 70000,
+          "dropped %s, %d bytes on disk" % (dropped, used))
+    check("spool: broker back", broker(args, "restart"))
+    ids = collect_ids(port, q, want=3000 - dropped, timeout=60)
+    check("spool: everything not dropped is delivered",
+          len(set(ids)) == 3000 - dropped and
+          set(ids) == {"t%06d" % i for i in range(dropped, 3000)},
+          "got %d, expected the newest %d" % (len(set(ids)), 3000 - dropped))
+    check("spool: exit 0 after the cap", sc.stop() == 0)
     # An unsafe spool directory is refused, not used.
     bad = os.path.join(work, "bad")
     os.mkdir(bad)
