@@ -33,6 +33,11 @@ static cfg_opt_t opts[] = {
     CFG_BOOL("rabbit_quorum_queue", cfg_false, CFGF_NONE),
     CFG_BOOL("rabbit_ha_queues", cfg_false, CFGF_NONE),
     CFG_INT("rabbit_quorum_delivery_limit", 0, CFGF_NONE),
+    CFG_BOOL("ssl", cfg_false, CFGF_NONE),
+    CFG_STR("ssl_ca_file", "", CFGF_NONE),
+    CFG_STR("ssl_cert_file", "", CFGF_NONE),
+    CFG_STR("ssl_key_file", "", CFGF_NONE),
+    CFG_BOOL("ssl_enforce_hostname_verification", cfg_false, CFGF_NONE),
     CFG_INT("heartbeat", 60, CFGF_NONE),
     CFG_INT("confirm_window", 1000, CFGF_NONE),
     CFG_INT("memory_limit", 64 * 1024 * 1024, CFGF_NONE),
@@ -93,11 +98,23 @@ static int set_rabbit_option(osp_sc_config_t *c, const char *name, const char *v
     } flags[] = {{"amqp_durable_queues", &c->amqp_durable_queues},
                  {"amqp_auto_delete", &c->amqp_auto_delete},
                  {"rabbit_quorum_queue", &c->rabbit_quorum_queue},
-                 {"rabbit_ha_queues", &c->rabbit_ha_queues}};
+                 {"rabbit_ha_queues", &c->rabbit_ha_queues},
+                 {"ssl", &c->ssl},
+                 {"rabbit_use_ssl", &c->ssl},
+                 {"ssl_enforce_hostname_verification", &c->ssl_verify_hostname}};
+    struct {
+        const char *name;
+        char **slot;
+    } files[] = {{"ssl_ca_file", &c->ssl_ca_file},
+                 {"ssl_cert_file", &c->ssl_cert_file},
+                 {"ssl_key_file", &c->ssl_key_file}};
     *known = true;
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
         if (strcmp(name, flags[i].name) == 0)
             return osp__parse_bool(value, flags[i].slot) ? OSP_ECONFIG : OSP_OK;
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        if (strcmp(name, files[i].name) == 0)
+            return set_str(files[i].slot, value);
     if (strcmp(name, "heartbeat_timeout_threshold") == 0) {
         c->heartbeat = atoi(value);
         return OSP_OK;
@@ -181,7 +198,7 @@ static int apply_url_query(osp_sc_config_t *c, osp_error_t *err) {
             rc = osp__error_set(err, OSP_ECONFIG, "transport_url", 0,
                                 "transport_url option %s: '%.40s' is not a boolean",
                                 u.query[i].key, u.query[i].value);
-        else if (!known && strcmp(u.query[i].key, "ssl") != 0)
+        else if (!known)
             OSP_LOG(OSP_LL_WARN, "config", "transport_url option '%s' is not used",
                     u.query[i].key);
     }
@@ -252,6 +269,14 @@ int osp_sc_config_load(osp_sc_config_t *c, const char *file, osp_error_t *err) {
     c->rabbit_ha_queues = cfg_getbool(cfg, "rabbit_ha_queues");
     c->rabbit_quorum_delivery_limit = cfg_getint(cfg, "rabbit_quorum_delivery_limit");
     c->heartbeat = (int)cfg_getint(cfg, "heartbeat");
+    c->ssl = cfg_getbool(cfg, "ssl");
+    c->ssl_verify_hostname = cfg_getbool(cfg, "ssl_enforce_hostname_verification");
+    if (set_str(&c->ssl_ca_file, cfg_getstr(cfg, "ssl_ca_file")) ||
+        set_str(&c->ssl_cert_file, cfg_getstr(cfg, "ssl_cert_file")) ||
+        set_str(&c->ssl_key_file, cfg_getstr(cfg, "ssl_key_file"))) {
+        rc = OSP_ENOMEM;
+        goto out;
+    }
     c->confirm_window = cfg_getint(cfg, "confirm_window");
     c->memory_limit = cfg_getint(cfg, "memory_limit");
     c->shutdown_grace = cfg_getfloat(cfg, "shutdown_grace");
@@ -302,5 +327,8 @@ void osp_sc_config_free(osp_sc_config_t *c) {
     osp__free_keys(c->topics, c->ntopics);
     free(c->oslo_config);
     free(c->spool_dir);
+    free(c->ssl_ca_file);
+    free(c->ssl_cert_file);
+    free(c->ssl_key_file);
     memset(c, 0, sizeof *c);
 }

@@ -19,6 +19,9 @@ typedef struct osp_sc_config {
     size_t ntopics;
     bool amqp_durable_queues, amqp_auto_delete, rabbit_quorum_queue, rabbit_ha_queues;
     long rabbit_quorum_delivery_limit;
+    /* TLS, as oslo's [oslo_messaging_rabbit] ssl* options */
+    bool ssl, ssl_verify_hostname;
+    char *ssl_ca_file, *ssl_cert_file, *ssl_key_file;
     int heartbeat;
     long confirm_window;
     long memory_limit; /* bytes of messages waiting in memory */

@@ -20,6 +20,7 @@
 #include "publisher.h"
 
 #include <amqp.h>
+#include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -197,18 +198,47 @@ static bool declare(osp_publisher_t *p, char *why, size_t len) {
 
 static bool connect_host(osp_publisher_t *p, const osp_url_host_t *h, char *why,
                          size_t len) {
+    const osp_sc_config_t *c = p->cfg;
     p->conn = amqp_new_connection();
-    amqp_socket_t *s = p->conn ? amqp_tcp_socket_new(p->conn) : NULL;
+    amqp_socket_t *s = NULL;
+    if (p->conn)
+        s = c->ssl ? amqp_ssl_socket_new(p->conn) : amqp_tcp_socket_new(p->conn);
     if (!s) {
-        snprintf(why, len, "out of memory");
+        snprintf(why, len, c->ssl ? "cannot set up TLS" : "out of memory");
         goto fail;
+    }
+    if (c->ssl) {
+        /* As py-amqp: the peer is always verified (system CAs unless
+         * ssl_ca_file); the host name when ssl_enforce_hostname_verification. */
+        amqp_ssl_socket_set_verify_peer(s, 1);
+        amqp_ssl_socket_set_verify_hostname(s, c->ssl_verify_hostname);
+        if (c->ssl_ca_file[0] && amqp_ssl_socket_set_cacert(s, c->ssl_ca_file) != 0) {
+            snprintf(why, len, "ssl_ca_file %s cannot be loaded", c->ssl_ca_file);
+            goto fail;
+        }
+        if (c->ssl_cert_file[0] &&
+            amqp_ssl_socket_set_key(s, c->ssl_cert_file, c->ssl_key_file) != 0) {
+            snprintf(why, len, "ssl_cert_file/ssl_key_file %s cannot be loaded",
+                     c->ssl_cert_file);
+            goto fail;
+        }
     }
     struct timeval tv = {5, 0};
     amqp_set_handshake_timeout(p->conn, &tv);
     amqp_set_rpc_timeout(p->conn, &tv);
     int rc = amqp_socket_open_noblock(s, h->host, h->port, &tv);
     if (rc != AMQP_STATUS_OK) {
-        snprintf(why, len, "connect: %s", amqp_error_string2(rc));
+        if (c->ssl && (rc == AMQP_STATUS_SSL_ERROR ||
+                       rc == AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED ||
+                       rc == AMQP_STATUS_SSL_PEER_VERIFY_FAILED ||
+                       rc == AMQP_STATUS_SSL_CONNECTION_FAILED))
+            snprintf(
+                why, len,
+                "TLS: %s (check ssl_ca_file, and that the broker's certificate names "
+                "the host of the transport_url)",
+                amqp_error_string2(rc));
+        else
+            snprintf(why, len, "connect: %s", amqp_error_string2(rc));
         goto fail;
     }
     const char *vhost = p->url.vhost[0] ? p->url.vhost : "/";
