@@ -399,6 +399,38 @@ def test_osprofiler_run(args, port, url, work):
     check("run: exit 0", sc.stop() == 0)
 
 
+def test_precondition_failed(args, port, url, work):
+    """A queue that exists with other flags (406 PRECONDITION_FAILED): a clear
+    error naming the options, the points stay queued (oslo drops them), and
+    they go out once the queue matches."""
+    c = amqp.Connection("127.0.0.1:%d" % port, userid="guest", password="guest")
+    c.connect()
+    c.channel().queue_declare("p406.info", durable=True, auto_delete=False)
+    c.close()
+    sc = Sidecar(args.sidecar, url, work, 'control_exchange = "osp406"\n'
+                 'topics = {"p406"}\nrabbit_retry_interval = 0.3\n'
+                 "rabbit_interval_max = 0.5\n", wait_connected=False)
+    sc.send(frame("h", [point(k) for k in range(20)]))
+    deadline = time.time() + 20
+    while "406" not in sc.text() and time.time() < deadline:
+        time.sleep(0.1)
+    text = sc.text()
+    check("406: a clear error naming the options", "406" in text and
+          "amqp_durable_queues" in text and "points stay queued" in text, text[-500:])
+    st = sc.stats()
+    check("406: the points are kept, not dropped",
+          st is not None and st["queued"] + st["spooled"] >= 20 and
+          st["dropped"]["memory"] == 0, repr(st))
+    c = amqp.Connection("127.0.0.1:%d" % port, userid="guest", password="guest")
+    c.connect()
+    c.channel().queue_delete("p406.info")
+    c.close()
+    ids = collect_ids(port, "p406.info", want=20, timeout=30)
+    check("406: once the queue matches, every point is published",
+          set(ids) == {"t%06d" % i for i in range(20)}, "got %d" % len(set(ids)))
+    check("406: exit 0", sc.stop() == 0)
+
+
 def test_reload(args, port, url, work):
     """SIGHUP applies a valid configuration (a new topic here) and refuses an
     invalid one, keeping the running one."""
@@ -519,6 +551,7 @@ def main():
                                lambda w: test_library_end_to_end(args, port, url, w),
                                lambda w: test_osprofiler_run(args, port, url, w),
                                lambda w: test_reload(args, port, url, w),
+                               lambda w: test_precondition_failed(args, port, url, w),
                                lambda w: test_broker_faults(args, port, url, w),
                                lambda w: test_spool(args, port, url, w)]):
             d = os.path.join(work, str(i))
