@@ -11,7 +11,8 @@ want=(build-essential cmake pkg-config libjansson-dev uuid-dev libssl-dev libini
 case "${1:-build}" in
 build) ;;
 test) want+=(libcmocka-dev python3 python3-osprofiler python3-webob clang-format
-            python3-oslo.messaging python3-amqp rabbitmq-server openssl) ;;
+            python3-oslo.messaging python3-amqp rabbitmq-server openssl
+            ceilometer-agent-notification python3-yaml) ;;
 bench) want+=(libcmocka-dev python3 python3-osprofiler python3-webob python3-oslo.messaging
               rabbitmq-server) ;;
 *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;

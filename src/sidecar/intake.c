@@ -193,7 +193,9 @@ static void close_conn(osp_intake_t *in, size_t i) {
     }
 }
 
-static void read_conn(osp_intake_t *in, size_t i) {
+/* Read up to 64 frames. Returns 1 if more may be waiting, 0 when the socket
+ * is drained, -1 when the connection was closed (index i is now another). */
+static int read_conn(osp_intake_t *in, size_t i) {
     struct conn *c = &in->conns[i];
     for (int budget = 64; budget > 0; budget--) {
         int fds[OSP_HOP_MAX_FDS], nfds;
@@ -202,10 +204,10 @@ static void read_conn(osp_intake_t *in, size_t i) {
             osp__hop_recv(c->fd, in->buf, OSP_HOP_MAX_FRAME + 1, fds, &nfds, &truncated);
         if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
             close_conn(in, i);
-            return;
+            return -1;
         }
         if (got < 0)
-            return;
+            return errno == EINTR ? 1 : 0;
         osp_hop_frame_t f;
         osp_error_t err;
         if (truncated || osp__hop_parse(in->buf, (size_t)got, &f, &err)) {
@@ -232,6 +234,7 @@ static void read_conn(osp_intake_t *in, size_t i) {
         if (rc < 0)
             OSP_STAT_ADD(dropped_invalid, 1); /* truncated last record */
     }
+    return 1;
 }
 
 /* One JSON line of counters per connection to the control socket (what
@@ -408,14 +411,22 @@ void osp_intake_run(osp_intake_t *in, int stop_fd) {
 void osp_intake_close(osp_intake_t *in) {
     if (!in)
         return;
-    close(in->lfd); /* stop accepting first */
+    /* Take what clients sent before the stop: connections still in the
+     * backlog, frames still queued on each connection. */
+    accept_conns(in);
+    close(in->lfd);
     unlink(in->path);
+    while (in->nconns) {
+        int r;
+        while ((r = read_conn(in, 0)) > 0)
+            ;
+        if (r == 0)
+            close_conn(in, 0); /* drained; its rings too */
+    }
     if (in->ctl_fd >= 0) {
         close(in->ctl_fd);
         unlink(in->ctl_path);
     }
-    while (in->nconns)
-        close_conn(in, 0); /* drains their rings too */
     while (in->nrings)
         drop_ring(in, 0);
     close(in->ep);

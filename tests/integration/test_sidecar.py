@@ -431,6 +431,24 @@ def test_precondition_failed(args, port, url, work):
     check("406: exit 0", sc.stop() == 0)
 
 
+def test_stop_right_after_send(args, port, url, work):
+    """Frames a client sent just before SIGTERM are published, not lost."""
+    ok = True
+    for attempt in range(5):
+        purge(port)
+        d = os.path.join(work, str(attempt))
+        os.mkdir(d)
+        sc = Sidecar(args.sidecar, url, d)
+        sc.send(frame("h", [point(k) for k in range(4)]))
+        sc.stop()
+        st = exit_stats(sc)
+        ok = ok and st is not None and st["received"] == 4 and st["confirmed"] == 4
+        if not ok:
+            break
+    check("stop: frames sent right before SIGTERM are published (5 tries)", ok,
+          sc.text()[-400:])
+
+
 def test_reload(args, port, url, work):
     """SIGHUP applies a valid configuration (a new topic here) and refuses an
     invalid one, keeping the running one."""
@@ -550,6 +568,7 @@ def main():
                                lambda w: test_oslo_listener(args, port, url, w, True),
                                lambda w: test_library_end_to_end(args, port, url, w),
                                lambda w: test_osprofiler_run(args, port, url, w),
+                               lambda w: test_stop_right_after_send(args, port, url, w),
                                lambda w: test_reload(args, port, url, w),
                                lambda w: test_precondition_failed(args, port, url, w),
                                lambda w: test_broker_faults(args, port, url, w),
