@@ -46,6 +46,7 @@ static cfg_opt_t opts[] = {
     CFG_FLOAT("rabbit_retry_backoff", 2.0, CFGF_NONE),
     CFG_FLOAT("rabbit_interval_max", 30.0, CFGF_NONE),
     CFG_STR("log_level", "info", CFGF_NONE),
+    CFG_FLOAT("stats_interval", 60.0, CFGF_NONE),
     CFG_STR("oslo_config", "", CFGF_NONE),
     CFG_STR("spool_dir", "/var/lib/osprofiler/spool", CFGF_NONE),
     CFG_INT("spool_max_bytes", 1024L * 1024 * 1024, CFGF_NONE),
@@ -280,6 +281,7 @@ int osp_sc_config_load(osp_sc_config_t *c, const char *file, osp_error_t *err) {
     c->confirm_window = cfg_getint(cfg, "confirm_window");
     c->memory_limit = cfg_getint(cfg, "memory_limit");
     c->shutdown_grace = cfg_getfloat(cfg, "shutdown_grace");
+    c->stats_interval = cfg_getfloat(cfg, "stats_interval");
     c->retry_interval = cfg_getfloat(cfg, "rabbit_retry_interval");
     c->retry_backoff = cfg_getfloat(cfg, "rabbit_retry_backoff");
     c->interval_max = cfg_getfloat(cfg, "rabbit_interval_max");

@@ -28,8 +28,9 @@ typedef struct osp_sc_config {
     double shutdown_grace;
     double retry_interval, retry_backoff, interval_max;
     int log_level;
-    char *oslo_config; /* path of a service .conf to import, or NULL */
-    char *spool_dir;   /* "" disables the disk spool */
+    double stats_interval; /* seconds between stats log lines; 0: never */
+    char *oslo_config;     /* path of a service .conf to import, or NULL */
+    char *spool_dir;       /* "" disables the disk spool */
     long spool_max_bytes;
 } osp_sc_config_t;
 

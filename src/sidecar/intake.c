@@ -62,6 +62,7 @@ struct osp_intake {
     char *buf;
     char path[108];
     double last_record;
+    double stats_every_ms, last_stats;
     uint64_t dropped_logged;
 };
 
@@ -349,11 +350,29 @@ fail:
     return rc;
 }
 
+void osp_intake_set_stats_interval(osp_intake_t *in, double seconds) {
+    in->stats_every_ms = seconds * 1000.0;
+    in->last_stats = now_ms();
+}
+
+static void maybe_log_stats(osp_intake_t *in) {
+    if (in->stats_every_ms <= 0 || now_ms() - in->last_stats < in->stats_every_ms)
+        return;
+    in->last_stats = now_ms();
+    char json[1024];
+    int n = osp_sc_stats_json(json, sizeof json, osp_queue_count(in->q), in->nconns,
+                              in->nrings);
+    if (n > 0 && json[n - 1] == '\n')
+        json[n - 1] = '\0';
+    OSP_LOG(OSP_LL_INFO, "stats", "%s", json);
+}
+
 void osp_intake_run(osp_intake_t *in, int stop_fd) {
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_STOP};
     epoll_ctl(in->ep, EPOLL_CTL_ADD, stop_fd, &ev);
     bool sleeping = false;
     for (;;) {
+        maybe_log_stats(in);
         long drained = drain_rings(in);
         int timeout = 1000;
         if (drained) {
@@ -369,6 +388,11 @@ void osp_intake_run(osp_intake_t *in, int stop_fd) {
             if (!all)
                 timeout = 0;
             sleeping = all;
+        }
+        if (in->stats_every_ms > 0) { /* wake up for the next stats line */
+            double left = in->stats_every_ms - (now_ms() - in->last_stats);
+            if (left < timeout)
+                timeout = left > 0 ? (int)left + 1 : 0;
         }
         struct epoll_event evs[64];
         int n = epoll_wait(in->ep, evs, 64, timeout);

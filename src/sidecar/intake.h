@@ -15,6 +15,8 @@ int osp_intake_open(osp_intake_t **out, const osp_sc_config_t *cfg, osp_queue_t 
 /* Serve until a byte arrives on stop_fd (a signalfd or pipe the caller reads
  * afterwards). Returns when stop_fd is readable. */
 void osp_intake_run(osp_intake_t *in, int stop_fd);
+/* Log the counters every `seconds` from the loop (0: never). */
+void osp_intake_set_stats_interval(osp_intake_t *in, double seconds);
 /* Drain the rings one last time, close everything, unlink the socket. */
 void osp_intake_close(osp_intake_t *in);
 

@@ -256,6 +256,7 @@ int main(int argc, char **argv) {
     OSP_LOG(OSP_LL_NOTICE, "main", "listening on %s; broker %s; %zu topic(s), driver %s",
             cfg.listen_socket, hosts, cfg.ntopics,
             cfg.driver_v2 ? "messagingv2" : "messaging");
+    osp_intake_set_stats_interval(in, cfg.stats_interval);
     sd_notify_msg("READY=1");
     for (;;) {
         osp_intake_run(in, sfd);

@@ -139,7 +139,7 @@ def test_wire(args, port, url, work):
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(os.path.join(work, "notify"))
     notify.settimeout(15)
-    sc = Sidecar(args.sidecar, url, work,
+    sc = Sidecar(args.sidecar, url, work, "stats_interval = 0.5\n",
                  env=dict(os.environ, NOTIFY_SOCKET=os.path.join(work, "notify")))
     try:
         ready = notify.recv(100)
@@ -177,6 +177,9 @@ def test_wire(args, port, url, work):
             norm = norm.replace(body[k].encode(), gmsg[k].encode())
         check("wire: body byte-identical to the golden Python body", norm == golden,
               "C:      %r\ngolden: %r" % (norm[:300], golden[:300]))
+    time.sleep(1.2)
+    check("wire: the counters are logged periodically",
+          re.search(r"info \[stats\] \{", sc.text()) is not None, sc.text()[-300:])
     st = sc.stats()
     check("wire: --stats reports the counters",
           st is not None and st["received"] == 1 and st["confirmed"] == 1 and
