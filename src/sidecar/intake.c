@@ -45,7 +45,8 @@ struct conn {
 
 struct ring {
     osp_ring_t r;
-    int conn_fd; /* the connection that registered it */
+    struct osp_intake *in; /* for the drain callback */
+    int conn_fd;           /* the connection that registered it */
     char publisher[OSP_HOP_MAX_PUBLISHER + 1];
 };
 
@@ -119,11 +120,8 @@ static void take_point(osp_intake_t *in, const char *rec, size_t len,
 
 static void on_ring_record(const char *rec, size_t len, void *ud) {
     struct ring *g = ud;
-    extern osp_intake_t *osp__intake_current;
-    take_point(osp__intake_current, rec, len, g->publisher);
+    take_point(g->in, rec, len, g->publisher);
 }
-
-osp_intake_t *osp__intake_current;
 
 static void drop_ring(osp_intake_t *in, size_t i) {
     osp__ring_drain(&in->rings[i].r, on_ring_record, &in->rings[i]);
@@ -165,6 +163,7 @@ static void add_ring(osp_intake_t *in, struct conn *c, int *fds, int nfds) {
         return;
     }
     g->conn_fd = c->fd;
+    g->in = in;
     memcpy(g->publisher, c->publisher, sizeof g->publisher);
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_RING};
     epoll_ctl(in->ep, EPOLL_CTL_ADD, g->r.event_fd, &ev);
@@ -336,7 +335,6 @@ int osp_intake_open(osp_intake_t **out, const osp_sc_config_t *cfg, osp_queue_t 
         }
         umask(old);
     }
-    osp__intake_current = in;
     *out = in;
     return OSP_OK;
 fail:
@@ -457,5 +455,4 @@ void osp_intake_close(osp_intake_t *in) {
     free(in->rings);
     free(in->buf);
     free(in);
-    osp__intake_current = NULL;
 }
