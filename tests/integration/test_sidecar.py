@@ -19,9 +19,20 @@ import tempfile
 import threading
 import time
 
+import atexit
+
 import amqp
 
 FAILS = []
+RUNNING = []  # sidecars to stop if a test dies half-way
+
+
+@atexit.register
+def _stop_leftovers():
+    for proc in RUNNING:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 def check(name, cond, detail=""):
@@ -47,6 +58,7 @@ class Sidecar:
         self.log = open(os.path.join(workdir, "sidecar.log"), "w+")
         self.proc = subprocess.Popen([binary, "--config", self.conf, "--transport-url", url],
                                      stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        RUNNING.append(self.proc)
         deadline = time.time() + 30
         while not os.path.exists(self.sock) and time.time() < deadline:
             if self.proc.poll() is not None:
