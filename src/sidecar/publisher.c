@@ -23,6 +23,7 @@
 #include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
 #include <math.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -392,6 +393,21 @@ static bool read_confirms(osp_publisher_t *p, int timeout_ms) {
     }
 }
 
+/* Sleep until the broker sent something or the queue got points, at most
+ * timeout_ms. Without this the loop would spin while confirms are pending,
+ * taking a core from the broker on a small machine. */
+static void wait_io(osp_publisher_t *p, int timeout_ms) {
+    if (amqp_frames_enqueued(p->conn) || amqp_data_in_buffer(p->conn))
+        return;
+    struct pollfd fds[2] = {{amqp_get_sockfd(p->conn), POLLIN, 0},
+                            {p->q->wake_fd, POLLIN, 0}};
+    if (poll(fds, 2, timeout_ms) > 0 && (fds[1].revents & POLLIN)) {
+        uint64_t v;
+        ssize_t r = read(p->q->wake_fd, &v, sizeof v);
+        (void)r;
+    }
+}
+
 static void *run(void *arg) {
     osp_publisher_t *p = arg;
     const osp_sc_config_t *c = p->cfg;
@@ -426,15 +442,13 @@ static void *run(void *arg) {
         size_t room = p->fl_count / c->ntopics < window_points
                           ? window_points - p->fl_count / c->ntopics
                           : 0;
-        bool ok = true;
+        bool ok = true, sent = false;
         if (room) {
-            /* Memory first (older), then the spool; never wait while the
-             * spool has points. */
-            bool spooled = p->spool && osp_spool_pending(p->spool) > 0;
-            osp_msg_t *batch =
-                osp_queue_pop(p->q, room, p->fl_count || spooled ? 0 : 200);
-            if (!batch && spooled)
+            /* Memory first (older), then the spool. */
+            osp_msg_t *batch = osp_queue_pop(p->q, room, 0);
+            if (!batch && p->spool && osp_spool_pending(p->spool) > 0)
                 batch = osp_spool_read(p->spool, room);
+            sent = batch != NULL;
             while (batch && ok) {
                 osp_msg_t *m = batch;
                 batch = m->next;
@@ -444,10 +458,10 @@ static void *run(void *arg) {
             /* Not sent: back to the front, behind what requeue_inflight adds. */
             osp_queue_push_front(p->q, batch);
         }
-        if (ok && p->fl_count)
-            ok = read_confirms(p, room ? 0 : 100);
-        else if (ok)
-            ok = read_confirms(p, 0); /* heartbeats */
+        if (ok && !sent)
+            wait_io(p, 100); /* confirms, new points, or heartbeat time */
+        if (ok)
+            ok = read_confirms(p, 0);
         if (!ok) {
             requeue_inflight(p);
             disconnect(p);

@@ -10,7 +10,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/ids.h"
 
@@ -62,6 +64,17 @@ void osp_queue_init(osp_queue_t *q, size_t limit) {
     pthread_cond_init(&q->cv, &a);
     pthread_condattr_destroy(&a);
     q->limit = limit;
+    q->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+/* The publisher polls wake_fd beside the broker's socket: signal the
+ * empty -> non-empty transition only, one write per burst. */
+static void wake(osp_queue_t *q, size_t before) {
+    if (before == 0 && q->wake_fd >= 0) {
+        uint64_t one = 1;
+        ssize_t w = write(q->wake_fd, &one, sizeof one);
+        (void)w;
+    }
 }
 
 void osp_queue_destroy(osp_queue_t *q) {
@@ -71,6 +84,8 @@ void osp_queue_destroy(osp_queue_t *q) {
     }
     pthread_mutex_destroy(&q->mu);
     pthread_cond_destroy(&q->cv);
+    if (q->wake_fd >= 0)
+        close(q->wake_fd);
 }
 
 bool osp_queue_push(osp_queue_t *q, osp_msg_t *m) {
@@ -85,7 +100,7 @@ bool osp_queue_push(osp_queue_t *q, osp_msg_t *m) {
             q->head = m;
         q->tail = m;
         q->bytes += cost;
-        q->count++;
+        wake(q, q->count++);
         pthread_cond_signal(&q->cv);
     }
     pthread_mutex_unlock(&q->mu);
@@ -108,6 +123,7 @@ void osp_queue_push_front(osp_queue_t *q, osp_msg_t *list) {
     if (!q->tail)
         q->tail = last;
     q->bytes += bytes; /* may exceed the limit briefly: never drop these */
+    wake(q, q->count);
     q->count += count;
     pthread_cond_signal(&q->cv);
     pthread_mutex_unlock(&q->mu);
@@ -159,5 +175,6 @@ void osp_queue_close(osp_queue_t *q) {
     pthread_mutex_lock(&q->mu);
     q->closed = true;
     pthread_cond_broadcast(&q->cv);
+    wake(q, 0);
     pthread_mutex_unlock(&q->mu);
 }

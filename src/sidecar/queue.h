@@ -27,6 +27,7 @@ typedef struct osp_queue {
     osp_msg_t *head, *tail;
     size_t bytes, count, limit;
     bool closed;
+    int wake_fd; /* eventfd: readable once the queue turned non-empty */
 } osp_queue_t;
 
 osp_msg_t *osp_msg_new(const char *payload, size_t len, const char *publisher,
