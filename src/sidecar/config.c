@@ -40,7 +40,7 @@ static cfg_opt_t opts[] = {
     CFG_BOOL("ssl_enforce_hostname_verification", cfg_false, CFGF_NONE),
     CFG_INT("heartbeat", 60, CFGF_NONE),
     CFG_INT("confirm_window", 1000, CFGF_NONE),
-    CFG_INT("memory_limit", 64 * 1024 * 1024, CFGF_NONE),
+    CFG_INT("memory_limit", 8 * 1024 * 1024, CFGF_NONE),
     CFG_FLOAT("shutdown_grace", 5.0, CFGF_NONE),
     CFG_FLOAT("rabbit_retry_interval", 1.0, CFGF_NONE),
     CFG_FLOAT("rabbit_retry_backoff", 2.0, CFGF_NONE),
