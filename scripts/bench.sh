@@ -1,9 +1,16 @@
 #!/bin/bash
-# The benchmark (not a test): C start/stop pairs beside the Python reference
-# in one run, ratios in bench/results/latest.md. See bench/README.md.
+# The benchmarks (not tests), each measuring the Python reference and/or raw
+# rabbitmq-c in the same run and reporting ratios (bench/README.md):
+#   scripts/bench.sh             start/stop pair cost  -> bench/results/latest.md
+#   scripts/bench.sh throughput  sidecar throughput, latency, RSS -> bench/results/throughput.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh bench
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
-cmake --build build-bench -j"$(nproc)" --target bench_pairs bench_receiver >/dev/null
-exec bench/run.sh build-bench
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
+      -DOSP_BUILD_BENCH=ON >/dev/null
+cmake --build build-bench -j"$(nproc)" >/dev/null
+case "${1:-pairs}" in
+pairs) exec bench/run.sh build-bench ;;
+throughput) exec bench/throughput.sh build-bench ;;
+*) echo "usage: $0 [pairs|throughput]" >&2; exit 2 ;;
+esac

@@ -168,6 +168,9 @@ int main(int argc, char **argv) {
         case 's':
             sock = optarg;
             break;
+        case 'd':
+            spool_dir = optarg;
+            break;
         case 'l':
             level = optarg;
             break;
@@ -212,9 +215,11 @@ int main(int argc, char **argv) {
     osp__transport_url_describe(&u, hosts, sizeof hosts);
     osp__transport_url_free(&u);
     if (test_only) {
-        printf("configuration OK: listen %s, broker %s, exchange %s, driver %s\n",
-               cfg.listen_socket, hosts, cfg.control_exchange,
-               cfg.driver_v2 ? "messagingv2" : "messaging");
+        printf(
+            "configuration OK: listen %s, broker %s, exchange %s, driver %s, spool %s\n",
+            cfg.listen_socket, hosts, cfg.control_exchange,
+            cfg.driver_v2 ? "messagingv2" : "messaging",
+            cfg.spool_dir[0] ? cfg.spool_dir : "(none)");
         osp_sc_config_free(&cfg);
         return 0;
     }

@@ -22,6 +22,7 @@
 #include <amqp.h>
 #include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
+#include <malloc.h>
 #include <math.h>
 #include <poll.h>
 #include <stdatomic.h>
@@ -57,7 +58,8 @@ struct osp_publisher {
     double grace_deadline; /* monotonic seconds, set by stop */
     size_t left;           /* points not published at exit */
     amqp_connection_state_t conn;
-    size_t host; /* index of the host in use or to try next */
+    size_t host;    /* index of the host in use or to try next */
+    uint64_t freed; /* messages freed since the last malloc_trim */
     uint64_t next_tag;
     struct inflight *fl; /* FIFO ring of unconfirmed messages */
     size_t fl_cap, fl_head, fl_count;
@@ -341,6 +343,7 @@ static void settle(osp_publisher_t *p, uint64_t tag, bool multiple) {
             if (p->spool)
                 osp_spool_done(p->spool, e->m); /* may delete its segment */
             osp_msg_free(e->m);
+            p->freed++;
         }
         e->m = NULL;
         p->fl_head = (p->fl_head + 1) % p->fl_cap;
@@ -457,6 +460,12 @@ static void *run(void *arg) {
             }
             /* Not sent: back to the front, behind what requeue_inflight adds. */
             osp_queue_push_front(p->q, batch);
+        }
+        if (ok && !sent && p->fl_count == 0 && p->freed > 10000) {
+            /* A burst is over: give its memory back to the system, or the
+             * heap keeps the sidecar's RSS at its peak. */
+            malloc_trim(0);
+            p->freed = 0;
         }
         if (ok && !sent)
             wait_io(p, 100); /* confirms, new points, or heartbeat time */

@@ -554,6 +554,10 @@ def test_spool(args, port, url, work):
           set(ids) == {"t%06d" % i for i in range(dropped, 3000)},
           "got %d, expected the newest %d" % (len(set(ids)), 3000 - dropped))
     check("spool: exit 0 after the cap", sc.stop() == 0)
+    r = subprocess.run([args.sidecar, "--config", sc.conf, "--spool-dir", "/tmp/cli-spool",
+                        "--test-config"], capture_output=True, text=True, timeout=10)
+    check("spool: --spool-dir overrides the file", r.returncode == 0 and
+          "spool /tmp/cli-spool" in r.stdout, r.stdout + r.stderr)
     # An unsafe spool directory is refused, not used.
     bad = os.path.join(work, "bad")
     os.mkdir(bad)
