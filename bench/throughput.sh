@@ -216,10 +216,16 @@ start_sidecar() {
     [ "$spool" = 1 ] && sdir=$WORK/spool-$name
     local dq=false
     [ "$durable" = 1 ] && dq=true
+    # Without a spool the whole burst must fit in memory (else the sidecar
+    # drops, by design); with one, the default memory_limit (8 MiB) applies
+    # and the rest goes through the disk.
+    local mem=""
+    [ "$spool" = 1 ] || mem="memory_limit = ${MEMORY_LIMIT:-134217728}"
     cat > "$WORK/$name.conf" <<EOF
 listen_socket = "$WORK/$name.sock"
 listen_mode = "0600"
 spool_dir = "$sdir"
+$mem
 amqp_durable_queues = $dq
 confirm_window = $WINDOW
 log_level = "notice"
