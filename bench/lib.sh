@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: Apache-2.0
+# lib.sh - helpers shared by the benchmark scripts (sourced, not run):
+# logging, stopping our own processes by pid, the private broker, and
+# whole-machine busy time. Callers set BROKER_SH and RB.
+
+log() { printf '[%s %(%H:%M:%S)T] %s\n' "${0##*/}" -1 "$*" >&2; }
+
+wait_gone() { # pid, tenths of a second; 0 when it is gone
+    local pid=$1 n=$2
+    while [ "$n" -gt 0 ]; do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+        n=$((n - 1))
+    done
+    return 1
+}
+
+stop_pid() { # pid, signal, tenths to wait before SIGKILL
+    local pid=$1 sig=$2 t=$3
+    [ -n "$pid" ] || return 0
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill "-$sig" "$pid" 2>/dev/null || true
+    if ! wait_gone "$pid" "$t"; then
+        log "pid $pid still alive after SIG$sig, sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+        wait_gone "$pid" 50 || true
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+
+# broker.sh stops beam, its wrapper, beam's children and epmd by the pids in
+# $RB/pids (TERM, then KILL after a bounded wait).
+stop_broker() {
+    if [ -n "$RB" ]; then
+        [ -f "$RB/pids" ] && log "stopping RabbitMQ ($(tr '\n' ' ' < "$RB/pids" | sed 's/ *$//'))"
+        "$BROKER_SH" stop "$RB" || log "broker.sh stop failed"
+        RB=""
+    fi
+}
+
+busy_pct() { # all-CPU busy % over 1 s, from /proc/stat
+    local a b
+    read -r -a a < /proc/stat
+    sleep 1
+    read -r -a b < /proc/stat
+    local ta=0 tb=0 i
+    for i in 1 2 3 4 5 6 7 8; do ta=$((ta + a[i])); tb=$((tb + b[i])); done
+    local idle=$(((b[4] + b[5]) - (a[4] + a[5]))) tot=$((tb - ta))
+    [ "$tot" -gt 0 ] || { echo "n/a"; return; }
+    echo "$(((100 * (tot - idle)) / tot)) %"
+}
