@@ -4,7 +4,7 @@
 # python3-osprofiler, the sidecar against a private RabbitMQ node it starts
 # and stops itself), then the same under AddressSanitizer +
 # UndefinedBehaviorSanitizer, and the threaded unit tests under
-# ThreadSanitizer.
+# ThreadSanitizer, and finally both quick-start modes of the README.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
@@ -22,3 +22,9 @@ run build-asan -DCMAKE_BUILD_TYPE=Debug -DOSP_SANITIZE=address,undefined
 echo "== build-tsan: ThreadSanitizer (unit tests; time bounds x10)"
 OSP_TEST_TIMEOUT_MULTIPLIER=10 CTEST_ARGS="-L unit" \
     run build-tsan -DCMAKE_BUILD_TYPE=Debug -DOSP_SANITIZE=thread
+echo "== quick start, both modes (README)"
+scripts/quickstart.sh >build-test/quickstart.out
+grep -q "ERROR NoValidHost" build-test/quickstart.out
+scripts/quickstart.sh --rabbitmq >build-test/quickstart-rabbitmq.out
+grep -q "12 notifications in queue profiler.info" build-test/quickstart-rabbitmq.out
+echo "quick start: ok"

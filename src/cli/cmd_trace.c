@@ -17,7 +17,7 @@
 #include <osprofiler/osprofiler.h>
 
 #include "cli.h"
-#include "common/hop.h"
+#include "common/point.h"
 
 static const char tree_usage[] =
     "usage: osprofiler trace tree [--base-id ID] FILE\n"

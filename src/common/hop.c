@@ -6,7 +6,7 @@
  * flags, publisher_id length), the publisher_id, then newline-terminated JSON
  * trace points. The format is specified in docs/wire.md so that any language
  * can feed the sidecar. Everything here treats input as hostile: lengths are
- * checked before use and no record is trusted until osp__point_parse().
+ * checked before use and no record is trusted until osp__point_scan().
  */
 #include "hop.h"
 
@@ -102,39 +102,4 @@ int osp__hop_next(osp_hop_frame_t *f, const char **rec, size_t *len) {
         return 1;
     }
     return 0;
-}
-
-static bool has_string(json_t *o, const char *key) {
-    return json_is_string(json_object_get(o, key));
-}
-
-int osp__point_parse(const char *rec, size_t len, json_t **out, osp_error_t *err) {
-    json_error_t je;
-    json_t *o = json_loadb(rec, len, JSON_ALLOW_NUL, &je);
-    if (!o)
-        return osp__error_set(err, OSP_EFRAME, "point", je.line, "invalid JSON: %s",
-                              je.text);
-    const char *what = NULL;
-    if (!json_is_object(o))
-        what = "point is not a JSON object";
-    else if (!has_string(o, "name") || !has_string(o, "base_id") ||
-             !has_string(o, "trace_id") || !has_string(o, "parent_id") ||
-             !has_string(o, "timestamp"))
-        what = "point lacks one of the string fields name, base_id, trace_id, parent_id, "
-               "timestamp";
-    else if (json_object_get(o, "info") && !json_is_object(json_object_get(o, "info")))
-        what = "point info is not an object";
-    else {
-        const char *name = json_string_value(json_object_get(o, "name"));
-        size_t n = strlen(name);
-        if (!((n > 6 && strcmp(name + n - 6, "-start") == 0) ||
-              (n > 5 && strcmp(name + n - 5, "-stop") == 0)))
-            what = "point name does not end in -start or -stop";
-    }
-    if (what) {
-        json_decref(o);
-        return osp__error_set(err, OSP_EFRAME, "point", 0, "%s", what);
-    }
-    *out = o;
-    return OSP_OK;
 }

@@ -3,7 +3,6 @@
 #ifndef OSP_COMMON_HOP_H
 #define OSP_COMMON_HOP_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -43,9 +42,4 @@ int osp__hop_parse(const void *buf, size_t len, osp_hop_frame_t *f, osp_error_t 
 /* Next record (one JSON text, without its '\n'). Returns 1 with a record,
  * 0 at the end, OSP_EFRAME for a truncated last record (no '\n'). */
 int osp__hop_next(osp_hop_frame_t *f, const char **rec, size_t *len);
-/* Parse and check one trace point: a JSON object with string name ending in
- * "-start"/"-stop", base_id, trace_id, parent_id, timestamp; info an object if
- * present. *out is new on OSP_OK. */
-int osp__point_parse(const char *rec, size_t len, json_t **out, osp_error_t *err);
-
 #endif

@@ -25,6 +25,7 @@
 
 #include "common/errors.h"
 #include "common/hop.h"
+#include "common/point.h"
 #include "common/ring.h"
 #include "log.h"
 #include "stats.h"
@@ -75,20 +76,26 @@ static double now_ms(void) {
 
 static void take_point(osp_intake_t *in, const char *rec, size_t len,
                        const char *publisher) {
-    json_t *pt;
+    osp_point_view_t pt;
     osp_error_t err;
     if (len && rec[len - 1] == '\n')
         len--;
-    if (osp__point_parse(rec, len, &pt, &err) != OSP_OK) {
+    if (osp__point_scan(rec, len, &pt, &err) != OSP_OK) {
         OSP_STAT_ADD(dropped_invalid, 1);
         OSP_LOG(OSP_LL_DEBUG, "intake", "dropped a point: %s", err.text);
         return;
     }
     /* event_type = "profiler.%s" % service, as the messaging driver */
-    json_t *svc = json_object_get(pt, "service");
-    const char *service = json_is_string(svc) ? json_string_value(svc) : "None";
+    char small[128] = "None", *service = small;
+    if (pt.service.raw) {
+        size_t cap = pt.service.len + 1; /* decoding never lengthens */
+        if (cap > sizeof small && !(service = malloc(cap)))
+            service = small, cap = sizeof small;
+        osp__jstr_decode(&pt.service, service, cap);
+    }
     osp_msg_t *m = osp_msg_new(rec, len, publisher, strlen(publisher), service);
-    json_decref(pt);
+    if (service != small)
+        free(service);
     /* To disk while the broker is away or slow, and while older points are
      * still there (order). Memory when the disk refuses. */
     if (m && in->spool &&

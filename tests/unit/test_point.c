@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* unit.point - the sidecar's single-pass point checker accepts what Python's
+ * json.loads accepts (and the point rules), finds the fields, and refuses the
+ * rest with a reason. */
+#include <setjmp.h> /* cmocka needs these first */
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/point.h"
+
+#define IDS                                                                              \
+    "\"base_id\": \"b\", \"trace_id\": \"t\", \"parent_id\": \"p\", \"timestamp\": "     \
+    "\"ts\""
+
+static int scan(const char *text, osp_point_view_t *v, osp_error_t *e) {
+    return osp__point_scan(text, strlen(text), v, e);
+}
+
+static char *decoded(const osp_jstr_t *s) {
+    static char out[256];
+    osp__jstr_decode(s, out, sizeof out);
+    return out;
+}
+
+static void point__accepts_python_json(void **state) {
+    (void)state;
+    static const char *ok[] = {
+        "{\"name\": \"a-start\", " IDS "}",
+        " \t\r\n{\"name\":\"a-stop\"," IDS ",\"info\":{}} \n",
+        "{\"name\": \"a-start\", " IDS
+        ", \"info\": {\"x\": [1, -0, 0.5, 1e5, 2E-3, -1.5e+10, "
+        "true, false, null, NaN, Infinity, -Infinity, [], {}, [[[]]]]}}",
+        "{\"name\": \"a-start\", " IDS
+        ", \"info\": {\"big\": 123456789012345678901234567890}}",
+        "{\"name\": \"a-start\", " IDS
+        ", \"s\": \"\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u00e9 "
+        "\\ud83d\\ude00 \\u0000\"}",
+        "{\"name\": \"a-start\", " IDS
+        ", \"u\": \"\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}",
+        "{\"name\": \"x-start\", \"name\": \"a-stop\", " IDS
+        "}", /* the last one counts */
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        osp_point_view_t v;
+        osp_error_t e = {0};
+        if (scan(ok[i], &v, &e) != OSP_OK)
+            fail_msg("case %zu refused: %s", i, e.text);
+    }
+}
+
+static void point__refuses_with_a_reason(void **state) {
+    (void)state;
+    static const struct {
+        const char *text, *why;
+    } bad[] = {
+        {"", "not a JSON object"},
+        {"[]", "not a JSON object"},
+        {"{\"name\": \"a-start\", " IDS "", "expected ','"},
+        {"{\"name\": \"a-start\", " IDS ",}", "expected a member name"},
+        {"{\"name\": \"a-start\", " IDS "} x", "extra data"},
+        {"{\"name\": \"a-start\", " IDS ", \"n\": 01}", "expected ','"},
+        {"{\"name\": \"a-start\", " IDS ", \"n\": 1.}", "invalid number"},
+        {"{\"name\": \"a-start\", " IDS ", \"n\": -}", "invalid number"},
+        {"{\"name\": \"a-start\", " IDS ", \"n\": +1}", "unexpected character"},
+        {"{\"name\": \"a-start\", " IDS ", \"n\": tru}", "invalid literal"},
+        {"{\"name\": \"a-start\", " IDS ", \"s\": \"\\x\"}", "invalid escape"},
+        {"{\"name\": \"a-start\", " IDS ", \"s\": \"\\u12g4\"}", "invalid \\u escape"},
+        {"{\"name\": \"a-start\", " IDS ", \"s\": \"\\ud800\"}", "unpaired surrogate"},
+        {"{\"name\": \"a-start\", " IDS ", \"s\": \"\\udc00\\ud800\"}",
+         "unpaired surrogate"},
+        {"{\"name\": \"a-start\", " IDS ", \"s\": \"a\tb\"}", "control character"},
+        {"{\"name\": \"a-start\", " IDS ", \"s\": \"\xc0\xaf\"}", "invalid UTF-8"},
+        {"{\"name\": \"a-start\", " IDS ", \"s\": \"\xed\xa0\x80\"}", "invalid UTF-8"},
+        {"{\"name\": \"a-start\", " IDS ", \"s\": \"\xf4\x90\x80\x80\"}",
+         "invalid UTF-8"},
+        {"{\"name\": \"a-start\", " IDS ", \"s\": \"\xe2\x82\"}", "invalid UTF-8"},
+        {"{\"name\": \"a-start\", " IDS ", \"s\": \"abc", "unterminated string"},
+        {"{\"name\": \"a-start\", \"base_id\": 1, \"trace_id\": \"t\", \"parent_id\": "
+         "\"p\", "
+         "\"timestamp\": \"ts\"}",
+         "lacks one of the string fields"},
+        {"{\"name\": \"a-start\", \"trace_id\": \"t\", \"parent_id\": \"p\", "
+         "\"timestamp\": "
+         "\"ts\"}",
+         "lacks one of the string fields"},
+        {"{\"name\": \"a-start\", " IDS ", \"info\": []}", "info is not an object"},
+        {"{\"name\": \"a\", " IDS "}", "does not end in -start or -stop"},
+        {"{\"name\": \"-stop\", " IDS "}", "does not end in -start or -stop"},
+        {"{\"name\": \"a-start\", " IDS ", \"name\": 3}",
+         "lacks one of the string fields"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        osp_point_view_t v;
+        osp_error_t e = {0};
+        if (scan(bad[i].text, &v, &e) != OSP_EFRAME)
+            fail_msg("case %zu accepted: %s", i, bad[i].text);
+        if (!strstr(e.text, bad[i].why))
+            fail_msg("case %zu: \"%s\" lacks \"%s\"", i, e.text, bad[i].why);
+    }
+}
+
+static void point__nesting_is_bounded(void **state) {
+    (void)state;
+    size_t deep = OSP_POINT_MAX_DEPTH + 10;
+    char *t = malloc(64 + sizeof IDS + 2 * deep);
+    int n = sprintf(t, "{\"name\": \"a-start\", " IDS ", \"x\": ");
+    memset(t + n, '[', deep - 1);
+    memset(t + n + deep - 1, ']', deep - 1);
+    strcpy(t + n + 2 * (deep - 1), "}");
+    osp_point_view_t v;
+    osp_error_t e;
+    assert_int_equal(scan(t, &v, &e), OSP_EFRAME);
+    assert_non_null(strstr(e.text, "nested too deeply"));
+    /* one level less than the limit is fine */
+    size_t ok = OSP_POINT_MAX_DEPTH - 1; /* the outer object is one level */
+    n = sprintf(t, "{\"name\": \"a-start\", " IDS ", \"x\": ");
+    memset(t + n, '[', ok);
+    memset(t + n + ok, ']', ok);
+    strcpy(t + n + 2 * ok, "}");
+    assert_int_equal(scan(t, &v, &e), OSP_OK);
+    free(t);
+}
+
+static void point__fields_found_and_decoded(void **state) {
+    (void)state;
+    osp_point_view_t v;
+    osp_error_t e;
+    const char *t =
+        "{\"info\": {\"service\": \"inner\", \"name\": \"x\"}, \"n\\u0061me\": "
+        "\"db-st\\u006fp\", \"base_id\": \"B\", \"trace_id\": \"T\", "
+        "\"parent_id\": \"P\", \"timestamp\": \"2026-11-28T05:00:00.000001\", "
+        "\"service\": \"n\\u00e9va \\ud83d\\ude00\"}";
+    assert_int_equal(scan(t, &v, &e), OSP_OK);
+    assert_true(v.name.escaped);
+    assert_string_equal(decoded(&v.name), "db-stop");
+    assert_string_equal(decoded(&v.base_id), "B");
+    assert_string_equal(decoded(&v.trace_id), "T");
+    assert_string_equal(decoded(&v.parent_id), "P");
+    assert_string_equal(decoded(&v.timestamp), "2026-11-28T05:00:00.000001");
+    assert_string_equal(decoded(&v.service), "n\xc3\xa9va \xf0\x9f\x98\x80");
+    /* no service member, or not a string: absent */
+    assert_int_equal(scan("{\"name\": \"a-start\", " IDS ", \"service\": 1}", &v, &e),
+                     OSP_OK);
+    assert_null(v.service.raw);
+    /* decoding stops on a character boundary when out is short */
+    char out[4];
+    assert_int_equal(
+        osp__jstr_decode(&(osp_jstr_t){"ab\\u00e9", 8, true}, out, sizeof out), 2);
+    assert_string_equal(out, "ab");
+}
+
+static void point__tree_for_the_cli(void **state) {
+    (void)state;
+    json_t *o = NULL;
+    osp_error_t e;
+    const char *t = "{\"name\": \"a-start\", " IDS ", \"info\": {\"k\": 1}}";
+    assert_int_equal(osp__point_parse(t, strlen(t), &o, &e), OSP_OK);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "info"), "k")),
+                     1);
+    json_decref(o);
+    t = "{\"name\": \"a-start\", " IDS ", \"info\": []}";
+    assert_int_equal(osp__point_parse(t, strlen(t), &o, &e), OSP_EFRAME);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(point__accepts_python_json),
+        cmocka_unit_test(point__refuses_with_a_reason),
+        cmocka_unit_test(point__nesting_is_bounded),
+        cmocka_unit_test(point__fields_found_and_decoded),
+        cmocka_unit_test(point__tree_for_the_cli),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
