@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * store - where trace messages are kept for `osprofiler trace show|list`.
+ *
+ * The collector (osprofiler-sidecar) writes, the CLI reads. One message is
+ * one trace point as osprofiler's storage drivers keep it: the payload JSON
+ * text (with its top-level "project" and "service"). Back ends, chosen by
+ * the connection string's scheme:
+ *
+ *   sqlite:///ABS/PATH.db            embedded default (store_sqlite.c)
+ *   redis://[:PASSWORD@]HOST[:PORT][/DB]
+ *                                    Python osprofiler's redis layout
+ *                                    (store_redis.c)
+ *
+ * Every function is synchronous and reports failures in *err (no password in
+ * any text). A store handle is used by one thread at a time.
+ */
+#ifndef OSP_STORE_STORE_H
+#define OSP_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <osprofiler/osprofiler.h>
+
+typedef struct osp_store osp_store_t;
+
+/* Errors besides OSP_EINVAL (bad url) and OSP_ENOMEM: */
+#define OSP_ESTORE (-3000) /* the store failed: I/O, server, corrupt data */
+
+#define OSP_STORE_WRITE 0x1 /* open for osp_store_put (create what is missing) */
+
+/* One message to store. */
+typedef struct osp_store_msg {
+    const char *json; /* the payload as JSON text, stored verbatim */
+    size_t len;
+    const char *base_id, *trace_id, *parent_id, *name, *timestamp; /* from the payload */
+    const char *project, *service, *host; /* NULL when absent; host = info.host */
+    bool error; /* info.etype present and not null (error index) */
+} osp_store_msg_t;
+
+/* Open url. Returns OSP_OK with *out, or OSP_EINVAL (bad url) / OSP_ESTORE. */
+int osp_store_open(const char *url, int flags, osp_store_t **out, osp_error_t *err);
+
+/* Store n messages as one unit: on OSP_OK all of them are durable (the
+ * collector acknowledges the broker only then). A message whose (base_id,
+ * trace_id, name) is already stored is skipped: redelivery stores once. */
+int osp_store_put(osp_store_t *s, const osp_store_msg_t *msgs, size_t n, osp_error_t *err);
+
+/* The messages of one trace, in the order the Python driver for the same
+ * layout feeds them to its report (for sqlite: the order they were stored).
+ * cb's JSON text is valid only during the call; a non-zero return from cb
+ * stops and is returned. Returns OSP_OK with no call when there is none. */
+typedef int (*osp_store_msg_cb)(const char *json, size_t len, void *ud);
+int osp_store_get(osp_store_t *s, const char *base_id, osp_store_msg_cb cb, void *ud,
+                  osp_error_t *err);
+
+/* Every trace (or only those with an error message), with the timestamp
+ * Python's list_traces shows for it. */
+typedef int (*osp_store_trace_cb)(const char *base_id, const char *timestamp, void *ud);
+int osp_store_list(osp_store_t *s, bool error_only, osp_store_trace_cb cb, void *ud,
+                   osp_error_t *err);
+
+/* How many traces the store holds (for the "not found" help). */
+int osp_store_count(osp_store_t *s, size_t *traces, osp_error_t *err);
+
+/* The url without its password, for messages. */
+const char *osp_store_name(const osp_store_t *s);
+
+void osp_store_close(osp_store_t *s);
+
+#endif

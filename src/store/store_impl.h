@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* store_impl - what a store back end provides (see store.h for meanings). */
+#ifndef OSP_STORE_IMPL_H
+#define OSP_STORE_IMPL_H
+
+#include "store.h"
+
+typedef struct osp_store_ops {
+    const char *scheme; /* "sqlite", "redis" */
+    /* url is the whole connection string; fill *out (allocated by the back
+     * end, its first member a struct osp_store). */
+    int (*open)(const char *url, int flags, osp_store_t **out, osp_error_t *err);
+    int (*put)(osp_store_t *s, const osp_store_msg_t *msgs, size_t n, osp_error_t *err);
+    int (*get)(osp_store_t *s, const char *base_id, osp_store_msg_cb cb, void *ud,
+               osp_error_t *err);
+    int (*list)(osp_store_t *s, bool error_only, osp_store_trace_cb cb, void *ud,
+                osp_error_t *err);
+    int (*count)(osp_store_t *s, size_t *traces, osp_error_t *err);
+    void (*close)(osp_store_t *s); /* frees s */
+} osp_store_ops_t;
+
+struct osp_store {
+    const osp_store_ops_t *ops;
+    char name[256]; /* url without password, set by the back end */
+};
+
+extern const osp_store_ops_t osp_store_sqlite_ops;
+extern const osp_store_ops_t osp_store_redis_ops;
+
+#endif
