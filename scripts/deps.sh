@@ -7,12 +7,13 @@
 # network. Uses sudo when not root.
 set -euo pipefail
 want=(build-essential cmake pkg-config libjansson-dev uuid-dev libssl-dev libinih-dev
-      librabbitmq-dev libconfuse-dev)
+      librabbitmq-dev libconfuse-dev libsqlite3-dev libhiredis-dev)
 case "${1:-build}" in
 build) ;;
 test) want+=(libcmocka-dev python3 python3-osprofiler python3-webob clang-format
             python3-oslo.messaging python3-amqp rabbitmq-server openssl
-            ceilometer-agent-notification python3-yaml) ;;
+            ceilometer-agent-notification python3-yaml redis-server python3-redis
+            chromium python3-websocket) ;;
 bench) want+=(libcmocka-dev python3 python3-osprofiler python3-webob python3-oslo.messaging
               rabbitmq-server) ;;
 *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;

@@ -11,5 +11,7 @@
 int cmd_header(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_trace_show(int argc, char **argv); /* cmd_show.c */
+int cmd_trace_list(int argc, char **argv);
 
 #endif

@@ -2,7 +2,7 @@
 /*
  * cmd_trace - "osprofiler trace tree": the trace points of a JSON-lines file
  * (what the file:// notifier writes) as an indented call tree with durations.
- * "trace show" and "trace list" over real stores come with the collector.
+ * ("trace show" and "trace list" over stores: cmd_show.c.)
  *
  * Points are matched by trace_id (start and stop of one point) and nested by
  * parent_id; children are ordered by start time, ties by arrival. Lines that
@@ -185,8 +185,12 @@ static int tree(const char *path, const char *only_base) {
 }
 
 int cmd_trace(int argc, char **argv) {
+    if (argc >= 2 && strcmp(argv[1], "show") == 0)
+        return cmd_trace_show(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "list") == 0)
+        return cmd_trace_list(argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "tree") != 0) {
-        fputs(tree_usage, stderr);
+        fputs("usage: osprofiler trace show|list|tree ...\n", stderr);
         return CLI_USAGE;
     }
     static const struct option opts[] = {{"base-id", required_argument, 0, 'b'},

@@ -25,10 +25,16 @@
 
 typedef struct osp_store osp_store_t;
 
+/* Where the sidecar stores and the CLI reads when nothing else is said. */
+#define OSP_STORE_DEFAULT_URL "sqlite:////var/lib/osprofiler/traces.db"
+
 /* Errors besides OSP_EINVAL (bad url) and OSP_ENOMEM: */
 #define OSP_ESTORE (-3000) /* the store failed: I/O, server, corrupt data */
 
 #define OSP_STORE_WRITE 0x1 /* open for osp_store_put (create what is missing) */
+/* With OSP_STORE_WRITE: also keep the error index of [profiler]
+ * filter_error_trace (messages with error set), as Python's drivers do. */
+#define OSP_STORE_ERROR_INDEX 0x2
 
 /* One message to store. */
 typedef struct osp_store_msg {
@@ -45,7 +51,8 @@ int osp_store_open(const char *url, int flags, osp_store_t **out, osp_error_t *e
 /* Store n messages as one unit: on OSP_OK all of them are durable (the
  * collector acknowledges the broker only then). A message whose (base_id,
  * trace_id, name) is already stored is skipped: redelivery stores once. */
-int osp_store_put(osp_store_t *s, const osp_store_msg_t *msgs, size_t n, osp_error_t *err);
+int osp_store_put(osp_store_t *s, const osp_store_msg_t *msgs, size_t n,
+                  osp_error_t *err);
 
 /* The messages of one trace, in the order the Python driver for the same
  * layout feeds them to its report (for sqlite: the order they were stored).

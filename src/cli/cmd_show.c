@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cmd_show - "osprofiler trace show" and "trace list", with the Python CLI's
+ * flags and output, reading a store (src/store) instead of draining the
+ * shared profiler.info queue as Python's messaging:// driver does.
+ *
+ * Unlike Python, errors go to stderr, and the default connection string is
+ * the local store the sidecar writes.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <osprofiler/osprofiler.h>
+
+#include "cli.h"
+#include "report.h"
+#include "report_html.h"
+#include "store/store.h"
+
+extern char **environ;
+
+static const char show_usage[] =
+    "usage: osprofiler trace show [--connection-string URL] (--json | --html | --dot)\n"
+    "                             [--out FILE] [--render-dot FILE] ID|REPORT_FILE\n"
+    "  Print the report of trace ID (its base_id) from a store, or of a report\n"
+    "  file written by --json. URL: sqlite:///PATH (SQLAlchemy form: four\n"
+    "  slashes for an absolute path) or redis://[:PASSWORD@]HOST[:PORT][/DB];\n"
+    "  default $OSPROFILER_CONNECTION_STRING, else " OSP_STORE_DEFAULT_URL ".\n"
+    "  --html writes one self-contained file (no network needed to view it).\n"
+    "  --render-dot FILE also renders the graph to FILE as PDF (graphviz dot).\n"
+    "  Accepted for compatibility, no effect: --local-libs, --idle-timeout N.\n";
+
+static const char list_usage[] =
+    "usage: osprofiler trace list [--connection-string URL] [--error-trace X]\n"
+    "  List the traces of a store (base_id and timestamp of each). With\n"
+    "  --error-trace and any non-empty X (as Python), only traces with an\n"
+    "  error, as recorded when [profiler] filter_error_trace is on.\n";
+
+static const char *store_url(const char *given) {
+    if (given)
+        return given;
+    const char *env = getenv("OSPROFILER_CONNECTION_STRING");
+    return env && *env ? env : OSP_STORE_DEFAULT_URL;
+}
+
+static osp_store_t *open_store(const char *url) {
+    if (strncmp(url, "messaging://", 12) == 0) {
+        fprintf(
+            stderr,
+            "osprofiler: messaging:// cannot be read without taking other traces'\n"
+            "  messages from the queue ceilometer reads. Run osprofiler-sidecar with\n"
+            "  collect = true and read its store (--connection-string sqlite:///... or\n"
+            "  redis://...).\n");
+        return NULL;
+    }
+    osp_store_t *s;
+    osp_error_t err;
+    if (osp_store_open(url, 0, &s, &err) != OSP_OK) {
+        fprintf(stderr, "osprofiler: %s\n", err.text);
+        return NULL;
+    }
+    return s;
+}
+
+/* uuidutils.is_uuid_like: 32 hex digits once '-', '{', '}' and urn:uuid:
+ * are dropped. */
+static bool uuid_like(const char *s) {
+    if (strncasecmp(s, "urn:uuid:", 9) == 0)
+        s += 9;
+    int hex = 0;
+    for (; *s; s++) {
+        if (*s == '-' || *s == '{' || *s == '}')
+            continue;
+        if (!strchr("0123456789abcdefABCDEF", *s))
+            return false;
+        hex++;
+    }
+    return hex == 32;
+}
+
+static int feed(const char *json, size_t len, void *ud) {
+    osp_error_t err;
+    size_t *bad = ((void **)ud)[1] ? ((void **)ud)[1] : NULL;
+    if (osp_report_add(((void **)ud)[0], json, len, &err) != OSP_OK && bad)
+        ++*bad;
+    return 0;
+}
+
+static size_t count_traces(osp_store_t *s) {
+    size_t n = 0;
+    osp_error_t err;
+    return osp_store_count(s, &n, &err) == OSP_OK ? n : 0;
+}
+
+static json_t *report_from_store(const char *url, const char *id) {
+    osp_store_t *s = open_store(url);
+    if (!s)
+        return NULL;
+    osp_report_t *r = osp_report_new();
+    size_t bad = 0;
+    void *ud[2] = {r, &bad};
+    osp_error_t err;
+    json_t *report = NULL;
+    if (!r) {
+        fputs("osprofiler: out of memory\n", stderr);
+    } else if (osp_store_get(s, id, feed, ud, &err) != OSP_OK) {
+        fprintf(stderr, "osprofiler: %s\n", err.text);
+        osp_report_free(r);
+    } else {
+        if (bad)
+            fprintf(stderr,
+                    "osprofiler: %zu stored messages of %s are not trace points "
+                    "(left out)\n",
+                    bad, id);
+        if (osp_report_points(r) == 0) {
+            fprintf(
+                stderr,
+                "osprofiler: trace %s not found in %s (it holds %zu traces).\n"
+                "  Check that the HMAC key the request was signed with is one of the\n"
+                "  services' [profiler] hmac_keys, that profiling is enabled there, and\n"
+                "  that their points reach this store (osprofiler-sidecar --stats).\n",
+                id, osp_store_name(s), count_traces(s));
+            osp_report_free(r);
+        } else {
+            report = osp_report_finish(r);
+        }
+    }
+    osp_store_close(s);
+    return report;
+}
+
+static json_t *report_from_file(const char *path) {
+    json_error_t je;
+    json_t *report = json_load_file(path, 0, &je);
+    if (!report) {
+        fprintf(stderr, "osprofiler: %s is neither a trace id nor a report file: %s\n",
+                path, je.text);
+        return NULL;
+    }
+    if (!json_array_size(json_object_get(report, "children"))) {
+        fprintf(stderr, "osprofiler: %s holds no trace (no \"children\")\n", path);
+        json_decref(report);
+        return NULL;
+    }
+    return report;
+}
+
+static int render_dot(const char *dot_text, size_t len, const char *pdf) {
+    char src[4200];
+    snprintf(src, sizeof src, "%s.dot", pdf);
+    FILE *f = fopen(src, "we");
+    if (!f || fwrite(dot_text, 1, len, f) != len || fclose(f) != 0) {
+        fprintf(stderr, "osprofiler: cannot write %s: %s\n", src, strerror(errno));
+        return CLI_FAIL;
+    }
+    char *argv[] = {"dot", "-Tpdf", "-o", (char *)pdf, src, NULL};
+    pid_t pid;
+    int st = 0, rc = posix_spawnp(&pid, "dot", NULL, NULL, argv, environ);
+    if (rc == 0)
+        waitpid(pid, &st, 0);
+    remove(src); /* Python's render(cleanup=True) */
+    if (rc != 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr,
+                "osprofiler: --render-dot needs graphviz's dot (apt-get install "
+                "graphviz)%s\n",
+                rc ? "" : ": dot failed");
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}
+
+static int write_out(const char *path, const char *text, size_t len, bool newline) {
+    FILE *f = path ? fopen(path, "we") : stdout;
+    if (!f) {
+        fprintf(stderr, "osprofiler: cannot write %s: %s\n", path, strerror(errno));
+        return CLI_FAIL;
+    }
+    bool ok = fwrite(text, 1, len, f) == len && (!newline || fputc('\n', f) != EOF);
+    ok = (path ? fclose(f) == 0 : fflush(f) == 0) && ok;
+    if (!ok) {
+        fprintf(stderr, "osprofiler: cannot write %s: %s\n", path ? path : "output",
+                strerror(errno));
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}
+
+int cmd_trace_show(int argc, char **argv) {
+    static const struct option opts[] = {{"connection-string", required_argument, 0, 'c'},
+                                         {"json", no_argument, 0, 'j'},
+                                         {"html", no_argument, 0, 'H'},
+                                         {"dot", no_argument, 0, 'd'},
+                                         {"out", required_argument, 0, 'o'},
+                                         {"render-dot", required_argument, 0, 'r'},
+                                         {"local-libs", no_argument, 0, 'l'},
+                                         {"idle-timeout", required_argument, 0, 'i'},
+                                         {"transport-url", required_argument, 0, 't'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *conn = NULL, *out = NULL, *pdf = NULL;
+    bool json = false, html = false, dot = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            conn = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'H':
+            html = true;
+            break;
+        case 'd':
+            dot = true;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'r':
+            pdf = optarg;
+            break;
+        case 'l':
+        case 'i':
+        case 't':
+            break;
+        case 'h':
+            fputs(show_usage, stdout);
+            return CLI_OK;
+        default:
+            fputs(show_usage, stderr);
+            return CLI_USAGE;
+        }
+    }
+    if (argc - optind != 1) {
+        fputs(show_usage, stderr);
+        return CLI_USAGE;
+    }
+    if (!json && !html && !dot) {
+        fputs("osprofiler: You should choose one of the following output formats: json, "
+              "html or dot.\n",
+              stderr);
+        return CLI_USAGE;
+    }
+    const char *id = argv[optind];
+    json_t *report =
+        uuid_like(id) ? report_from_store(store_url(conn), id) : report_from_file(id);
+    if (!report)
+        return CLI_FAIL;
+    osp_buf_t text = OSP_BUF_INIT;
+    osp_report_json(&text, report);
+    int rc = CLI_OK;
+    if (json) { /* json > html > dot, as Python */
+        rc = write_out(out, text.data, text.len, !out);
+    } else if (html) {
+        FILE *f = out ? fopen(out, "we") : stdout;
+        if (!f || osp_report_html_write(f, text.data, text.len) != 0 ||
+            (out ? fclose(f) : fflush(f)) != 0) {
+            fprintf(stderr, "osprofiler: cannot write %s: %s\n", out ? out : "output",
+                    strerror(errno));
+            rc = CLI_FAIL;
+        }
+    } else {
+        osp_buf_t d = OSP_BUF_INIT;
+        osp_report_dot(&d, report);
+        rc = write_out(out, d.data, d.len, !out);
+        if (rc == CLI_OK && pdf)
+            rc = render_dot(d.data, d.len, pdf);
+        osp__buf_free(&d);
+    }
+    if (text.failed) {
+        fputs("osprofiler: out of memory\n", stderr);
+        rc = CLI_FAIL;
+    }
+    osp__buf_free(&text);
+    json_decref(report);
+    return rc;
+}
+
+struct table {
+    char **ids, **times;
+    size_t n, cap, wid, wts;
+};
+
+static int add_row(const char *base_id, const char *timestamp, void *ud) {
+    struct table *t = ud;
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        char **a = realloc(t->ids, cap * sizeof *a),
+             **b = a ? realloc(t->times, cap * sizeof *b) : NULL;
+        if (a)
+            t->ids = a;
+        if (!b)
+            return OSP_ENOMEM;
+        t->times = b, t->cap = cap;
+    }
+    t->ids[t->n] = strdup(base_id ? base_id : "None");
+    t->times[t->n] = strdup(timestamp ? timestamp : "None");
+    if (!t->ids[t->n] || !t->times[t->n])
+        return OSP_ENOMEM;
+    size_t a = strlen(t->ids[t->n]), b = strlen(t->times[t->n]);
+    t->wid = a > t->wid ? a : t->wid;
+    t->wts = b > t->wts ? b : t->wts;
+    t->n++;
+    return 0;
+}
+
+static void rule(size_t a, size_t b) {
+    putchar('+');
+    for (size_t i = 0; i < a + 2; i++)
+        putchar('-');
+    putchar('+');
+    for (size_t i = 0; i < b + 2; i++)
+        putchar('-');
+    puts("+");
+}
+
+int cmd_trace_list(int argc, char **argv) {
+    static const struct option opts[] = {{"connection-string", required_argument, 0, 'c'},
+                                         {"error-trace", required_argument, 0, 'e'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *conn = NULL;
+    bool errors_only = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            conn = optarg;
+            break;
+        case 'e':
+            errors_only = *optarg != '\0'; /* argparse type=bool */
+            break;
+        case 'h':
+            fputs(list_usage, stdout);
+            return CLI_OK;
+        default:
+            fputs(list_usage, stderr);
+            return CLI_USAGE;
+        }
+    }
+    if (argc != optind) {
+        fputs(list_usage, stderr);
+        return CLI_USAGE;
+    }
+    osp_store_t *s = open_store(store_url(conn));
+    if (!s)
+        return CLI_FAIL;
+    struct table t = {.wid = strlen("base_id"), .wts = strlen("timestamp")};
+    osp_error_t err;
+    int rc = osp_store_list(s, errors_only, add_row, &t, &err);
+    if (rc != OSP_OK)
+        fprintf(stderr, "osprofiler: %s\n",
+                rc == OSP_ENOMEM ? "out of memory" : err.text);
+    else {
+        /* prettytable, left-aligned, as Python's CLI prints it */
+        rule(t.wid, t.wts);
+        printf("| %-*s | %-*s |\n", (int)t.wid, "base_id", (int)t.wts, "timestamp");
+        rule(t.wid, t.wts);
+        for (size_t i = 0; i < t.n; i++)
+            printf("| %-*s | %-*s |\n", (int)t.wid, t.ids[i], (int)t.wts, t.times[i]);
+        rule(t.wid, t.wts);
+    }
+    for (size_t i = 0; i < t.n; i++) {
+        free(t.ids[i]);
+        free(t.times[i]);
+    }
+    free(t.ids);
+    free(t.times);
+    osp_store_close(s);
+    return rc == OSP_OK ? CLI_OK : CLI_FAIL;
+}

@@ -1,0 +1,423 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * report - Python's report algorithm on jansson trees.
+ *
+ * jansson objects keep insertion order and keep a key's position when its
+ * value is replaced, like Python dicts, which is what makes the key order of
+ * the output match. Times are kept as microseconds since the epoch until
+ * _parse_results turns them into truncated milliseconds.
+ */
+#include "report.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/errors.h"
+#include "common/pyjson.h"
+
+struct osp_report {
+    json_t *by_id; /* trace_id -> node */
+    json_t *order; /* nodes in first-seen order (Python dict order) */
+    int64_t started_at, finished_at, last_started_at;
+    bool any, any_start;
+};
+
+osp_report_t *osp_report_new(void) {
+    osp_report_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->by_id = json_object();
+    r->order = json_array();
+    if (!r->by_id || !r->order) {
+        osp_report_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void osp_report_free(osp_report_t *r) {
+    if (!r)
+        return;
+    json_decref(r->by_id);
+    json_decref(r->order);
+    free(r);
+}
+
+size_t osp_report_points(const osp_report_t *r) { return json_array_size(r->order); }
+
+static int64_t days_from_civil(int64_t y, int m, int d) {
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* digits of s[*i..] (at least min, at most max) as a number, -1 if fewer */
+static int num(const char *s, size_t *i, int min, int max) {
+    int v = 0, k = 0;
+    while (k < max && s[*i] >= '0' && s[*i] <= '9')
+        v = v * 10 + (s[(*i)++] - '0'), k++;
+    return k >= min ? v : -1;
+}
+
+static bool month_days_ok(int y, int m, int d) {
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m >= 1 && m <= 12 && d >= 1 && d <= mdays[m - 1] + (m == 2 && leap);
+}
+
+/* strptime(s, "%Y-%m-%dT%H:%M:%S.%f") as microseconds since the epoch. */
+static bool parse_ts(const char *s, int64_t *out) {
+    size_t i = 0;
+    int y = num(s, &i, 4, 4);
+    if (y < 1 || s[i++] != '-')
+        return false;
+    int mo = num(s, &i, 1, 2);
+    if (mo < 0 || s[i++] != '-')
+        return false;
+    int d = num(s, &i, 1, 2);
+    if (d < 0 || s[i++] != 'T')
+        return false;
+    int h = num(s, &i, 1, 2);
+    if (h < 0 || h > 23 || s[i++] != ':')
+        return false;
+    int mi = num(s, &i, 1, 2);
+    if (mi < 0 || mi > 59 || s[i++] != ':')
+        return false;
+    int se = num(s, &i, 1, 2);
+    if (se < 0 || se > 61 || s[i++] != '.') /* Python allows 60 and 61 */
+        return false;
+    size_t f0 = i;
+    int us = num(s, &i, 1, 6);
+    if (us < 0 || s[i] || !month_days_ok(y, mo, d))
+        return false;
+    for (size_t k = i - f0; k < 6; k++)
+        us *= 10;
+    if (se > 59) /* datetime() refuses what strptime accepted */
+        return false;
+    *out = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60 * INT64_C(1000000) +
+           (int64_t)se * 1000000 + us;
+    return true;
+}
+
+static const char *str_of(json_t *o, const char *key) {
+    return json_string_value(json_object_get(o, key));
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+/* A field as Python's redis driver reads it: the value, null when absent. */
+static json_t *field(json_t *o, const char *key) {
+    json_t *v = json_object_get(o, key);
+    return v ? json_incref(v) : json_null();
+}
+
+int osp_report_add(osp_report_t *r, const char *json, size_t len, osp_error_t *err) {
+    json_error_t je;
+    json_t *raw = json_loadb(json, len, JSON_ALLOW_NUL, &je);
+    if (!raw)
+        return osp__error_set(err, OSP_EFRAME, "report", 0, "not JSON: %s", je.text);
+    const char *trace_id = str_of(raw, "trace_id"), *name = str_of(raw, "name");
+    const char *ts_text = str_of(raw, "timestamp");
+    int64_t ts;
+    const char *why = NULL;
+    if (!json_is_object(raw) || !trace_id || !name || !ts_text)
+        why = "not a trace point (trace_id, name, timestamp)";
+    else if (!parse_ts(ts_text, &ts))
+        why = "timestamp is not %Y-%m-%dT%H:%M:%S.%f";
+    if (why) {
+        json_decref(raw);
+        return osp__error_set(err, OSP_EFRAME, "report", 0, "%s", why);
+    }
+    json_t *node = json_object_get(r->by_id, trace_id);
+    if (!node) {
+        json_t *info = json_object();
+        const char *dash = strchr(name, '-');
+        json_object_set_new(
+            info, "name",
+            json_stringn(name, dash ? (size_t)(dash - name) : strlen(name)));
+        json_object_set_new(info, "project", field(raw, "project"));
+        json_object_set_new(info, "service", field(raw, "service"));
+        json_object_set_new(info, "host", field(json_object_get(raw, "info"), "host"));
+        node = json_object();
+        json_object_set_new(node, "info", info);
+        json_object_set_new(node, "trace_id", json_string(trace_id));
+        json_object_set_new(node, "parent_id", field(raw, "parent_id"));
+        json_object_set(r->by_id, trace_id, node);
+        json_array_append_new(r->order, node);
+    }
+    json_t *info = json_object_get(node, "info");
+    char key[512];
+    snprintf(key, sizeof key, "meta.raw_payload.%s", name);
+    json_object_set(info, key, raw);
+    if (ends_with(name, "stop")) {
+        json_object_set_new(info, "finished", json_integer(ts));
+        json_t *pinfo = json_object_get(raw, "info");
+        json_t *etype = json_is_object(pinfo) ? json_object_get(pinfo, "etype") : NULL;
+        json_object_set_new(info, "exception",
+                            etype ? json_incref(etype) : json_string("None"));
+    } else {
+        json_object_set_new(info, "started", json_integer(ts));
+        if (!r->any_start || r->last_started_at < ts)
+            r->last_started_at = ts;
+        r->any_start = true;
+    }
+    if (!r->any || r->started_at > ts)
+        r->started_at = ts;
+    if (!r->any || r->finished_at < ts)
+        r->finished_at = ts;
+    r->any = true;
+    json_decref(raw);
+    return OSP_OK;
+}
+
+/* msec(td) = int(microseconds / 1000.0): float division, truncated. */
+static json_int_t msec(int64_t us) { return (json_int_t)((double)us / 1000.0); }
+
+struct keyed {
+    json_int_t started;
+    size_t seq;
+    json_t *node;
+};
+
+static int by_started(const void *a, const void *b) {
+    const struct keyed *x = a, *y = b;
+    if (x->started != y->started)
+        return x->started < y->started ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq; /* stable, as Python's sort */
+}
+
+static void sort_by_started(json_t *arr) {
+    size_t n = json_array_size(arr);
+    if (n < 2)
+        return;
+    struct keyed *k = malloc(n * sizeof *k);
+    if (!k)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        json_t *node = json_array_get(arr, i);
+        k[i] = (struct keyed){
+            json_integer_value(json_object_get(json_object_get(node, "info"), "started")),
+            i, json_incref(node)};
+    }
+    qsort(k, n, sizeof *k, by_started);
+    json_array_clear(arr);
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, k[i].node);
+    free(k);
+}
+
+/* Marks node and everything below it as reached. */
+static void reach(json_t *seen, json_t *node) {
+    json_t *stack = json_array();
+    json_array_append(stack, node);
+    while (json_array_size(stack)) {
+        json_t *n = json_incref(json_array_get(stack, json_array_size(stack) - 1));
+        json_array_remove(stack, json_array_size(stack) - 1);
+        const char *id = str_of(n, "trace_id");
+        if (!json_object_get(seen, id)) {
+            json_object_set_new(seen, id, json_true());
+            size_t i;
+            json_t *kid;
+            json_array_foreach(json_object_get(n, "children"), i, kid)
+                json_array_append(stack, kid);
+        }
+        json_decref(n);
+    }
+    json_decref(stack);
+}
+
+/* Points whose parent_id chain loops (A's parent is B, B's is A) hang from
+ * no root: Python fails with "Circular reference detected". Make the first
+ * one of each loop a root instead, so the report can be written and freed. */
+static void break_cycles(osp_report_t *r, json_t *tree) {
+    json_t *seen = json_object();
+    size_t i;
+    json_t *node;
+    json_array_foreach(tree, i, node) reach(seen, node);
+    json_array_foreach(r->order, i, node) {
+        if (json_object_get(seen, str_of(node, "trace_id")))
+            continue;
+        json_t *kids = json_object_get(
+            json_object_get(r->by_id, str_of(node, "parent_id")), "children");
+        for (size_t k = 0; k < json_array_size(kids); k++)
+            if (json_array_get(kids, k) == node)
+                json_array_remove(kids, k--);
+        json_array_append(tree, node);
+        reach(seen, node);
+    }
+    json_decref(seen);
+}
+
+json_t *osp_report_finish(osp_report_t *r) {
+    json_t *stats = json_object();
+    size_t i;
+    json_t *node;
+    json_array_foreach(r->order, i, node) {
+        json_t *info = json_object_get(node, "info");
+        json_t *st = json_object_get(info, "started"),
+               *fi = json_object_get(info, "finished");
+        if (!st)
+            json_object_set(info, "started", st = fi);
+        if (!fi)
+            json_object_set(info, "finished", fi = st);
+        json_int_t op_started = msec(json_integer_value(st) - r->started_at);
+        json_int_t op_finished = msec(json_integer_value(fi) - r->started_at);
+        json_object_set_new(info, "started", json_integer(op_started));
+        json_object_set_new(info, "finished", json_integer(op_finished));
+        const char *op = str_of(info, "name");
+        json_t *s = json_object_get(stats, op);
+        if (!s) {
+            s = json_pack("{s:i,s:I}", "count", 1, "duration", op_finished - op_started);
+            json_object_set_new(stats, op, s);
+        } else {
+            json_object_set_new(
+                s, "count",
+                json_integer(json_integer_value(json_object_get(s, "count")) + 1));
+            json_object_set_new(
+                s, "duration",
+                json_integer(json_integer_value(json_object_get(s, "duration")) +
+                             op_finished - op_started));
+        }
+    }
+    /* _build_tree */
+    json_t *tree = json_array();
+    json_array_foreach(r->order, i, node) {
+        if (!json_object_get(node, "children"))
+            json_object_set_new(node, "children", json_array());
+        const char *parent = str_of(node, "parent_id");
+        json_t *p = parent ? json_object_get(r->by_id, parent) : NULL;
+        if (p) {
+            if (!json_object_get(p, "children"))
+                json_object_set_new(p, "children", json_array());
+            json_array_append(json_object_get(p, "children"), node);
+        } else {
+            json_array_append(tree, node);
+        }
+    }
+    break_cycles(r, tree);
+    json_array_foreach(r->order, i, node)
+        sort_by_started(json_object_get(node, "children"));
+    sort_by_started(tree);
+
+    json_t *total = json_object();
+    json_object_set_new(total, "name", json_string("total"));
+    json_object_set_new(total, "started", json_integer(0));
+    json_object_set_new(total, "finished",
+                        r->any ? json_integer(msec(r->finished_at - r->started_at))
+                               : json_null());
+    /* Python raises TypeError when only stops were stored; null instead */
+    json_object_set_new(total, "last_trace_started",
+                        r->any_start
+                            ? json_integer(msec(r->last_started_at - r->started_at))
+                            : json_null());
+    json_t *report = json_object();
+    json_object_set_new(report, "info", total);
+    json_object_set_new(report, "children", tree);
+    json_object_set_new(report, "stats", stats);
+    osp_report_free(r);
+    return report;
+}
+
+void osp_report_json(osp_buf_t *out, const json_t *report) {
+    osp__pyjson_value(out, report, 2, 0);
+}
+
+/* graphviz.quoting.quote for a label: always quoted here (labels hold
+ * spaces), '"' escaped unless already preceded by a backslash. */
+static void dot_quote(osp_buf_t *out, const char *s) {
+    osp__buf_putc(out, '"');
+    for (const char *p = s; *p; p++) {
+        if (*p == '"' && (p == s || p[-1] != '\\'))
+            osp__buf_putc(out, '\\');
+        osp__buf_putc(out, *p);
+    }
+    osp__buf_putc(out, '"');
+}
+
+/* The first n characters (code points, as Python slices) of s. */
+static size_t utf8_prefix(const char *s, size_t n) {
+    size_t i = 0;
+    while (s[i] && n) {
+        i++;
+        while ((s[i] & 0xc0) == 0x80)
+            i++;
+        n--;
+    }
+    return i;
+}
+
+static void dot_label(osp_buf_t *label, json_t *info) {
+    const char *name = str_of(info, "name");
+    const char *service = str_of(info, "service");
+    char num[32];
+    snprintf(num, sizeof num, " - %lld ms",
+             (long long)(json_integer_value(json_object_get(info, "finished")) -
+                         json_integer_value(json_object_get(info, "started"))));
+    if (service) {
+        osp__buf_puts(label, service);
+        osp__buf_putc(label, ':');
+    }
+    osp__buf_puts(label, name ? name : "None");
+    osp__buf_puts(label, num);
+    if (!name)
+        return;
+    if (strcmp(name, "wsgi") == 0) {
+        json_t *req = json_object_get(
+            json_object_get(json_object_get(info, "meta.raw_payload.wsgi-start"), "info"),
+            "request");
+        const char *method = str_of(req, "method"), *path = str_of(req, "path");
+        if (method && path) {
+            osp__buf_puts(label, "\\n");
+            osp__buf_puts(label, method);
+            osp__buf_putc(label, ' ');
+            osp__buf_append(label, path, utf8_prefix(path, 30));
+            osp__buf_puts(label, "..");
+        }
+    } else if (strcmp(name, "rpc") == 0 || strcmp(name, "driver") == 0) {
+        char key[64];
+        snprintf(key, sizeof key, "meta.raw_payload.%s-start", name);
+        const char *fn =
+            str_of(json_object_get(json_object_get(json_object_get(info, key), "info"),
+                                   "function"),
+                   "name");
+        if (fn) {
+            const char *dot = strrchr(fn, '.');
+            osp__buf_puts(label, "\\n");
+            osp__buf_puts(label, dot ? dot + 1 : fn);
+        }
+    }
+}
+
+static unsigned dot_node(osp_buf_t *out, json_t *node, unsigned *next) {
+    unsigned id = (*next)++;
+    osp_buf_t label = OSP_BUF_INIT;
+    dot_label(&label, json_object_get(node, "info"));
+    char head[32];
+    snprintf(head, sizeof head, "\t%u [label=", id);
+    osp__buf_puts(out, head);
+    dot_quote(out, osp__buf_cstr(&label) ? osp__buf_cstr(&label) : "");
+    osp__buf_puts(out, "]\n");
+    osp__buf_free(&label);
+    size_t i;
+    json_t *child;
+    json_array_foreach(json_object_get(node, "children"), i, child) {
+        unsigned cid = dot_node(out, child, next);
+        snprintf(head, sizeof head, "\t%u -> %u\n", id, cid);
+        osp__buf_puts(out, head);
+    }
+    return id;
+}
+
+void osp_report_dot(osp_buf_t *out, const json_t *report) {
+    unsigned next = 0;
+    osp__buf_puts(out, "digraph {\n");
+    dot_node(out, (json_t *)report, &next);
+    osp__buf_puts(out, "}\n");
+}
