@@ -20,8 +20,6 @@
 #include "publisher.h"
 
 #include <amqp.h>
-#include <amqp_ssl_socket.h>
-#include <amqp_tcp_socket.h>
 #include <malloc.h>
 #include <math.h>
 #include <poll.h>
@@ -33,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "amqp_conn.h"
 #include "common/ids.h"
 #include "common/transport_url.h"
 #include "log.h"
@@ -83,43 +82,6 @@ void osp_publisher_current(osp_publisher_t *p, char *out, size_t len) {
     pthread_mutex_lock(&p->cur_mu);
     snprintf(out, len, "%s", p->current);
     pthread_mutex_unlock(&p->cur_mu);
-}
-
-/* One text for any failed rabbitmq-c call: library errors through
- * amqp_error_string2, server exceptions with the close method's code. */
-static bool reply_ok(amqp_rpc_reply_t r, const char *what, char *why, size_t len) {
-    switch (r.reply_type) {
-    case AMQP_RESPONSE_NORMAL:
-        return true;
-    case AMQP_RESPONSE_NONE:
-        snprintf(why, len, "%s: no reply", what);
-        break;
-    case AMQP_RESPONSE_LIBRARY_EXCEPTION:
-        snprintf(why, len, "%s: %s", what, amqp_error_string2(r.library_error));
-        break;
-    case AMQP_RESPONSE_SERVER_EXCEPTION: {
-        const amqp_bytes_t *text = NULL;
-        unsigned code = 0;
-        if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
-            amqp_connection_close_t *c = r.reply.decoded;
-            code = c->reply_code;
-            text = &c->reply_text;
-        } else if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
-            amqp_channel_close_t *c = r.reply.decoded;
-            code = c->reply_code;
-            text = &c->reply_text;
-        }
-        snprintf(why, len, "%s: server error %u %.*s", what, code,
-                 text ? (int)text->len : 0, text ? (const char *)text->bytes : "");
-        if (code == 406)
-            snprintf(why + strlen(why), len - strlen(why),
-                     " (the queue exists with other flags: set amqp_durable_queues, "
-                     "amqp_auto_delete and rabbit_quorum_queue as the consumers do; "
-                     "points stay queued)");
-        break;
-    }
-    }
-    return false;
 }
 
 static void disconnect(osp_publisher_t *p) {
@@ -181,86 +143,35 @@ static bool declare(osp_publisher_t *p, char *why, size_t len) {
         /* The same sequence as oslo: exchange, queue, bind, exchange again. */
         amqp_exchange_declare(p->conn, CHANNEL, ex, amqp_cstring_bytes("topic"), 0,
                               durable, c->amqp_auto_delete, 0, amqp_empty_table);
-        if (!reply_ok(amqp_get_rpc_reply(p->conn), "exchange.declare", why, len))
+        if (!osp_amqp_reply_ok(amqp_get_rpc_reply(p->conn), "exchange.declare", why, len))
             return false;
         amqp_queue_declare(p->conn, CHANNEL, key, 0, durable, 0, c->amqp_auto_delete,
                            qargs);
-        if (!reply_ok(amqp_get_rpc_reply(p->conn), "queue.declare", why, len))
+        if (!osp_amqp_reply_ok(amqp_get_rpc_reply(p->conn), "queue.declare", why, len))
             return false;
         amqp_queue_bind(p->conn, CHANNEL, key, ex, key, amqp_empty_table);
-        if (!reply_ok(amqp_get_rpc_reply(p->conn), "queue.bind", why, len))
+        if (!osp_amqp_reply_ok(amqp_get_rpc_reply(p->conn), "queue.bind", why, len))
             return false;
         amqp_exchange_declare(p->conn, CHANNEL, ex, amqp_cstring_bytes("topic"), 0,
                               durable, c->amqp_auto_delete, 0, amqp_empty_table);
-        if (!reply_ok(amqp_get_rpc_reply(p->conn), "exchange.declare", why, len))
+        if (!osp_amqp_reply_ok(amqp_get_rpc_reply(p->conn), "exchange.declare", why, len))
             return false;
     }
     amqp_confirm_select(p->conn, CHANNEL);
-    return reply_ok(amqp_get_rpc_reply(p->conn), "confirm.select", why, len);
+    return osp_amqp_reply_ok(amqp_get_rpc_reply(p->conn), "confirm.select", why, len);
 }
 
 static bool connect_host(osp_publisher_t *p, const osp_url_host_t *h, char *why,
                          size_t len) {
-    const osp_sc_config_t *c = p->cfg;
-    p->conn = amqp_new_connection();
-    amqp_socket_t *s = NULL;
-    if (p->conn)
-        s = c->ssl ? amqp_ssl_socket_new(p->conn) : amqp_tcp_socket_new(p->conn);
-    if (!s) {
-        snprintf(why, len, c->ssl ? "cannot set up TLS" : "out of memory");
-        goto fail;
-    }
-    if (c->ssl) {
-        /* As py-amqp: the peer is always verified (system CAs unless
-         * ssl_ca_file); the host name when ssl_enforce_hostname_verification. */
-        amqp_ssl_socket_set_verify_peer(s, 1);
-        amqp_ssl_socket_set_verify_hostname(s, c->ssl_verify_hostname);
-        if (c->ssl_ca_file[0] && amqp_ssl_socket_set_cacert(s, c->ssl_ca_file) != 0) {
-            snprintf(why, len, "ssl_ca_file %s cannot be loaded", c->ssl_ca_file);
-            goto fail;
-        }
-        if (c->ssl_cert_file[0] &&
-            amqp_ssl_socket_set_key(s, c->ssl_cert_file, c->ssl_key_file) != 0) {
-            snprintf(why, len, "ssl_cert_file/ssl_key_file %s cannot be loaded",
-                     c->ssl_cert_file);
-            goto fail;
-        }
-    }
-    struct timeval tv = {5, 0};
-    amqp_set_handshake_timeout(p->conn, &tv);
-    amqp_set_rpc_timeout(p->conn, &tv);
-    int rc = amqp_socket_open_noblock(s, h->host, h->port, &tv);
-    if (rc != AMQP_STATUS_OK) {
-        if (c->ssl && (rc == AMQP_STATUS_SSL_ERROR ||
-                       rc == AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED ||
-                       rc == AMQP_STATUS_SSL_PEER_VERIFY_FAILED ||
-                       rc == AMQP_STATUS_SSL_CONNECTION_FAILED))
-            snprintf(
-                why, len,
-                "TLS: %s (check ssl_ca_file, and that the broker's certificate names "
-                "the host of the transport_url)",
-                amqp_error_string2(rc));
-        else
-            snprintf(why, len, "connect: %s", amqp_error_string2(rc));
-        goto fail;
-    }
-    const char *vhost = p->url.vhost[0] ? p->url.vhost : "/";
-    if (!reply_ok(amqp_login(p->conn, vhost, 0, 131072, p->cfg->heartbeat,
-                             AMQP_SASL_METHOD_PLAIN, h->user, h->password),
-                  "login", why, len))
-        goto fail;
-    amqp_channel_open(p->conn, CHANNEL);
-    if (!reply_ok(amqp_get_rpc_reply(p->conn), "channel.open", why, len) ||
-        !declare(p, why, len))
-        goto fail;
-    p->next_tag = 1;
-    return true;
-fail:
-    if (p->conn) {
+    if (!osp_amqp_open(p->cfg, &p->url, h, CHANNEL, &p->conn, why, len))
+        return false;
+    if (!declare(p, why, len)) {
         amqp_destroy_connection(p->conn);
         p->conn = NULL;
+        return false;
     }
-    return false;
+    p->next_tag = 1;
+    return true;
 }
 
 /* One round over the hosts, starting with the last good one. */
@@ -384,7 +295,7 @@ static bool read_confirms(osp_publisher_t *p, int timeout_ms) {
         case AMQP_CONNECTION_CLOSE_METHOD: {
             amqp_rpc_reply_t r = {AMQP_RESPONSE_SERVER_EXCEPTION, f.payload.method, 0};
             char why[300];
-            reply_ok(r, "broker closed the channel", why, sizeof why);
+            osp_amqp_reply_ok(r, "broker closed the channel", why, sizeof why);
             OSP_LOG(OSP_LL_ERROR, "publisher", "%s", why);
             return false;
         }
