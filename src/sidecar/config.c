@@ -20,11 +20,12 @@
 #include "common/keys.h"
 #include "common/transport_url.h"
 #include "log.h"
+#include "store/store.h"
 
 static cfg_opt_t opts[] = {
     CFG_STR("listen_socket", "/run/osprofiler/sidecar.sock", CFGF_NONE),
     CFG_STR("listen_mode", "0660", CFGF_NONE),
-    CFG_STR("transport_url", "rabbit://guest:guest@localhost:5672/", CFGF_NONE),
+    CFG_STR("transport_url", "", CFGF_NONE),
     CFG_STR("control_exchange", "openstack", CFGF_NONE),
     CFG_STR("driver", "messaging", CFGF_NONE),
     CFG_STR_LIST("topics", "{profiler}", CFGF_NONE),
@@ -50,6 +51,10 @@ static cfg_opt_t opts[] = {
     CFG_STR("oslo_config", "", CFGF_NONE),
     CFG_STR("spool_dir", "/var/lib/osprofiler/spool", CFGF_NONE),
     CFG_INT("spool_max_bytes", 1024L * 1024 * 1024, CFGF_NONE),
+    CFG_STR("store", OSP_STORE_DEFAULT_URL, CFGF_NONE),
+    CFG_BOOL("collect", cfg_false, CFGF_NONE),
+    CFG_STR("collector_queue", "osprofiler-collector", CFGF_NONE),
+    CFG_BOOL("filter_error_trace", cfg_false, CFGF_NONE),
     CFG_END()};
 
 static osp_error_t *cur_err;
@@ -189,6 +194,8 @@ static int import_oslo(osp_sc_config_t *c, cfg_t *cfg, osp_error_t *err) {
 }
 
 static int apply_url_query(osp_sc_config_t *c, osp_error_t *err) {
+    if (!c->transport_url[0])
+        return OSP_OK; /* no broker: points go to the store */
     osp_transport_url_t u;
     int rc = osp__transport_url_parse(c->transport_url, &u, err);
     if (rc)
@@ -256,7 +263,9 @@ int osp_sc_config_load(osp_sc_config_t *c, const char *file, osp_error_t *err) {
     if (set_str(&c->spool_dir, cfg_getstr(cfg, "spool_dir")) ||
         set_str(&c->listen_socket, cfg_getstr(cfg, "listen_socket")) ||
         set_str(&c->transport_url, cfg_getstr(cfg, "transport_url")) ||
-        set_str(&c->control_exchange, cfg_getstr(cfg, "control_exchange"))) {
+        set_str(&c->control_exchange, cfg_getstr(cfg, "control_exchange")) ||
+        set_str(&c->store, cfg_getstr(cfg, "store")) ||
+        set_str(&c->collector_queue, cfg_getstr(cfg, "collector_queue"))) {
         rc = OSP_ENOMEM;
         goto out;
     }
@@ -264,6 +273,8 @@ int osp_sc_config_load(osp_sc_config_t *c, const char *file, osp_error_t *err) {
     c->topics = calloc(c->ntopics ? c->ntopics : 1, sizeof *c->topics);
     for (size_t i = 0; c->topics && i < c->ntopics; i++)
         c->topics[i] = strdup(cfg_getnstr(cfg, "topics", (unsigned)i));
+    c->collect = cfg_getbool(cfg, "collect");
+    c->filter_error_trace = cfg_getbool(cfg, "filter_error_trace");
     c->amqp_durable_queues = cfg_getbool(cfg, "amqp_durable_queues");
     c->amqp_auto_delete = cfg_getbool(cfg, "amqp_auto_delete");
     c->rabbit_quorum_queue = cfg_getbool(cfg, "rabbit_quorum_queue");
@@ -298,6 +309,11 @@ int osp_sc_config_load(osp_sc_config_t *c, const char *file, osp_error_t *err) {
             goto out;
     }
     rc = apply_url_query(c, err);
+    if (rc == OSP_OK && c->collect && !c->transport_url[0])
+        rc = osp__error_set(err, OSP_ECONFIG, cur_file, 0,
+                            "%s: collect = true needs a transport_url (the broker to "
+                            "collect from)",
+                            cur_file);
 out:
     cfg_free(cfg);
     cur_err = NULL;
@@ -306,16 +322,26 @@ out:
     return rc;
 }
 
-int osp_sc_config_override(osp_sc_config_t *c, const char *transport_url,
-                           const char *socket, const char *spool_dir, osp_error_t *err) {
-    if ((socket && set_str(&c->listen_socket, socket)) ||
-        (spool_dir && set_str(&c->spool_dir, spool_dir)))
+int osp_sc_config_override(osp_sc_config_t *c, const osp_sc_overrides_t *o,
+                           osp_error_t *err) {
+    if ((o->socket && set_str(&c->listen_socket, o->socket)) ||
+        (o->spool_dir && set_str(&c->spool_dir, o->spool_dir)) ||
+        (o->store && set_str(&c->store, o->store)))
         return OSP_ENOMEM;
+    if (o->collect)
+        c->collect = true;
+    const char *transport_url = o->transport_url;
     if (transport_url) {
         if (set_str(&c->transport_url, transport_url))
             return OSP_ENOMEM;
-        return apply_url_query(c, err);
+        int rc = apply_url_query(c, err);
+        if (rc)
+            return rc;
     }
+    if (c->collect && !c->transport_url[0])
+        return osp__error_set(
+            err, OSP_ECONFIG, "command line", 0,
+            "--collect needs a transport_url (the broker to collect from)");
     return OSP_OK;
 }
 
@@ -326,6 +352,11 @@ void osp_sc_config_free(osp_sc_config_t *c) {
         free(c->transport_url);
     }
     free(c->control_exchange);
+    if (c->store) {
+        memset(c->store, 0, strlen(c->store)); /* may hold a redis password */
+        free(c->store);
+    }
+    free(c->collector_queue);
     osp__free_keys(c->topics, c->ntopics);
     free(c->oslo_config);
     free(c->spool_dir);

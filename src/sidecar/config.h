@@ -32,16 +32,26 @@ typedef struct osp_sc_config {
     char *oslo_config;     /* path of a service .conf to import, or NULL */
     char *spool_dir;       /* "" disables the disk spool */
     long spool_max_bytes;
+    char *store;             /* secret (redis password): where points are stored when
+                                there is no broker, and where collect writes */
+    bool collect;            /* consume profiler.info into the store */
+    char *collector_queue;   /* the collector's own durable queue */
+    bool filter_error_trace; /* keep the store's error index */
 } osp_sc_config_t;
+
+/* Command-line overrides (NULL / false: keep the file's value). */
+typedef struct osp_sc_overrides {
+    const char *transport_url, *socket, *spool_dir, *store;
+    bool collect;
+} osp_sc_overrides_t;
 
 /* Defaults, then FILE (may be NULL), then the oslo .conf it names, then
  * transport_url query options. On error err names file and line; nothing in
  * err->text is a secret. */
 int osp_sc_config_load(osp_sc_config_t *c, const char *file, osp_error_t *err);
-/* Apply --transport-url / --socket style overrides (NULL: keep). Re-applies
- * the URL's query options. */
-int osp_sc_config_override(osp_sc_config_t *c, const char *transport_url,
-                           const char *socket, const char *spool_dir, osp_error_t *err);
+/* Apply command-line overrides. Re-applies the URL's query options. */
+int osp_sc_config_override(osp_sc_config_t *c, const osp_sc_overrides_t *o,
+                           osp_error_t *err);
 void osp_sc_config_free(osp_sc_config_t *c);
 
 #endif

@@ -25,19 +25,25 @@
 
 #include <osprofiler/osprofiler.h>
 
+#include "collector.h"
 #include "common/transport_url.h"
 #include "config.h"
 #include "intake.h"
 #include "log.h"
 #include "publisher.h"
 #include "stats.h"
+#include "store/store.h"
+#include "store_writer.h"
 
 static const char usage[] =
     "usage: osprofiler-sidecar [--config FILE] [--test-config] [--transport-url URL]\n"
-    "                          [--socket PATH] [--spool-dir DIR] [--log-level LEVEL]\n"
-    "                          [--stats] [--version]\n"
+    "                          [--socket PATH] [--spool-dir DIR] [--store URL]\n"
+    "                          [--collect] [--log-level LEVEL] [--stats] [--version]\n"
     "  Receives trace points on a local socket and publishes them to RabbitMQ\n"
-    "  exactly as oslo.messaging does. Options override the config file.\n";
+    "  exactly as oslo.messaging does; with no transport_url, stores them in the\n"
+    "  local store instead (sqlite:///PATH or redis://...). --collect also\n"
+    "  consumes profiler notifications from the broker into the store, for\n"
+    "  osprofiler trace show|list. Options override the config file.\n";
 
 /* The counters, as --stats prints them. */
 static void log_stats(const char *why, size_t queued) {
@@ -97,41 +103,71 @@ static bool same_str(const char *a, const char *b) {
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+/* What runs: with a broker the publisher (and the collector when collect
+ * is on), without one the store writer. */
+struct parts {
+    osp_queue_t *q;
+    osp_spool_t *spool;
+    osp_publisher_t *pub;
+    osp_collector_t *col;
+    osp_store_writer_t *sw;
+};
+
 /* SIGHUP: read the configuration again; an invalid one is refused and the
- * running one stays. Publisher settings take effect by restarting the
- * publisher thread (queued points stay queued); the socket and the spool
- * directory need a restart of the process. */
-static void reload(osp_sc_config_t *cfg, const char *file, const char *url,
-                   const char *sock, const char *spool_dir, const char *level,
-                   osp_publisher_t **pub, osp_queue_t *q, osp_spool_t *spool) {
+ * running one stays. The publisher and collector threads restart with the
+ * new settings (queued points stay queued); the socket, the spool directory,
+ * the store and broker-or-not need a restart of the process. */
+static void reload(osp_sc_config_t *cfg, const char *file, const osp_sc_overrides_t *ov,
+                   const char *level, struct parts *run) {
     osp_sc_config_t next;
     osp_error_t err;
     if (osp_sc_config_load(&next, file, &err) != OSP_OK ||
-        osp_sc_config_override(&next, url, sock, spool_dir, &err) != OSP_OK) {
+        osp_sc_config_override(&next, ov, &err) != OSP_OK) {
         OSP_LOG(OSP_LL_ERROR, "main",
                 "SIGHUP: new configuration refused, keeping the "
                 "running one: %s",
                 err.text);
         return;
     }
+    if (!next.transport_url[0] != !cfg->transport_url[0]) {
+        OSP_LOG(OSP_LL_ERROR, "main",
+                "SIGHUP: adding or removing transport_url (broker or store mode) needs a "
+                "restart; keeping the running configuration");
+        osp_sc_config_free(&next);
+        return;
+    }
     if (!same_str(next.listen_socket, cfg->listen_socket) ||
-        next.listen_mode != cfg->listen_mode || !same_str(next.spool_dir, cfg->spool_dir))
-        OSP_LOG(OSP_LL_WARN, "main",
-                "SIGHUP: listen_socket, listen_mode and spool_dir "
-                "change only with a restart");
+        next.listen_mode != cfg->listen_mode ||
+        !same_str(next.spool_dir, cfg->spool_dir) || !same_str(next.store, cfg->store))
+        OSP_LOG(
+            OSP_LL_WARN, "main",
+            "SIGHUP: listen_socket, listen_mode, spool_dir and store change only with a "
+            "restart");
     osp_log_level = level ? osp__log_level_parse(level) : next.log_level;
-    pthread_mutex_lock(&q->mu);
-    q->limit = (size_t)next.memory_limit;
-    pthread_mutex_unlock(&q->mu);
-    /* The running publisher reads *cfg: stop it before replacing it. */
-    osp_publisher_restart_stop(*pub);
-    next.listen_socket = (free(next.listen_socket), strdup(cfg->listen_socket));
+    pthread_mutex_lock(&run->q->mu);
+    run->q->limit = (size_t)next.memory_limit;
+    pthread_mutex_unlock(&run->q->mu);
+    if (run->sw) { /* no broker: nothing else to restart */
+        osp_sc_config_free(&next);
+        OSP_LOG(OSP_LL_NOTICE, "main", "SIGHUP: configuration reloaded");
+        return;
+    }
+    /* The running threads read *cfg: stop them before replacing it. */
+    osp_publisher_restart_stop(run->pub);
+    osp_collector_stop(run->col);
+    run->col = NULL;
+    char **keep[] = {&next.listen_socket, &next.spool_dir, &next.store};
+    char *const old[] = {cfg->listen_socket, cfg->spool_dir, cfg->store};
+    for (size_t i = 0; i < 3; i++)
+        *keep[i] = (free(*keep[i]), strdup(old[i]));
     next.listen_mode = cfg->listen_mode;
-    next.spool_dir = (free(next.spool_dir), strdup(cfg->spool_dir));
     osp_sc_config_free(cfg);
     *cfg = next;
-    if (osp_publisher_start(pub, cfg, q, spool) != OSP_OK) {
-        OSP_LOG(OSP_LL_ERROR, "main", "SIGHUP: cannot start the publisher; exiting");
+    if (osp_publisher_start(&run->pub, cfg, run->q, run->spool) != OSP_OK ||
+        (cfg->collect && osp_collector_start(&run->col, cfg, &err) != OSP_OK)) {
+        OSP_LOG(OSP_LL_ERROR, "main",
+                "SIGHUP: cannot restart the publisher or collector; "
+                "exiting");
         exit(1);
     }
     OSP_LOG(OSP_LL_NOTICE, "main", "SIGHUP: configuration reloaded");
@@ -143,12 +179,15 @@ int main(int argc, char **argv) {
                                          {"transport-url", required_argument, 0, 'u'},
                                          {"socket", required_argument, 0, 's'},
                                          {"spool-dir", required_argument, 0, 'd'},
+                                         {"store", required_argument, 0, 'r'},
+                                         {"collect", no_argument, 0, 'C'},
                                          {"log-level", required_argument, 0, 'l'},
                                          {"version", no_argument, 0, 'v'},
                                          {"stats", no_argument, 0, 'S'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *file = NULL, *url = NULL, *sock = NULL, *level = NULL, *spool_dir = NULL;
+    const char *file = NULL, *level = NULL;
+    osp_sc_overrides_t ov = {0};
     bool test_only = false, stats_only = false;
     int o;
     while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -163,13 +202,19 @@ int main(int argc, char **argv) {
             stats_only = true;
             break;
         case 'u':
-            url = optarg;
+            ov.transport_url = optarg;
             break;
         case 's':
-            sock = optarg;
+            ov.socket = optarg;
             break;
         case 'd':
-            spool_dir = optarg;
+            ov.spool_dir = optarg;
+            break;
+        case 'r':
+            ov.store = optarg;
+            break;
+        case 'C':
+            ov.collect = true;
             break;
         case 'l':
             level = optarg;
@@ -192,7 +237,7 @@ int main(int argc, char **argv) {
     osp_sc_config_t cfg;
     osp_error_t err;
     if (osp_sc_config_load(&cfg, file, &err) != OSP_OK ||
-        osp_sc_config_override(&cfg, url, sock, spool_dir, &err) != OSP_OK) {
+        osp_sc_config_override(&cfg, &ov, &err) != OSP_OK) {
         fprintf(stderr, "osprofiler-sidecar: %s\n", err.text);
         return 1;
     }
@@ -206,24 +251,45 @@ int main(int argc, char **argv) {
         fprintf(stderr, "osprofiler-sidecar: unknown log level '%s'\n", level);
         return 2;
     }
-    osp_transport_url_t u;
-    if (osp__transport_url_parse(cfg.transport_url, &u, &err) != OSP_OK) {
-        fprintf(stderr, "osprofiler-sidecar: %s\n", err.text);
-        return 1;
+    bool direct = !cfg.transport_url[0]; /* no broker: points go to the store */
+    char hosts[512] = "";
+    if (!direct) {
+        osp_transport_url_t u;
+        if (osp__transport_url_parse(cfg.transport_url, &u, &err) != OSP_OK) {
+            fprintf(stderr, "osprofiler-sidecar: %s\n", err.text);
+            return 1;
+        }
+        osp__transport_url_describe(&u, hosts, sizeof hosts);
+        osp__transport_url_free(&u);
     }
-    char hosts[512];
-    osp__transport_url_describe(&u, hosts, sizeof hosts);
-    osp__transport_url_free(&u);
+    osp_store_t *probe = NULL;
+    if (direct || cfg.collect) { /* a store that cannot be opened is a config error */
+        if (osp_store_open(cfg.store, OSP_STORE_WRITE, &probe, &err) != OSP_OK) {
+            fprintf(stderr, "osprofiler-sidecar: store: %s\n", err.text);
+            osp_sc_config_free(&cfg);
+            return 1;
+        }
+    }
+    char store_name[256] = "(none)";
+    if (probe)
+        snprintf(store_name, sizeof store_name, "%s", osp_store_name(probe));
+    osp_store_close(probe);
     if (test_only) {
-        printf(
-            "configuration OK: listen %s, broker %s, exchange %s, driver %s, spool %s\n",
-            cfg.listen_socket, hosts, cfg.control_exchange,
-            cfg.driver_v2 ? "messagingv2" : "messaging",
-            cfg.spool_dir[0] ? cfg.spool_dir : "(none)");
+        if (direct)
+            printf("configuration OK: listen %s, no broker: points go to store %s\n",
+                   cfg.listen_socket, store_name);
+        else
+            printf(
+                "configuration OK: listen %s, broker %s, exchange %s, driver %s, spool "
+                "%s%s%s\n",
+                cfg.listen_socket, hosts, cfg.control_exchange,
+                cfg.driver_v2 ? "messagingv2" : "messaging",
+                cfg.spool_dir[0] ? cfg.spool_dir : "(none)",
+                cfg.collect ? ", collecting into " : "", cfg.collect ? store_name : "");
         osp_sc_config_free(&cfg);
         return 0;
     }
-    if (!cfg.amqp_durable_queues && !cfg.rabbit_quorum_queue)
+    if (!direct && !cfg.amqp_durable_queues && !cfg.rabbit_quorum_queue)
         OSP_LOG(
             OSP_LL_WARN, "config",
             "the notification queue is not durable (oslo's default): a broker restart "
@@ -241,26 +307,40 @@ int main(int argc, char **argv) {
 
     osp_queue_t q;
     osp_queue_init(&q, (size_t)cfg.memory_limit);
-    osp_spool_t *spool = NULL;
-    if (cfg.spool_dir[0] &&
-        !(spool = osp_spool_open(cfg.spool_dir, (uint64_t)cfg.spool_max_bytes, &err)))
+    struct parts run = {.q = &q};
+    if (!direct && cfg.spool_dir[0] &&
+        !(run.spool = osp_spool_open(cfg.spool_dir, (uint64_t)cfg.spool_max_bytes, &err)))
         OSP_LOG(OSP_LL_ERROR, "spool",
                 "%s; running without a disk spool: a broker outage "
                 "longer than memory_limit loses points",
                 err.text);
     osp_intake_t *in;
-    if (osp_intake_open(&in, &cfg, &q, spool, &err) != OSP_OK) {
+    if (osp_intake_open(&in, &cfg, &q, run.spool, &err) != OSP_OK) {
         OSP_LOG(OSP_LL_ERROR, "intake", "%s", err.text);
         return 1;
     }
-    osp_publisher_t *pub;
-    if (osp_publisher_start(&pub, &cfg, &q, spool) != OSP_OK) {
+    int rc = direct ? osp_store_writer_start(&run.sw, &cfg, &q, &err)
+                    : osp_publisher_start(&run.pub, &cfg, &q, run.spool);
+    if (rc == OSP_OK && cfg.collect) {
+        rc = osp_collector_start(&run.col, &cfg, &err);
+        if (rc != OSP_OK)
+            osp_publisher_stop(run.pub, 0);
+    }
+    if (rc != OSP_OK) {
+        if (direct || cfg.collect)
+            OSP_LOG(OSP_LL_ERROR, "store", "%s", err.text);
         osp_intake_close(in);
         return 1;
     }
-    OSP_LOG(OSP_LL_NOTICE, "main", "listening on %s; broker %s; %zu topic(s), driver %s",
-            cfg.listen_socket, hosts, cfg.ntopics,
-            cfg.driver_v2 ? "messagingv2" : "messaging");
+    if (direct)
+        OSP_LOG(OSP_LL_NOTICE, "main", "listening on %s; no broker: storing into %s",
+                cfg.listen_socket, store_name);
+    else
+        OSP_LOG(OSP_LL_NOTICE, "main",
+                "listening on %s; broker %s; %zu topic(s), driver %s%s%s",
+                cfg.listen_socket, hosts, cfg.ntopics,
+                cfg.driver_v2 ? "messagingv2" : "messaging",
+                cfg.collect ? "; collecting into " : "", cfg.collect ? store_name : "");
     osp_intake_set_stats_interval(in, cfg.stats_interval);
     sd_notify_msg("READY=1");
     for (;;) {
@@ -269,7 +349,7 @@ int main(int argc, char **argv) {
         if (read(sfd, &si, sizeof si) != (ssize_t)sizeof si)
             continue;
         if (si.ssi_signo == SIGHUP) {
-            reload(&cfg, file, url, sock, spool_dir, level, &pub, &q, spool);
+            reload(&cfg, file, &ov, level, &run);
             continue;
         }
         OSP_LOG(OSP_LL_NOTICE, "main", "signal %u: stopping (grace %.1f s)", si.ssi_signo,
@@ -278,14 +358,16 @@ int main(int argc, char **argv) {
     }
     sd_notify_msg("STOPPING=1");
     osp_intake_close(in);
-    size_t left = osp_publisher_stop(pub, cfg.shutdown_grace);
+    osp_collector_stop(run.col);
+    size_t left = run.sw ? osp_store_writer_stop(run.sw, cfg.shutdown_grace)
+                         : osp_publisher_stop(run.pub, cfg.shutdown_grace);
     if (left) {
         OSP_STAT_ADD(dropped_shutdown, left);
-        OSP_LOG(OSP_LL_WARN, "main",
-                "%zu points were not confirmed within the grace period", left);
+        OSP_LOG(OSP_LL_WARN, "main", "%zu points were not %s within the grace period",
+                left, run.sw ? "stored" : "confirmed");
     }
     log_stats("exit", osp_queue_count(&q));
-    osp_spool_close(spool);
+    osp_spool_close(run.spool);
     osp_queue_destroy(&q);
     osp_sc_config_free(&cfg);
     close(sfd);

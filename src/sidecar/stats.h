@@ -18,9 +18,12 @@ typedef struct osp_sc_stats {
     atomic_uint_fast64_t dropped_shutdown; /* still queued when the grace ended */
     atomic_uint_fast64_t dropped_spool;    /* spool_max_bytes, corrupt records */
     atomic_uint_fast64_t reconnects;
-    atomic_uint_fast64_t rings;   /* shared rings attached so far */
-    atomic_uint_fast64_t spooled; /* points written to the disk spool */
-    atomic_bool connected;        /* the publisher has a broker */
+    atomic_uint_fast64_t rings;           /* shared rings attached so far */
+    atomic_uint_fast64_t spooled;         /* points written to the disk spool */
+    atomic_uint_fast64_t stored;          /* points committed to the store (no broker) */
+    atomic_uint_fast64_t collected;       /* broker messages committed and acked */
+    atomic_uint_fast64_t collect_invalid; /* consumed messages that are no trace point */
+    atomic_bool connected;                /* the publisher has a broker */
 } osp_sc_stats_t;
 
 extern osp_sc_stats_t osp_sc_stats;

@@ -46,3 +46,26 @@ void osp_store_close(osp_store_t *s) {
     if (s)
         s->ops->close(s);
 }
+
+bool osp_store_msg_from_json(const json_t *payload, const char *json, size_t len,
+                             osp_store_msg_t *m) {
+#define STR(o, k) json_string_value(json_object_get((o), (k)))
+    json_t *info = json_object_get(payload, "info");
+    json_t *etype = json_object_get(info, "etype");
+    *m = (osp_store_msg_t){
+        .json = json,
+        .len = len,
+        .base_id = STR(payload, "base_id"),
+        .trace_id = STR(payload, "trace_id"),
+        .parent_id = STR(payload, "parent_id"),
+        .name = STR(payload, "name"),
+        .timestamp = STR(payload, "timestamp"),
+        .project = STR(payload, "project"),
+        .service = STR(payload, "service"),
+        .host = STR(info, "host"),
+        .error =
+            etype && !json_is_null(etype), /* Python: info.get("etype") is not None */
+    };
+#undef STR
+    return m->base_id && m->trace_id && m->name && m->timestamp;
+}

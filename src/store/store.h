@@ -18,6 +18,7 @@
 #ifndef OSP_STORE_STORE_H
 #define OSP_STORE_STORE_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -44,6 +45,12 @@ typedef struct osp_store_msg {
     const char *project, *service, *host; /* NULL when absent; host = info.host */
     bool error; /* info.etype present and not null (error index) */
 } osp_store_msg_t;
+
+/* Fill m from a parsed trace point: the string fields point into payload,
+ * json/len are the text to store. false when base_id, trace_id, name or
+ * timestamp is not a string. */
+bool osp_store_msg_from_json(const json_t *payload, const char *json, size_t len,
+                             osp_store_msg_t *m);
 
 /* Open url. Returns OSP_OK with *out, or OSP_EINVAL (bad url) / OSP_ESTORE. */
 int osp_store_open(const char *url, int flags, osp_store_t **out, osp_error_t *err);

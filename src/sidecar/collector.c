@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * collector - the retrieval side: profiler.info -> store.
+ *
+ * Python's `trace show --connection-string messaging://` drains the shared
+ * profiler.info queue and throws away other traces' messages, which
+ * ceilometer then never sees. The collector instead binds its own durable
+ * queue (collector_queue) to the same routing keys (<topic>.info) on
+ * control_exchange, so every consumer keeps getting every message.
+ *
+ * At least once, stored once: deliveries are acknowledged (multiple=1) only
+ * after the store committed them; a crash before that means redelivery,
+ * and the store skips what it already holds (base_id, trace_id, name).
+ */
+#include "collector.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "amqp_conn.h"
+#include "common/pyjson.h"
+#include "common/transport_url.h"
+#include "log.h"
+#include "stats.h"
+#include "store/store.h"
+
+#define CHANNEL 1
+#define BATCH   256
+
+struct entry {
+    json_t *payload;
+    osp_buf_t text;
+};
+
+struct osp_collector {
+    const osp_sc_config_t *cfg;
+    osp_transport_url_t url;
+    osp_store_t *store;
+    pthread_t thread;
+    atomic_bool stop;
+    amqp_connection_state_t conn;
+    size_t host;
+    struct entry batch[BATCH];
+    size_t n;
+    uint64_t last_tag; /* newest delivery not yet acknowledged, 0: none */
+};
+
+static double mono(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void clear_batch(osp_collector_t *c) {
+    for (size_t i = 0; i < c->n; i++) {
+        json_decref(c->batch[i].payload);
+        osp__buf_free(&c->batch[i].text);
+    }
+    c->n = 0;
+    c->last_tag = 0;
+}
+
+static void disconnect(osp_collector_t *c) {
+    clear_batch(c); /* unacknowledged: the broker delivers them again */
+    if (!c->conn)
+        return;
+    amqp_connection_close(c->conn, AMQP_REPLY_SUCCESS);
+    amqp_destroy_connection(c->conn);
+    c->conn = NULL;
+}
+
+/* Exchange as oslo declares it, the collector's queue durable, bound to
+ * every <topic>.info, then consume with a prefetch of two batches. */
+static bool subscribe(osp_collector_t *c, char *why, size_t len) {
+    const osp_sc_config_t *cfg = c->cfg;
+    bool durable = cfg->amqp_durable_queues || cfg->rabbit_quorum_queue;
+    amqp_bytes_t ex = amqp_cstring_bytes(cfg->control_exchange);
+    amqp_bytes_t queue = amqp_cstring_bytes(cfg->collector_queue);
+    amqp_exchange_declare(c->conn, CHANNEL, ex, amqp_cstring_bytes("topic"), 0, durable,
+                          cfg->amqp_auto_delete, 0, amqp_empty_table);
+    if (!osp_amqp_reply_ok(amqp_get_rpc_reply(c->conn), "exchange.declare", why, len))
+        return false;
+    amqp_queue_declare(c->conn, CHANNEL, queue, 0, 1, 0, 0, amqp_empty_table);
+    if (!osp_amqp_reply_ok(amqp_get_rpc_reply(c->conn), "queue.declare (collector_queue)",
+                           why, len))
+        return false;
+    for (size_t i = 0; i < cfg->ntopics; i++) {
+        char rk[300];
+        snprintf(rk, sizeof rk, "%s.info", cfg->topics[i]);
+        amqp_queue_bind(c->conn, CHANNEL, queue, ex, amqp_cstring_bytes(rk),
+                        amqp_empty_table);
+        if (!osp_amqp_reply_ok(amqp_get_rpc_reply(c->conn), "queue.bind", why, len))
+            return false;
+    }
+    amqp_basic_qos(c->conn, CHANNEL, 0, 2 * BATCH, 0);
+    if (!osp_amqp_reply_ok(amqp_get_rpc_reply(c->conn), "basic.qos", why, len))
+        return false;
+    amqp_basic_consume(c->conn, CHANNEL, queue, amqp_empty_bytes, 0, 0, 0,
+                       amqp_empty_table);
+    return osp_amqp_reply_ok(amqp_get_rpc_reply(c->conn), "basic.consume", why, len);
+}
+
+static bool connect_any(osp_collector_t *c) {
+    for (size_t i = 0; i < c->url.nhosts; i++) {
+        const osp_url_host_t *h = &c->url.hosts[(c->host + i) % c->url.nhosts];
+        char why[300];
+        if (osp_amqp_open(c->cfg, &c->url, h, CHANNEL, &c->conn, why, sizeof why)) {
+            if (subscribe(c, why, sizeof why)) {
+                c->host = (c->host + i) % c->url.nhosts;
+                OSP_LOG(OSP_LL_NOTICE, "collector", "consuming %s on %s:%d into %s",
+                        c->cfg->collector_queue, h->host, h->port,
+                        osp_store_name(c->store));
+                return true;
+            }
+            amqp_destroy_connection(c->conn);
+            c->conn = NULL;
+        }
+        OSP_LOG(OSP_LL_WARN, "collector", "%s:%d: %s", h->host, h->port, why);
+    }
+    return false;
+}
+
+/* A notification body (format 1.0, or the 2.0 envelope) -> its payload
+ * when it is a profiler trace point, else NULL. */
+static json_t *payload_of(const void *body, size_t len) {
+    json_t *msg = json_loadb(body, len, 0, NULL);
+    json_t *inner = json_object_get(msg, "oslo.message");
+    if (json_is_string(inner)) {
+        json_t *m =
+            json_loadb(json_string_value(inner), json_string_length(inner), 0, NULL);
+        json_decref(msg);
+        msg = m;
+    }
+    const char *event = json_string_value(json_object_get(msg, "event_type"));
+    json_t *payload = json_object_get(msg, "payload");
+    if (!event || strncmp(event, "profiler.", 9) != 0 || !json_is_object(payload)) {
+        json_decref(msg);
+        return NULL;
+    }
+    json_incref(payload);
+    json_decref(msg);
+    return payload;
+}
+
+static void take(osp_collector_t *c, const amqp_envelope_t *env) {
+    c->last_tag = env->delivery_tag;
+    json_t *payload = payload_of(env->message.body.bytes, env->message.body.len);
+    osp_store_msg_t check;
+    if (!payload || !osp_store_msg_from_json(payload, "", 0, &check)) {
+        json_decref(payload);
+        OSP_STAT_ADD(collect_invalid, 1); /* acknowledged with the batch: dropped */
+        OSP_LOG(OSP_LL_DEBUG, "collector", "a message on %s is not a trace point",
+                c->cfg->collector_queue);
+        return;
+    }
+    struct entry *e = &c->batch[c->n++];
+    e->payload = payload;
+    e->text = (osp_buf_t)OSP_BUF_INIT;
+    osp__pyjson_value(&e->text, payload, -1, 0); /* as Python's drivers store it */
+}
+
+/* Commit the batch, then acknowledge everything up to last_tag. */
+static bool flush(osp_collector_t *c) {
+    if (!c->last_tag)
+        return true;
+    osp_store_msg_t msgs[BATCH] = {0};
+    for (size_t i = 0; i < c->n; i++)
+        osp_store_msg_from_json(c->batch[i].payload, c->batch[i].text.data,
+                                c->batch[i].text.len, &msgs[i]);
+    osp_error_t err;
+    double backoff = c->cfg->retry_interval;
+    while (osp_store_put(c->store, msgs, c->n, &err) != OSP_OK) {
+        OSP_LOG(OSP_LL_ERROR, "collector", "%s; retrying in %.1f s", err.text, backoff);
+        for (double until = mono() + backoff; mono() < until;)
+            if (atomic_load(&c->stop))
+                return false; /* not acknowledged: delivered again next time */
+            else
+                usleep(50000);
+        backoff = fmin(backoff * c->cfg->retry_backoff, c->cfg->interval_max);
+    }
+    if (amqp_basic_ack(c->conn, CHANNEL, c->last_tag, 1) != AMQP_STATUS_OK)
+        return false;
+    OSP_STAT_ADD(collected, c->n);
+    clear_batch(c);
+    return true;
+}
+
+static void *run(void *arg) {
+    osp_collector_t *c = arg;
+    double backoff = c->cfg->retry_interval;
+    while (!atomic_load(&c->stop)) {
+        if (!c->conn) {
+            if (connect_any(c)) {
+                backoff = c->cfg->retry_interval;
+                continue;
+            }
+            for (double until = mono() + backoff;
+                 mono() < until && !atomic_load(&c->stop);)
+                usleep(50000);
+            backoff = fmin(backoff * c->cfg->retry_backoff, c->cfg->interval_max);
+            c->host = (c->host + 1) % c->url.nhosts;
+            continue;
+        }
+        amqp_maybe_release_buffers(c->conn);
+        struct timeval tv = {0, c->last_tag ? 20000 : 200000};
+        amqp_envelope_t env;
+        amqp_rpc_reply_t r = amqp_consume_message(c->conn, &env, &tv, 0);
+        bool ok = true;
+        if (r.reply_type == AMQP_RESPONSE_NORMAL) {
+            take(c, &env);
+            amqp_destroy_envelope(&env);
+            if (c->n == BATCH)
+                ok = flush(c);
+        } else if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+                   r.library_error == AMQP_STATUS_TIMEOUT) {
+            ok = flush(c); /* quiet for a moment: commit what came */
+        } else {
+            char why[300];
+            osp_amqp_reply_ok(r, "basic.consume", why, sizeof why);
+            OSP_LOG(OSP_LL_WARN, "collector", "%s; reconnecting", why);
+            ok = false;
+        }
+        if (!ok)
+            disconnect(c);
+    }
+    if (c->conn)
+        flush(c);
+    disconnect(c);
+    return NULL;
+}
+
+int osp_collector_start(osp_collector_t **out, const osp_sc_config_t *cfg,
+                        osp_error_t *err) {
+    osp_collector_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return OSP_ENOMEM;
+    c->cfg = cfg;
+    int rc = osp__transport_url_parse(cfg->transport_url, &c->url, err);
+    if (rc == OSP_OK)
+        rc = osp_store_open(cfg->store,
+                            OSP_STORE_WRITE |
+                                (cfg->filter_error_trace ? OSP_STORE_ERROR_INDEX : 0),
+                            &c->store, err);
+    if (rc == OSP_OK && pthread_create(&c->thread, NULL, run, c) != 0)
+        rc = OSP_ENOMEM;
+    if (rc != OSP_OK) {
+        osp_store_close(c->store);
+        osp__transport_url_free(&c->url);
+        free(c);
+        return rc;
+    }
+    *out = c;
+    return OSP_OK;
+}
+
+void osp_collector_stop(osp_collector_t *c) {
+    if (!c)
+        return;
+    atomic_store(&c->stop, true);
+    pthread_join(c->thread, NULL);
+    osp_store_close(c->store);
+    osp__transport_url_free(&c->url);
+    free(c);
+}
