@@ -308,12 +308,7 @@ int osp_sc_config_load(osp_sc_config_t *c, const char *file, osp_error_t *err) {
         if ((rc = set_str(&c->oslo_config, oslo)) || (rc = import_oslo(c, cfg, err)))
             goto out;
     }
-    rc = apply_url_query(c, err);
-    if (rc == OSP_OK && c->collect && !c->transport_url[0])
-        rc = osp__error_set(err, OSP_ECONFIG, cur_file, 0,
-                            "%s: collect = true needs a transport_url (the broker to "
-                            "collect from)",
-                            cur_file);
+    rc = apply_url_query(c, err); /* collect without a broker: see override */
 out:
     cfg_free(cfg);
     cur_err = NULL;
@@ -338,10 +333,15 @@ int osp_sc_config_override(osp_sc_config_t *c, const osp_sc_overrides_t *o,
         if (rc)
             return rc;
     }
+    return OSP_OK;
+}
+
+int osp_sc_config_check(const osp_sc_config_t *c, osp_error_t *err) {
     if (c->collect && !c->transport_url[0])
         return osp__error_set(
-            err, OSP_ECONFIG, "command line", 0,
-            "--collect needs a transport_url (the broker to collect from)");
+            err, OSP_ECONFIG, "config", 0,
+            "collect = true needs a transport_url (the broker to collect "
+            "from)");
     return OSP_OK;
 }
 

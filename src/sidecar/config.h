@@ -52,6 +52,9 @@ int osp_sc_config_load(osp_sc_config_t *c, const char *file, osp_error_t *err);
 /* Apply command-line overrides. Re-applies the URL's query options. */
 int osp_sc_config_override(osp_sc_config_t *c, const osp_sc_overrides_t *o,
                            osp_error_t *err);
+/* What depends on file and command line together (collect needs a
+ * transport_url); after override, before running. */
+int osp_sc_config_check(const osp_sc_config_t *c, osp_error_t *err);
 void osp_sc_config_free(osp_sc_config_t *c);
 
 #endif

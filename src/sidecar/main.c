@@ -122,7 +122,8 @@ static void reload(osp_sc_config_t *cfg, const char *file, const osp_sc_override
     osp_sc_config_t next;
     osp_error_t err;
     if (osp_sc_config_load(&next, file, &err) != OSP_OK ||
-        osp_sc_config_override(&next, ov, &err) != OSP_OK) {
+        osp_sc_config_override(&next, ov, &err) != OSP_OK ||
+        osp_sc_config_check(&next, &err) != OSP_OK) {
         OSP_LOG(OSP_LL_ERROR, "main",
                 "SIGHUP: new configuration refused, keeping the "
                 "running one: %s",
@@ -245,6 +246,11 @@ int main(int argc, char **argv) {
         int rc = print_stats(cfg.listen_socket);
         osp_sc_config_free(&cfg);
         return rc;
+    }
+    if (osp_sc_config_check(&cfg, &err) != OSP_OK) {
+        fprintf(stderr, "osprofiler-sidecar: %s\n", err.text);
+        osp_sc_config_free(&cfg);
+        return 1;
     }
     osp_log_level = cfg.log_level;
     if (level && (osp_log_level = osp__log_level_parse(level)) < 0) {

@@ -555,7 +555,8 @@ def test_spool(args, port, url, work):
           "got %d, expected the newest %d" % (len(set(ids)), 3000 - dropped))
     check("spool: exit 0 after the cap", sc.stop() == 0)
     r = subprocess.run([args.sidecar, "--config", sc.conf, "--spool-dir", "/tmp/cli-spool",
-                        "--test-config"], capture_output=True, text=True, timeout=10)
+                        "--transport-url", url, "--test-config"],
+                       capture_output=True, text=True, timeout=10)
     check("spool: --spool-dir overrides the file", r.returncode == 0 and
           "spool /tmp/cli-spool" in r.stdout, r.stdout + r.stderr)
     # An unsafe spool directory is refused, not used.
