@@ -384,8 +384,9 @@ def main():
                                                             m.get("nproc", "?")))
     L.append("* **RSS**: `VmRSS` of the sidecar from /proc/PID/status every 50 ms, `VmHWM` "
              "at the end. \"Steady\" = the 1k points/s runs (a fresh sidecar each). During "
-             "a burst the sidecar holds the backlog in memory up to memory_limit (64 MiB "
-             "by default), so the burst peak is a function of that setting, not a leak.")
+             "a burst the memory-only runs hold the backlog in memory (they set memory_limit "
+             "to 128 MiB so the burst fits; the default is 8 MiB, the spool takes the rest), "
+             "so the burst peak is a function of that setting, not a leak.")
     L.append("* Absolute rates depend on the machine: shared/spec/performance.md measured "
              "~57k msg/s (raw, non-durable, window 1000) and ~4.8k msg/s (Python) on another "
              "day; compare the ratios, which are taken within one run against one broker.")

@@ -3,6 +3,7 @@
 # rabbitmq-c in the same run and reporting ratios (bench/README.md):
 #   scripts/bench.sh             start/stop pair cost  -> bench/results/latest.md
 #   scripts/bench.sh throughput  sidecar throughput, latency, RSS -> bench/results/throughput.md
+#   scripts/bench.sh outage      60 s broker outage at 10k points/s -> bench/results/outage.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh bench
@@ -12,5 +13,6 @@ cmake --build build-bench -j"$(nproc)" >/dev/null
 case "${1:-pairs}" in
 pairs) exec bench/run.sh build-bench ;;
 throughput) exec bench/throughput.sh build-bench ;;
-*) echo "usage: $0 [pairs|throughput]" >&2; exit 2 ;;
+outage) exec bench/outage.sh build-bench ;;
+*) echo "usage: $0 [pairs|throughput|outage]" >&2; exit 2 ;;
 esac

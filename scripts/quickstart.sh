@@ -1,13 +1,15 @@
 #!/bin/bash
-# The main job.
+# The main job: a traced sample service -> osprofiler-sidecar -> a trace store
+# -> `osprofiler trace show --html` -> one self-contained report file.
 #
-#   quickstart.sh             embedded default, no broker: the traced sample
-#                             service writes a local JSON-lines file, printed
-#                             as a tree.
-#   quickstart.sh --rabbitmq  the real path: a private RabbitMQ on 127.0.0.1,
-#                             osprofiler-sidecar, the sample service sending
-#                             through it; prints the oslo.messaging
-#                             notifications that reached profiler.info.
+#   quickstart.sh             embedded default, no broker: the sidecar writes
+#                             the points straight into a local SQLite store.
+#   quickstart.sh --rabbitmq  the real path: a private RabbitMQ on 127.0.0.1;
+#                             the sidecar publishes oslo.messaging
+#                             notifications (printed, as ceilometer gets them)
+#                             and a collector sidecar stores them from its
+#                             own queue.
+# Everything it starts it stops again (by pid); files are in build/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-embedded}
@@ -19,33 +21,52 @@ esac
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 demo=$PWD/build/demo
-mkdir -p "$demo"
-
-if [ "$mode" = embedded ]; then
-    rm -f "$demo/points.jsonl"
-    echo "== sample_service: 2 traced requests -> build/demo/points.jsonl"
-    build/sample_service --points "$demo/points.jsonl" --requests 2
-    echo "== osprofiler trace tree build/demo/points.jsonl"
-    build/osprofiler trace tree "$demo/points.jsonl"
-    exit 0
-fi
-
-sidecar_pid=
+rm -rf "$demo" && mkdir -p "$demo" && chmod 700 "$demo"
+store="sqlite:///$demo/traces.db"
+pids=()
 cleanup() {
-    [ -n "$sidecar_pid" ] && kill "$sidecar_pid" 2>/dev/null && wait "$sidecar_pid" || true
-    tests/integration/broker.sh stop "$demo/broker" >/dev/null || true
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" || true; done
+    [ "$mode" = embedded ] || tests/integration/broker.sh stop "$demo/broker" >/dev/null || true
 }
 trap cleanup EXIT
-echo "== private RabbitMQ on 127.0.0.1 (build/demo/broker)"
-tests/integration/broker.sh start "$demo/broker" >/dev/null
-. "$demo/broker/env"
-echo "   $OSP_BROKER_URL"
-rm -rf "$demo/spool" && mkdir -m 700 "$demo/spool"
-echo "== osprofiler-sidecar -> $OSP_BROKER_URL"
-build/osprofiler-sidecar --transport-url "$OSP_BROKER_URL" --socket "$demo/sidecar.sock" \
-    --spool-dir "$demo/spool" --log-level info 2>"$demo/sidecar.log" &
-sidecar_pid=$!
-for _ in $(seq 100); do [ -S "$demo/sidecar.sock" ] && break; sleep 0.05; done
+stat_of() { # stat_of SOCKET FIELD
+    build/osprofiler-sidecar --socket "$1" --stats 2>/dev/null |
+        sed -n "s/.*\"$2\": *\([0-9]*\).*/\1/p"
+}
+wait_for() { # wait_for SOCKET FIELD N
+    for _ in $(seq 200); do
+        [ "$(stat_of "$1" "$2")" = "$3" ] && return 0
+        sleep 0.05
+    done
+    echo "quickstart: $2 never reached $3" >&2
+    return 1
+}
+start_sidecar() { # start_sidecar NAME ARGS...
+    local name=$1; shift
+    build/osprofiler-sidecar --socket "$demo/$name.sock" --log-level notice "$@" \
+        2>"$demo/$name.log" &
+    pids+=($!)
+    for _ in $(seq 200); do [ -S "$demo/$name.sock" ] && return 0; sleep 0.05; done
+    cat "$demo/$name.log" >&2
+    return 1
+}
+
+if [ "$mode" = embedded ]; then
+    echo "== osprofiler-sidecar, no broker: storing into $store"
+    start_sidecar sidecar --store "$store"
+else
+    echo "== private RabbitMQ on 127.0.0.1 (build/demo/broker)"
+    tests/integration/broker.sh start "$demo/broker" >/dev/null
+    . "$demo/broker/env"
+    echo "   $OSP_BROKER_URL"
+    mkdir -m 700 "$demo/spool"
+    echo "== osprofiler-sidecar -> $OSP_BROKER_URL (exchange openstack, queue profiler.info)"
+    start_sidecar sidecar --transport-url "$OSP_BROKER_URL" --spool-dir "$demo/spool"
+    echo "== osprofiler-sidecar --collect: own queue osprofiler-collector -> $store"
+    start_sidecar collector --transport-url "$OSP_BROKER_URL" --spool-dir "" \
+        --collect --store "$store"
+fi
+
 cat >"$demo/sample.conf" <<CONF
 [profiler]
 enabled = true
@@ -54,18 +75,25 @@ trace_sqlalchemy = true
 connection_string = messaging://
 sidecar_socket = $demo/sidecar.sock
 CONF
-echo "== sample_service: 1 traced request -> sidecar"
-OSPROFILER_HMAC_KEY=sample-demo-key build/sample_service --config "$demo/sample.conf" --requests 1
-# the sidecar publishes with confirms; wait until the queue holds them all
-for _ in $(seq 100); do
-    n=$(build/osprofiler-sidecar --socket "$demo/sidecar.sock" --stats |
-        sed -n 's/.*"confirmed": *\([0-9]*\).*/\1/p')
-    r=$(build/osprofiler-sidecar --socket "$demo/sidecar.sock" --stats |
-        sed -n 's/.*"received": *\([0-9]*\).*/\1/p')
-    [ -n "$n" ] && [ "$n" -gt 0 ] && [ "$n" = "$r" ] && break
-    sleep 0.1
-done
-echo "== sidecar counters"
-build/osprofiler-sidecar --socket "$demo/sidecar.sock" --stats
-echo "== notifications in queue profiler.info (exchange openstack)"
-scripts/show_notifications.py "$OSP_BROKER_PORT"
+echo "== sample_service: 1 traced request (client signs with the demo key)"
+id=$(OSPROFILER_HMAC_KEY=sample-demo-key build/sample_service --config "$demo/sample.conf" \
+     --requests 1 2>"$demo/sample.log")
+n=$(sed -n 's/.*: \([0-9]*\) points sent.*/\1/p' "$demo/sample.log")
+echo "   trace $id: $n points sent"
+if [ "$mode" = embedded ]; then
+    wait_for "$demo/sidecar.sock" stored "$n"
+else
+    wait_for "$demo/sidecar.sock" confirmed "$n"
+    wait_for "$demo/collector.sock" collected "$n"
+    echo "== the notifications ceilometer would read from profiler.info"
+    scripts/show_notifications.py "$OSP_BROKER_PORT"
+fi
+
+export OSPROFILER_CONNECTION_STRING=$store
+echo "== osprofiler trace list"
+build/osprofiler trace list
+echo "== osprofiler trace show $id --dot"
+build/osprofiler trace show "$id" --dot
+build/osprofiler trace show "$id" --json --out "$demo/trace.json"
+build/osprofiler trace show "$id" --html --out "$demo/trace.html"
+echo "== report: $demo/trace.html (self-contained; open it in a browser)"

@@ -23,8 +23,10 @@ echo "== build-tsan: ThreadSanitizer (unit tests; time bounds x10)"
 OSP_TEST_TIMEOUT_MULTIPLIER=10 CTEST_ARGS="-L unit" \
     run build-tsan -DCMAKE_BUILD_TYPE=Debug -DOSP_SANITIZE=thread
 echo "== quick start, both modes (README)"
-scripts/quickstart.sh >build-test/quickstart.out
-grep -q "ERROR NoValidHost" build-test/quickstart.out
-scripts/quickstart.sh --rabbitmq >build-test/quickstart-rabbitmq.out
-grep -q "12 notifications in queue profiler.info" build-test/quickstart-rabbitmq.out
+for m in "" --rabbitmq; do
+    scripts/quickstart.sh $m >build-test/quickstart$m.out
+    grep -q 'sample-api:driver - ' build-test/quickstart$m.out
+    grep -q 'id="osp-report"' build/demo/trace.html
+done
+grep -q "12 notifications in queue profiler.info" build-test/quickstart--rabbitmq.out
 echo "quick start: ok"
