@@ -26,6 +26,7 @@
 #include "common/pyjson.h"
 #include "common/transport_url.h"
 #include "log.h"
+#include "notify.h"
 #include "stats.h"
 #include "store/store.h"
 
@@ -125,31 +126,9 @@ static bool connect_any(osp_collector_t *c) {
     return false;
 }
 
-/* A notification body (format 1.0, or the 2.0 envelope) -> its payload
- * when it is a profiler trace point, else NULL. */
-static json_t *payload_of(const void *body, size_t len) {
-    json_t *msg = json_loadb(body, len, 0, NULL);
-    json_t *inner = json_object_get(msg, "oslo.message");
-    if (json_is_string(inner)) {
-        json_t *m =
-            json_loadb(json_string_value(inner), json_string_length(inner), 0, NULL);
-        json_decref(msg);
-        msg = m;
-    }
-    const char *event = json_string_value(json_object_get(msg, "event_type"));
-    json_t *payload = json_object_get(msg, "payload");
-    if (!event || strncmp(event, "profiler.", 9) != 0 || !json_is_object(payload)) {
-        json_decref(msg);
-        return NULL;
-    }
-    json_incref(payload);
-    json_decref(msg);
-    return payload;
-}
-
 static void take(osp_collector_t *c, const amqp_envelope_t *env) {
     c->last_tag = env->delivery_tag;
-    json_t *payload = payload_of(env->message.body.bytes, env->message.body.len);
+    json_t *payload = osp_notify_payload(env->message.body.bytes, env->message.body.len);
     osp_store_msg_t check;
     if (!payload || !osp_store_msg_from_json(payload, "", 0, &check)) {
         json_decref(payload);

@@ -43,3 +43,23 @@ void osp_notify_body(osp_buf_t *out, const osp_msg_t *m, const char *unique_id, 
         out->failed = true;
     osp__buf_free(&inner);
 }
+
+json_t *osp_notify_payload(const void *body, size_t len) {
+    json_t *msg = json_loadb(body, len, 0, NULL);
+    json_t *inner = json_object_get(msg, "oslo.message");
+    if (json_is_string(inner)) {
+        json_t *m =
+            json_loadb(json_string_value(inner), json_string_length(inner), 0, NULL);
+        json_decref(msg);
+        msg = m;
+    }
+    const char *event = json_string_value(json_object_get(msg, "event_type"));
+    json_t *payload = json_object_get(msg, "payload");
+    if (!event || strncmp(event, "profiler.", 9) != 0 || !json_is_object(payload)) {
+        json_decref(msg);
+        return NULL;
+    }
+    json_incref(payload);
+    json_decref(msg);
+    return payload;
+}
