@@ -1,7 +1,7 @@
-# The HTML report template, embedded into the osprofiler command.
-# (placeholder until the template lands: a stub that fails with ENOSYS)
-file(WRITE ${CMAKE_BINARY_DIR}/report_html_stub.c
-  "#include <errno.h>\n#include <stdio.h>\n#include \"cli/report_html.h\"\n"
-  "int osp_report_html_write(FILE *o, const char *j, size_t n) {\n"
-  "    (void)o, (void)j, (void)n;\n    errno = ENOSYS;\n    return -1;\n}\n")
-set(OSP_REPORT_HTML_SOURCES ${CMAKE_BINARY_DIR}/report_html_stub.c)
+# The HTML report template (src/cli/report.html), embedded into the
+# osprofiler command at build time.
+include(OspEmbed)
+osp_embed_text(${CMAKE_CURRENT_SOURCE_DIR}/src/cli/report.html
+  ${CMAKE_CURRENT_BINARY_DIR}/report_template.c osp_report_template)
+set(OSP_REPORT_HTML_SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/src/cli/report_html.c
+  ${CMAKE_CURRENT_BINARY_DIR}/report_template.c)
