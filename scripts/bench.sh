@@ -4,6 +4,7 @@
 #   scripts/bench.sh             start/stop pair cost  -> bench/results/latest.md
 #   scripts/bench.sh throughput  sidecar throughput, latency, RSS -> bench/results/throughput.md
 #   scripts/bench.sh outage      60 s broker outage at 10k points/s -> bench/results/outage.md
+#   scripts/bench.sh show        trace show --json, 10k points from Redis, C vs Python -> bench/results/show.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh bench
@@ -14,5 +15,6 @@ case "${1:-pairs}" in
 pairs) exec bench/run.sh build-bench ;;
 throughput) exec bench/throughput.sh build-bench ;;
 outage) exec bench/outage.sh build-bench ;;
-*) echo "usage: $0 [pairs|throughput|outage]" >&2; exit 2 ;;
+show) exec bench/show.sh build-bench ;;
+*) echo "usage: $0 [pairs|throughput|outage|show]" >&2; exit 2 ;;
 esac

@@ -15,7 +15,7 @@ test) want+=(libcmocka-dev python3 python3-osprofiler python3-webob clang-format
             ceilometer-agent-notification python3-yaml redis-server python3-redis
             chromium python3-websocket) ;;
 bench) want+=(libcmocka-dev python3 python3-osprofiler python3-webob python3-oslo.messaging
-              rabbitmq-server) ;;
+              rabbitmq-server redis-server python3-redis) ;;
 *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
 missing=()

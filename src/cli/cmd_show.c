@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <osprofiler/osprofiler.h>
@@ -83,11 +84,17 @@ static bool uuid_like(const char *s) {
     return hex == 32;
 }
 
+struct feed {
+    osp_report_t *r;
+    size_t bad, bytes;
+};
+
 static int feed(const char *json, size_t len, void *ud) {
+    struct feed *f = ud;
     osp_error_t err;
-    size_t *bad = ((void **)ud)[1] ? ((void **)ud)[1] : NULL;
-    if (osp_report_add(((void **)ud)[0], json, len, &err) != OSP_OK && bad)
-        ++*bad;
+    f->bytes += len;
+    if (osp_report_add(f->r, json, len, &err) != OSP_OK)
+        f->bad++;
     return 0;
 }
 
@@ -97,26 +104,27 @@ static size_t count_traces(osp_store_t *s) {
     return osp_store_count(s, &n, &err) == OSP_OK ? n : 0;
 }
 
-static json_t *report_from_store(const char *url, const char *id) {
+/* *bytes: the stored text read, to size the output buffer once. */
+static json_t *report_from_store(const char *url, const char *id, size_t *bytes) {
     osp_store_t *s = open_store(url);
     if (!s)
         return NULL;
     osp_report_t *r = osp_report_new();
-    size_t bad = 0;
-    void *ud[2] = {r, &bad};
+    struct feed f = {r, 0, 0};
     osp_error_t err;
     json_t *report = NULL;
     if (!r) {
         fputs("osprofiler: out of memory\n", stderr);
-    } else if (osp_store_get(s, id, feed, ud, &err) != OSP_OK) {
+    } else if (osp_store_get(s, id, feed, &f, &err) != OSP_OK) {
         fprintf(stderr, "osprofiler: %s\n", err.text);
         osp_report_free(r);
     } else {
-        if (bad)
+        *bytes = f.bytes;
+        if (f.bad)
             fprintf(stderr,
                     "osprofiler: %zu stored messages of %s are not trace points "
                     "(left out)\n",
-                    bad, id);
+                    f.bad, id);
         if (osp_report_points(r) == 0) {
             fprintf(
                 stderr,
@@ -134,9 +142,12 @@ static json_t *report_from_store(const char *url, const char *id) {
     return report;
 }
 
-static json_t *report_from_file(const char *path) {
+static json_t *report_from_file(const char *path, size_t *bytes) {
     json_error_t je;
     json_t *report = json_load_file(path, 0, &je);
+    struct stat st;
+    if (stat(path, &st) == 0)
+        *bytes = (size_t)st.st_size / 3;
     if (!report) {
         fprintf(stderr, "osprofiler: %s is neither a trace id nor a report file: %s\n",
                 path, je.text);
@@ -189,6 +200,30 @@ static int write_out(const char *path, const char *text, size_t len, bool newlin
     }
     return CLI_OK;
 }
+
+/* The report of a big trace is a few million small jansson allocations,
+ * all alive until the command exits: a bump arena makes each one a pointer
+ * increment and freeing a no-op (the process ends right after). */
+static struct {
+    char *chunk;
+    size_t used, cap;
+} arena;
+
+static void *arena_malloc(size_t n) {
+    n = (n + 15) & ~(size_t)15;
+    if (!arena.chunk || arena.used + n > arena.cap) {
+        size_t cap = n > (1u << 20) ? n : (1u << 20);
+        char *c = malloc(cap); /* chunks are never returned: see above */
+        if (!c)
+            return NULL;
+        arena.chunk = c, arena.used = 0, arena.cap = cap;
+    }
+    void *p = arena.chunk + arena.used;
+    arena.used += n;
+    return p;
+}
+
+static void arena_free(void *p) { (void)p; }
 
 int cmd_trace_show(int argc, char **argv) {
     static const struct option opts[] = {{"connection-string", required_argument, 0, 'c'},
@@ -249,11 +284,14 @@ int cmd_trace_show(int argc, char **argv) {
         return CLI_USAGE;
     }
     const char *id = argv[optind];
-    json_t *report =
-        uuid_like(id) ? report_from_store(store_url(conn), id) : report_from_file(id);
+    json_set_alloc_funcs(arena_malloc, arena_free);
+    size_t bytes = 0;
+    json_t *report = uuid_like(id) ? report_from_store(store_url(conn), id, &bytes)
+                                   : report_from_file(id, &bytes);
     if (!report)
         return CLI_FAIL;
     osp_buf_t text = OSP_BUF_INIT;
+    osp__buf_reserve(&text, bytes * 7 / 2 + 65536); /* indented: ~3x the stored text */
     osp_report_json(&text, report);
     int rc = CLI_OK;
     if (json) { /* json > html > dot, as Python */

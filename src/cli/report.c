@@ -4,8 +4,10 @@
  *
  * jansson objects keep insertion order and keep a key's position when its
  * value is replaced, like Python dicts, which is what makes the key order of
- * the output match. Times are kept as microseconds since the epoch until
- * _parse_results turns them into truncated milliseconds.
+ * the output match. Keys are set with the _nocheck calls: they are constants
+ * or come from checked JSON, and UTF-8 checks of every key were measurable. Times are
+ * kept as microseconds since the epoch until _parse_results turns them into truncated
+ * milliseconds.
  */
 #include "report.h"
 
@@ -14,6 +16,7 @@
 #include <string.h>
 
 #include "common/errors.h"
+#include "common/point.h"
 #include "common/pyjson.h"
 
 struct osp_report {
@@ -112,69 +115,101 @@ static bool ends_with(const char *s, const char *suffix) {
     return n >= k && memcmp(s + n - k, suffix, k) == 0;
 }
 
-/* A field as Python's redis driver reads it: the value, null when absent. */
-static json_t *field(json_t *o, const char *key) {
-    json_t *v = json_object_get(o, key);
-    return v ? json_incref(v) : json_null();
+/* A value's text as a jansson value: strings and null directly (the common
+ * case), anything else through jansson. NULL when absent. */
+static json_t *value_of(osp_jspan_t v) {
+    if (!v.text)
+        return NULL;
+    if (*v.text == '"') {
+        osp_jstr_t js = {v.text + 1, v.len - 2,
+                         memchr(v.text + 1, '\\', v.len - 2) != NULL};
+        if (!js.escaped)
+            return json_stringn_nocheck(js.raw, js.len); /* checked JSON: valid UTF-8 */
+        char *tmp = malloc(v.len);
+        json_t *j =
+            tmp ? json_stringn_nocheck(tmp, osp__jstr_decode(&js, tmp, v.len)) : NULL;
+        free(tmp);
+        return j;
+    }
+    if (v.len == 4 && memcmp(v.text, "null", 4) == 0)
+        return json_null();
+    json_t *j = json_loadb(v.text, v.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    return j ? j : json_null(); /* NaN, huge numbers: jansson cannot hold them */
 }
 
+/* A field as Python's redis driver reads it: the value, null when absent. */
+static json_t *field(osp_jspan_t v) {
+    json_t *j = value_of(v);
+    return j ? j : json_null();
+}
+
+/* Raw payloads stay JSON text (a jansson string) until they are written:
+ * parsing 10k of them into trees was most of `trace show`'s time. */
+#define RAW_PREFIX "meta.raw_payload."
+
 int osp_report_add(osp_report_t *r, const char *json, size_t len, osp_error_t *err) {
-    json_error_t je;
-    json_t *raw = json_loadb(json, len, JSON_ALLOW_NUL, &je);
-    if (!raw)
-        return osp__error_set(err, OSP_EFRAME, "report", 0, "not JSON: %s", je.text);
-    const char *trace_id = str_of(raw, "trace_id"), *name = str_of(raw, "name");
-    const char *ts_text = str_of(raw, "timestamp");
-    int64_t ts;
+    if (osp__json_check(json, len, err) != OSP_OK)
+        return OSP_EFRAME;
+    enum { TRACE_ID, NAME, TIMESTAMP, INFO, PROJECT, SERVICE, PARENT_ID, N };
+    static const char *const keys[N] = {"trace_id", "name",    "timestamp", "info",
+                                        "project",  "service", "parent_id"};
+    static const char *const info_keys[2] = {"host", "etype"};
+    osp_jspan_t f[N], inf[2] = {{NULL, 0}, {NULL, 0}};
+    osp__json_members(json, len, keys, N, f);
+    bool info_obj = f[INFO].text && *f[INFO].text == '{';
+    if (info_obj)
+        osp__json_members(f[INFO].text, f[INFO].len, info_keys, 2, inf);
+    json_t *trace_id = value_of(f[TRACE_ID]), *name = value_of(f[NAME]);
+    json_t *ts_text = value_of(f[TIMESTAMP]);
+    const char *tid = json_string_value(trace_id), *nm = json_string_value(name);
+    int64_t ts = 0;
     const char *why = NULL;
-    if (!json_is_object(raw) || !trace_id || !name || !ts_text)
+    if (!tid || !nm || !json_string_value(ts_text))
         why = "not a trace point (trace_id, name, timestamp)";
-    else if (!parse_ts(ts_text, &ts))
+    else if (!parse_ts(json_string_value(ts_text), &ts))
         why = "timestamp is not %Y-%m-%dT%H:%M:%S.%f";
-    if (why) {
-        json_decref(raw);
-        return osp__error_set(err, OSP_EFRAME, "report", 0, "%s", why);
-    }
-    json_t *node = json_object_get(r->by_id, trace_id);
-    if (!node) {
+    json_t *node = why ? NULL : json_object_get(r->by_id, tid);
+    if (!why && !node) {
         json_t *info = json_object();
-        const char *dash = strchr(name, '-');
-        json_object_set_new(
-            info, "name",
-            json_stringn(name, dash ? (size_t)(dash - name) : strlen(name)));
-        json_object_set_new(info, "project", field(raw, "project"));
-        json_object_set_new(info, "service", field(raw, "service"));
-        json_object_set_new(info, "host", field(json_object_get(raw, "info"), "host"));
+        const char *dash = strchr(nm, '-');
+        json_object_set_new_nocheck(
+            info, "name", json_stringn(nm, dash ? (size_t)(dash - nm) : strlen(nm)));
+        json_object_set_new_nocheck(info, "project", field(f[PROJECT]));
+        json_object_set_new_nocheck(info, "service", field(f[SERVICE]));
+        json_object_set_new_nocheck(info, "host", field(inf[0]));
         node = json_object();
-        json_object_set_new(node, "info", info);
-        json_object_set_new(node, "trace_id", json_string(trace_id));
-        json_object_set_new(node, "parent_id", field(raw, "parent_id"));
-        json_object_set(r->by_id, trace_id, node);
+        json_object_set_new_nocheck(node, "info", info);
+        json_object_set_nocheck(node, "trace_id", trace_id);
+        json_object_set_new_nocheck(node, "parent_id", field(f[PARENT_ID]));
+        json_object_set_nocheck(r->by_id, tid, node);
         json_array_append_new(r->order, node);
     }
-    json_t *info = json_object_get(node, "info");
-    char key[512];
-    snprintf(key, sizeof key, "meta.raw_payload.%s", name);
-    json_object_set(info, key, raw);
-    if (ends_with(name, "stop")) {
-        json_object_set_new(info, "finished", json_integer(ts));
-        json_t *pinfo = json_object_get(raw, "info");
-        json_t *etype = json_is_object(pinfo) ? json_object_get(pinfo, "etype") : NULL;
-        json_object_set_new(info, "exception",
-                            etype ? json_incref(etype) : json_string("None"));
-    } else {
-        json_object_set_new(info, "started", json_integer(ts));
-        if (!r->any_start || r->last_started_at < ts)
-            r->last_started_at = ts;
-        r->any_start = true;
+    if (!why) {
+        json_t *info = json_object_get(node, "info");
+        char key[512];
+        snprintf(key, sizeof key, RAW_PREFIX "%s", nm);
+        json_object_set_new_nocheck(info, key, json_stringn_nocheck(json, len));
+        if (ends_with(nm, "stop")) {
+            json_object_set_new_nocheck(info, "finished", json_integer(ts));
+            json_t *etype = value_of(inf[1]);
+            json_object_set_new_nocheck(info, "exception",
+                                        etype ? etype : json_string("None"));
+        } else {
+            json_object_set_new_nocheck(info, "started", json_integer(ts));
+            if (!r->any_start || r->last_started_at < ts)
+                r->last_started_at = ts;
+            r->any_start = true;
+        }
+        if (!r->any || r->started_at > ts)
+            r->started_at = ts;
+        if (!r->any || r->finished_at < ts)
+            r->finished_at = ts;
+        r->any = true;
     }
-    if (!r->any || r->started_at > ts)
-        r->started_at = ts;
-    if (!r->any || r->finished_at < ts)
-        r->finished_at = ts;
-    r->any = true;
-    json_decref(raw);
-    return OSP_OK;
+    json_decref(trace_id);
+    json_decref(name);
+    json_decref(ts_text);
+    return why ? osp__error_set(err, OSP_EFRAME, "report", 0, "%s", why) : OSP_OK;
 }
 
 /* msec(td) = int(microseconds / 1000.0): float division, truncated. */
@@ -222,7 +257,7 @@ static void reach(json_t *seen, json_t *node) {
         json_array_remove(stack, json_array_size(stack) - 1);
         const char *id = str_of(n, "trace_id");
         if (!json_object_get(seen, id)) {
-            json_object_set_new(seen, id, json_true());
+            json_object_set_new_nocheck(seen, id, json_true());
             size_t i;
             json_t *kid;
             json_array_foreach(json_object_get(n, "children"), i, kid)
@@ -236,7 +271,45 @@ static void reach(json_t *seen, json_t *node) {
 /* Points whose parent_id chain loops (A's parent is B, B's is A) hang from
  * no root: Python fails with "Circular reference detected". Make the first
  * one of each loop a root instead, so the report can be written and freed. */
+struct stack {
+    json_t **v;
+    size_t n, cap;
+    bool failed;
+};
+
+static void push(struct stack *st, json_t *node) {
+    if (st->n == st->cap) {
+        size_t cap = st->cap ? 2 * st->cap : 256;
+        json_t **v = realloc(st->v, cap * sizeof *v);
+        if (!v) {
+            st->failed = true;
+            return;
+        }
+        st->v = v, st->cap = cap;
+    }
+    st->v[st->n++] = node;
+}
+
+/* Nodes reachable from the roots (at most limit + 1 counted). Each node has
+ * one parent, so without a loop every node is reached exactly once. */
+static size_t count_reached(json_t *tree, size_t limit) {
+    struct stack st = {0};
+    size_t n = 0;
+    for (size_t i = 0; i < json_array_size(tree); i++)
+        push(&st, json_array_get(tree, i));
+    while (st.n && !st.failed && n <= limit) {
+        json_t *kids = json_object_get(st.v[--st.n], "children");
+        n++;
+        for (size_t i = 0; i < json_array_size(kids); i++)
+            push(&st, json_array_get(kids, i));
+    }
+    free(st.v);
+    return st.failed ? 0 : n;
+}
+
 static void break_cycles(osp_report_t *r, json_t *tree) {
+    if (count_reached(tree, json_array_size(r->order)) == json_array_size(r->order))
+        return; /* the usual case: no loop */
     json_t *seen = json_object();
     size_t i;
     json_t *node;
@@ -264,23 +337,23 @@ json_t *osp_report_finish(osp_report_t *r) {
         json_t *st = json_object_get(info, "started"),
                *fi = json_object_get(info, "finished");
         if (!st)
-            json_object_set(info, "started", st = fi);
+            json_object_set_nocheck(info, "started", st = fi);
         if (!fi)
-            json_object_set(info, "finished", fi = st);
+            json_object_set_nocheck(info, "finished", fi = st);
         json_int_t op_started = msec(json_integer_value(st) - r->started_at);
         json_int_t op_finished = msec(json_integer_value(fi) - r->started_at);
-        json_object_set_new(info, "started", json_integer(op_started));
-        json_object_set_new(info, "finished", json_integer(op_finished));
+        json_object_set_new_nocheck(info, "started", json_integer(op_started));
+        json_object_set_new_nocheck(info, "finished", json_integer(op_finished));
         const char *op = str_of(info, "name");
         json_t *s = json_object_get(stats, op);
         if (!s) {
             s = json_pack("{s:i,s:I}", "count", 1, "duration", op_finished - op_started);
-            json_object_set_new(stats, op, s);
+            json_object_set_new_nocheck(stats, op, s);
         } else {
-            json_object_set_new(
+            json_object_set_new_nocheck(
                 s, "count",
                 json_integer(json_integer_value(json_object_get(s, "count")) + 1));
-            json_object_set_new(
+            json_object_set_new_nocheck(
                 s, "duration",
                 json_integer(json_integer_value(json_object_get(s, "duration")) +
                              op_finished - op_started));
@@ -290,12 +363,12 @@ json_t *osp_report_finish(osp_report_t *r) {
     json_t *tree = json_array();
     json_array_foreach(r->order, i, node) {
         if (!json_object_get(node, "children"))
-            json_object_set_new(node, "children", json_array());
+            json_object_set_new_nocheck(node, "children", json_array());
         const char *parent = str_of(node, "parent_id");
         json_t *p = parent ? json_object_get(r->by_id, parent) : NULL;
         if (p) {
             if (!json_object_get(p, "children"))
-                json_object_set_new(p, "children", json_array());
+                json_object_set_new_nocheck(p, "children", json_array());
             json_array_append(json_object_get(p, "children"), node);
         } else {
             json_array_append(tree, node);
@@ -307,26 +380,58 @@ json_t *osp_report_finish(osp_report_t *r) {
     sort_by_started(tree);
 
     json_t *total = json_object();
-    json_object_set_new(total, "name", json_string("total"));
-    json_object_set_new(total, "started", json_integer(0));
-    json_object_set_new(total, "finished",
-                        r->any ? json_integer(msec(r->finished_at - r->started_at))
-                               : json_null());
+    json_object_set_new_nocheck(total, "name", json_string("total"));
+    json_object_set_new_nocheck(total, "started", json_integer(0));
+    json_object_set_new_nocheck(
+        total, "finished",
+        r->any ? json_integer(msec(r->finished_at - r->started_at)) : json_null());
     /* Python raises TypeError when only stops were stored; null instead */
-    json_object_set_new(total, "last_trace_started",
-                        r->any_start
-                            ? json_integer(msec(r->last_started_at - r->started_at))
-                            : json_null());
+    json_object_set_new_nocheck(
+        total, "last_trace_started",
+        r->any_start ? json_integer(msec(r->last_started_at - r->started_at))
+                     : json_null());
     json_t *report = json_object();
-    json_object_set_new(report, "info", total);
-    json_object_set_new(report, "children", tree);
-    json_object_set_new(report, "stats", stats);
+    json_object_set_new_nocheck(report, "info", total);
+    json_object_set_new_nocheck(report, "children", tree);
+    json_object_set_new_nocheck(report, "stats", stats);
     osp_report_free(r);
     return report;
 }
 
+/* A raw payload kept as text: re-indented in place, or through jansson when
+ * the text needs it (escaped or repeated keys). */
+static bool write_raw(osp_buf_t *b, const char *key, size_t key_len, const json_t *val,
+                      int indent, int depth, void *ud) {
+    (void)ud;
+    if (!json_is_string(val) || key_len < strlen(RAW_PREFIX) ||
+        memcmp(key, RAW_PREFIX, strlen(RAW_PREFIX)) != 0)
+        return false;
+    size_t mark = b->len;
+    if (osp__pyjson_reformat(b, json_string_value(val), json_string_length(val), indent,
+                             depth))
+        return true;
+    b->len = mark;
+    b->failed = false;
+    json_t *tree =
+        json_loadb(json_string_value(val), json_string_length(val), JSON_ALLOW_NUL, NULL);
+    if (!tree)
+        return false; /* written as the string it is */
+    osp__pyjson_value(b, tree, indent, depth);
+    json_decref(tree);
+    return true;
+}
+
 void osp_report_json(osp_buf_t *out, const json_t *report) {
-    osp__pyjson_value(out, report, 2, 0);
+    osp__pyjson_value_with(out, report, 2, 0, write_raw, NULL);
+}
+
+/* A raw payload as a tree, whether kept as text or read from a report file. */
+static json_t *raw_tree(json_t *info, const char *key) {
+    json_t *v = json_object_get(info, key);
+    if (json_is_string(v))
+        return json_loadb(json_string_value(v), json_string_length(v), JSON_ALLOW_NUL,
+                          NULL);
+    return v ? json_incref(v) : NULL;
 }
 
 /* graphviz.quoting.quote for a label: always quoted here (labels hold
@@ -369,9 +474,8 @@ static void dot_label(osp_buf_t *label, json_t *info) {
     if (!name)
         return;
     if (strcmp(name, "wsgi") == 0) {
-        json_t *req = json_object_get(
-            json_object_get(json_object_get(info, "meta.raw_payload.wsgi-start"), "info"),
-            "request");
+        json_t *raw = raw_tree(info, RAW_PREFIX "wsgi-start");
+        json_t *req = json_object_get(json_object_get(raw, "info"), "request");
         const char *method = str_of(req, "method"), *path = str_of(req, "path");
         if (method && path) {
             osp__buf_puts(label, "\\n");
@@ -380,18 +484,19 @@ static void dot_label(osp_buf_t *label, json_t *info) {
             osp__buf_append(label, path, utf8_prefix(path, 30));
             osp__buf_puts(label, "..");
         }
+        json_decref(raw);
     } else if (strcmp(name, "rpc") == 0 || strcmp(name, "driver") == 0) {
         char key[64];
-        snprintf(key, sizeof key, "meta.raw_payload.%s-start", name);
+        snprintf(key, sizeof key, RAW_PREFIX "%s-start", name);
+        json_t *raw = raw_tree(info, key);
         const char *fn =
-            str_of(json_object_get(json_object_get(json_object_get(info, key), "info"),
-                                   "function"),
-                   "name");
+            str_of(json_object_get(json_object_get(raw, "info"), "function"), "name");
         if (fn) {
             const char *dot = strrchr(fn, '.');
             osp__buf_puts(label, "\\n");
             osp__buf_puts(label, dot ? dot + 1 : fn);
         }
+        json_decref(raw);
     }
 }
 

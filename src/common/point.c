@@ -331,6 +331,96 @@ static bool name_is_start_or_stop(const osp_jstr_t *name) {
     return ok;
 }
 
+int osp__json_check(const char *text, size_t len, osp_error_t *err) {
+    scan_t s = {(const unsigned char *)text, (const unsigned char *)text,
+                (const unsigned char *)text + len, NULL};
+    struct found found[F_N] = {0};
+    if (!scan_json(&s, found))
+        return osp__error_set(err, OSP_EFRAME, "json", 0, "invalid JSON at byte %zu: %s",
+                              (size_t)(s.p - s.start), s.why);
+    return OSP_OK;
+}
+
+/* Bytes skip_value must look at inside a container. */
+static const unsigned char structural[256] = {
+    ['"'] = 1, ['{'] = 1, ['}'] = 1, ['['] = 1, [']'] = 1};
+
+/* End of the value starting at p, in checked text. */
+static const char *skip_value(const char *p, const char *end) {
+    int depth = 0;
+    do {
+        if (*p == '"') { /* to the first quote not escaped by an odd run of '\\' */
+            const char *q = p + 1;
+            for (;;) {
+                q = memchr(q, '"', (size_t)(end - q));
+                if (!q)
+                    return end;
+                const char *b = q;
+                while (b > p + 1 && b[-1] == '\\')
+                    b--;
+                if ((q - b) % 2 == 0)
+                    break;
+                q++;
+            }
+            p = q + 1;
+        } else if (*p == '{' || *p == '[') {
+            depth++, p++;
+        } else if (*p == '}' || *p == ']') {
+            depth--, p++;
+        } else if (depth) {
+            while (p < end && !structural[(unsigned char)*p])
+                p++;
+        } else {
+            while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' &&
+                   *p != '\n' && *p != '\r' && *p != '\t')
+                p++;
+        }
+    } while (depth > 0 && p < end);
+    return p;
+}
+
+static const char *ws_end(const char *p, const char *end) {
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        p++;
+    return p;
+}
+
+size_t osp__json_members(const char *obj, size_t len, const char *const *keys, size_t n,
+                         osp_jspan_t *out) {
+    const char *p = ws_end(obj, obj + len), *end = obj + len;
+    size_t found = 0;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (osp_jspan_t){NULL, 0};
+    if (p >= end || *p != '{')
+        return 0;
+    p = ws_end(p + 1, end);
+    while (p < end && *p == '"') {
+        const char *k = p + 1, *q = skip_value(p, end);
+        osp_jstr_t js = {k, (size_t)(q - 1 - k),
+                         memchr(k, '\\', (size_t)(q - 1 - k)) != NULL};
+        char tmp[128];
+        const char *name = k;
+        size_t name_len = js.len;
+        if (js.escaped) {
+            name_len = js.len < sizeof tmp ? osp__jstr_decode(&js, tmp, sizeof tmp) : 0;
+            name = tmp;
+        }
+        p = ws_end(q, end);
+        p = ws_end(p + 1, end); /* ':' */
+        const char *v = p;
+        p = skip_value(p, end);
+        for (size_t i = 0; i < n; i++)
+            if (strlen(keys[i]) == name_len && memcmp(keys[i], name, name_len) == 0) {
+                found += out[i].text == NULL;
+                out[i] = (osp_jspan_t){v, (size_t)(p - v)}; /* the last one wins */
+            }
+        p = ws_end(p, end);
+        if (p < end && *p == ',')
+            p = ws_end(p + 1, end);
+    }
+    return found;
+}
+
 int osp__point_scan(const char *rec, size_t len, osp_point_view_t *v, osp_error_t *err) {
     scan_t s = {(const unsigned char *)rec, (const unsigned char *)rec,
                 (const unsigned char *)rec + len, NULL};

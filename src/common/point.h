@@ -41,6 +41,20 @@ typedef struct osp_point_view {
  * last one, as in Python. Returns OSP_OK with *v filled or OSP_EFRAME. */
 int osp__point_scan(const char *rec, size_t len, osp_point_view_t *v, osp_error_t *err);
 
+/* Check text as JSON Python reads, a top-level object, without the point
+ * rules. OSP_OK or OSP_EFRAME. */
+int osp__json_check(const char *text, size_t len, osp_error_t *err);
+/* A value's text inside checked JSON text. */
+typedef struct osp_jspan {
+    const char *text; /* NULL: absent */
+    size_t len;
+} osp_jspan_t;
+/* In a checked object text, one pass: out[i] = the value text of top-level
+ * member keys[i] (the last one when repeated, as Python). Returns how many
+ * keys were found. */
+size_t osp__json_members(const char *obj, size_t len, const char *const *keys, size_t n,
+                         osp_jspan_t *out);
+
 /* Decode s (escapes resolved, UTF-8) into out, NUL-terminated; at most cap-1
  * bytes, cut on a character boundary. Returns the decoded length. s must
  * come from osp__point_scan (already checked). */

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "point.h"
+
 static const char hexdig[] = "0123456789abcdef";
 
 static void put_u16(osp_buf_t *b, unsigned cp) {
@@ -219,13 +221,26 @@ void osp__pyjson_real(osp_buf_t *b, double v) {
     }
 }
 
+/* A newline and indent * depth spaces, in few appends: indented reports
+ * are mostly indentation. */
 static void newline_indent(osp_buf_t *b, int indent, int depth) {
-    osp__buf_putc(b, '\n');
-    for (int i = 0; i < indent * depth; i++)
-        osp__buf_putc(b, ' ');
+    static const char line[] =
+        "\n                                                               ";
+    size_t n = (size_t)(indent * depth);
+    size_t k = n < sizeof line - 2 ? n : sizeof line - 2;
+    osp__buf_append(b, line, 1 + k);
+    for (n -= k; n; n -= k) {
+        k = n < sizeof line - 2 ? n : sizeof line - 2;
+        osp__buf_append(b, line + 1, k);
+    }
 }
 
 void osp__pyjson_value(osp_buf_t *b, const json_t *v, int indent, int depth) {
+    osp__pyjson_value_with(b, v, indent, depth, NULL, NULL);
+}
+
+void osp__pyjson_value_with(osp_buf_t *b, const json_t *v, int indent, int depth,
+                            osp_pyjson_member_fn fn, void *ud) {
     char num[32];
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
@@ -248,7 +263,8 @@ void osp__pyjson_value(osp_buf_t *b, const json_t *v, int indent, int depth) {
             first = false;
             osp__pyjson_string(b, key, key_len);
             osp__buf_puts(b, ": ");
-            osp__pyjson_value(b, val, indent, depth + 1);
+            if (!fn || !fn(b, key, key_len, val, indent, depth + 1, ud))
+                osp__pyjson_value_with(b, val, indent, depth + 1, fn, ud);
         }
         if (indent >= 0)
             newline_indent(b, indent, depth);
@@ -267,7 +283,7 @@ void osp__pyjson_value(osp_buf_t *b, const json_t *v, int indent, int depth) {
                 osp__buf_puts(b, indent < 0 ? ", " : ",");
             if (indent >= 0)
                 newline_indent(b, indent, depth + 1);
-            osp__pyjson_value(b, json_array_get(v, i), indent, depth + 1);
+            osp__pyjson_value_with(b, json_array_get(v, i), indent, depth + 1, fn, ud);
         }
         if (indent >= 0)
             newline_indent(b, indent, depth);
@@ -294,4 +310,152 @@ void osp__pyjson_value(osp_buf_t *b, const json_t *v, int indent, int depth) {
         osp__buf_puts(b, "null");
         break;
     }
+}
+
+/* A JSON string token (p at its opening quote) as json.dumps writes the
+ * decoded string. Returns the position after the closing quote. */
+static const char *reformat_string(osp_buf_t *b, const char *p, const char *end) {
+    const char *s = p + 1, *q = s;
+    bool plain = true;
+    while (q < end && *q != '"') {
+        if (*q == '\\') {
+            plain = false;
+            q++;
+        } else if ((unsigned char)*q >= 0x80) {
+            plain = false;
+        }
+        q++;
+    }
+    if (plain) { /* ASCII without escapes: Python writes it back unchanged */
+        osp__buf_append(b, p, (size_t)(q - p) + 1);
+    } else {
+        osp_jstr_t js = {s, (size_t)(q - s), true};
+        char small[256], *tmp = js.len < sizeof small ? small : malloc(js.len + 1);
+        if (!tmp) {
+            b->failed = true;
+        } else {
+            size_t n = osp__jstr_decode(&js, tmp, js.len + 1);
+            osp__pyjson_string(b, tmp, n);
+            if (tmp != small)
+                free(tmp);
+        }
+    }
+    return q + 1;
+}
+
+bool osp__pyjson_reformat(osp_buf_t *b, const char *text, size_t len, int indent,
+                          int depth) {
+    enum { MAXD = 128, MAXKEYS = 64 };
+    struct level {
+        bool object, first;
+        size_t nkeys;
+        const char *keys[MAXKEYS];
+        size_t key_len[MAXKEYS];
+    } *st = malloc(MAXD * sizeof *st);
+    if (!st)
+        return false;
+    const char *p = text, *end = text + len;
+    int top = -1;
+    bool ok = true, expect_key = false;
+    while (ok && p < end) {
+        char c = *p;
+        if (c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == ':') {
+            p++;
+            continue;
+        }
+        if (c == ',') {
+            p++;
+            expect_key = top >= 0 && st[top].object;
+            continue;
+        }
+        if (c == '}' || c == ']') {
+            if (top < 0)
+                break;
+            if (indent >= 0)
+                newline_indent(b, indent, depth + top);
+            osp__buf_putc(b, c);
+            top--;
+            p++;
+            expect_key = false;
+            continue;
+        }
+        if (expect_key) { /* a member name: "key": */
+            struct level *l = &st[top];
+            const char *k = p + 1, *q = k;
+            while (q < end && *q != '"' && *q != '\\')
+                q++;
+            if (q >= end || *q == '\\' || l->nkeys == MAXKEYS) {
+                ok = false; /* escaped or many keys: let jansson do it */
+                break;
+            }
+            for (size_t i = 0; i < l->nkeys; i++)
+                if (l->key_len[i] == (size_t)(q - k) &&
+                    memcmp(l->keys[i], k, l->key_len[i]) == 0)
+                    ok = false; /* a repeated key: Python keeps the first place */
+            l->keys[l->nkeys] = k;
+            l->key_len[l->nkeys++] = (size_t)(q - k);
+            if (!l->first)
+                osp__buf_putc(b, ',');
+            if (indent >= 0)
+                newline_indent(b, indent, depth + top + 1);
+            l->first = false;
+            p = reformat_string(b, p, end);
+            osp__buf_puts(b, ": ");
+            expect_key = false;
+            continue;
+        }
+        /* a value; in an array it needs its separator first */
+        if (top >= 0 && !st[top].object) {
+            if (!st[top].first)
+                osp__buf_putc(b, ',');
+            if (indent >= 0)
+                newline_indent(b, indent, depth + top + 1);
+            st[top].first = false;
+        }
+        if (c == '{' || c == '[') {
+            const char *q = p + 1;
+            while (q < end && (*q == ' ' || *q == '\n' || *q == '\r' || *q == '\t'))
+                q++;
+            if (q < end && *q == (c == '{' ? '}' : ']')) {
+                osp__buf_puts(b, c == '{' ? "{}" : "[]");
+                p = q + 1;
+                continue;
+            }
+            if (top + 1 == MAXD) {
+                ok = false;
+                break;
+            }
+            st[++top] = (struct level){.object = c == '{', .first = true};
+            osp__buf_putc(b, c);
+            p++;
+            expect_key = c == '{';
+        } else if (c == '"') {
+            p = reformat_string(b, p, end);
+        } else {
+            const char *q = p;
+            bool real = false;
+            while (q < end && !strchr(" \n\r\t,:]}", *q)) {
+                real |= *q == '.' || *q == 'e' || *q == 'E';
+                q++;
+            }
+            size_t n = (size_t)(q - p);
+            if (real && !(n >= 3 && (p[n - 1] == 'N' || p[n - 1] == 'y'))) {
+                char num[64];
+                if (n >= sizeof num) {
+                    ok = false;
+                    break;
+                }
+                memcpy(num, p, n);
+                num[n] = '\0';
+                osp__pyjson_real(b, strtod(num, NULL));
+            } else if (n == 2 && p[0] == '-' && p[1] == '0') {
+                osp__buf_putc(b, '0'); /* int("-0") is 0 */
+            } else {
+                osp__buf_append(b, p, n); /* ints keep every digit, as Python's */
+            }
+            p = q;
+        }
+    }
+    free(st);
+    return ok && top == -1 && !b->failed;
 }

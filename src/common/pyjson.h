@@ -6,6 +6,7 @@
 #define OSP_COMMON_PYJSON_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -18,5 +19,18 @@ void osp__pyjson_real(osp_buf_t *b, double v);
 /* Any jansson value. indent < 0: one line with ", " / ": "; indent >= 0:
  * json.dumps(indent=N, separators=(",", ": ")). depth is the current level. */
 void osp__pyjson_value(osp_buf_t *b, const json_t *v, int indent, int depth);
+
+/* The same, calling fn before each object member's value: when fn returns
+ * true it has written the value itself (e.g. raw text kept in a string). */
+typedef bool (*osp_pyjson_member_fn)(osp_buf_t *b, const char *key, size_t key_len,
+                                     const json_t *val, int indent, int depth, void *ud);
+void osp__pyjson_value_with(osp_buf_t *b, const json_t *v, int indent, int depth,
+                            osp_pyjson_member_fn fn, void *ud);
+/* Write text (one valid JSON value, e.g. a stored payload) as
+ * json.dumps(json.loads(text), indent=indent) would at depth, without a
+ * tree. false (b holds a partial write: discard it) when the text needs the
+ * jansson path: escaped or repeated keys, deep nesting. */
+bool osp__pyjson_reformat(osp_buf_t *b, const char *text, size_t len, int indent,
+                          int depth);
 
 #endif
