@@ -113,6 +113,31 @@ static void pyjson__golden_bodies_roundtrip(void **state) {
     }
 }
 
+/* Stored payload text re-indented without a tree equals
+ * json.dumps(json.loads(text), indent=2, separators=(",", ": ")) - the
+ * expected text below is CPython 3.11's output for the same input. */
+static void pyjson__reformat_like_python(void **state) {
+    (void)state;
+    const char *in = "{\"a\": 1e5, \"b\": -0, \"c\": -0.0, \"d\": \"\\u00e9\\/x\", "
+                     "\"e\": [], \"f\": {}, \"g\": [1, [2, {\"h\": null}]], \"i\": NaN, "
+                     "\"j\": 1.50, \"k\": 123456789012345678901234567890, "
+                     "\"l\": \"\xc3\xa9\"}";
+    const char *want =
+        "{\n  \"a\": 100000.0,\n  \"b\": 0,\n  \"c\": -0.0,\n  \"d\": "
+        "\"\\u00e9/x\",\n  \"e\": [],\n  \"f\": {},\n  \"g\": [\n    1,\n"
+        "    [\n      2,\n      {\n        \"h\": null\n      }\n    ]\n  ],\n"
+        "  \"i\": NaN,\n  \"j\": 1.5,\n  \"k\": "
+        "123456789012345678901234567890,\n  \"l\": \"\\u00e9\"\n}";
+    osp_buf_t b = OSP_BUF_INIT;
+    assert_true(osp__pyjson_reformat(&b, in, strlen(in), 2, 0));
+    assert_string_equal(osp__buf_cstr(&b), want);
+    osp__buf_free(&b);
+    /* a repeated key keeps its first place in Python: left to jansson */
+    b = (osp_buf_t)OSP_BUF_INIT;
+    assert_false(osp__pyjson_reformat(&b, "{\"a\": 1, \"b\": 2, \"a\": 3}", 24, 2, 0));
+    osp__buf_free(&b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(pyjson__escapes_like_python),
@@ -120,6 +145,7 @@ int main(void) {
         cmocka_unit_test(pyjson__float_repr),
         cmocka_unit_test(pyjson__indent_two),
         cmocka_unit_test(pyjson__golden_bodies_roundtrip),
+        cmocka_unit_test(pyjson__reformat_like_python),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
