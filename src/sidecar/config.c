@@ -25,6 +25,9 @@
 static cfg_opt_t opts[] = {
     CFG_STR("listen_socket", "/run/osprofiler/sidecar.sock", CFGF_NONE),
     CFG_STR("listen_mode", "0660", CFGF_NONE),
+    CFG_STR("listen_group", "", CFGF_NONE),
+    CFG_STR("publisher_policy", "trust", CFGF_NONE),
+    CFG_STR("host", "", CFGF_NONE),
     CFG_STR("transport_url", "", CFGF_NONE),
     CFG_STR("control_exchange", "openstack", CFGF_NONE),
     CFG_STR("driver", "messaging", CFGF_NONE),
@@ -245,6 +248,13 @@ int osp_sc_config_load(osp_sc_config_t *c, const char *file, osp_error_t *err) {
                            "%s: listen_mode '%.8s' is not an octal mode", cur_file, mode);
         goto out;
     }
+    const char *policy = cfg_getstr(cfg, "publisher_policy");
+    if (strcmp(policy, "trust") != 0 && strcmp(policy, "local") != 0) {
+        rc = osp__error_set(err, OSP_ECONFIG, cur_file, 0,
+                            "%s: publisher_policy must be trust or local", cur_file);
+        goto out;
+    }
+    c->publisher_local = strcmp(policy, "local") == 0;
     const char *drv = cfg_getstr(cfg, "driver");
     if (strcmp(drv, "messaging") != 0 && strcmp(drv, "messagingv2") != 0) {
         rc = osp__error_set(err, OSP_ECONFIG, cur_file, 0,
@@ -262,6 +272,8 @@ int osp_sc_config_load(osp_sc_config_t *c, const char *file, osp_error_t *err) {
     c->spool_max_bytes = cfg_getint(cfg, "spool_max_bytes");
     if (set_str(&c->spool_dir, cfg_getstr(cfg, "spool_dir")) ||
         set_str(&c->listen_socket, cfg_getstr(cfg, "listen_socket")) ||
+        set_str(&c->listen_group, cfg_getstr(cfg, "listen_group")) ||
+        set_str(&c->host, cfg_getstr(cfg, "host")) ||
         set_str(&c->transport_url, cfg_getstr(cfg, "transport_url")) ||
         set_str(&c->control_exchange, cfg_getstr(cfg, "control_exchange")) ||
         set_str(&c->store, cfg_getstr(cfg, "store")) ||
@@ -347,6 +359,8 @@ int osp_sc_config_check(const osp_sc_config_t *c, osp_error_t *err) {
 
 void osp_sc_config_free(osp_sc_config_t *c) {
     free(c->listen_socket);
+    free(c->listen_group);
+    free(c->host);
     if (c->transport_url) {
         memset(c->transport_url, 0, strlen(c->transport_url));
         free(c->transport_url);

@@ -12,7 +12,10 @@
 typedef struct osp_sc_config {
     char *listen_socket;
     unsigned listen_mode;
-    char *transport_url; /* secret: may hold a password */
+    char *listen_group;   /* "" keeps the sidecar's own group */
+    bool publisher_local; /* publisher_policy = local: publisher_id is this host */
+    char *host;           /* this host's name for that policy; "" = gethostname() */
+    char *transport_url;  /* secret: may hold a password */
     char *control_exchange;
     bool driver_v2; /* messagingv2: the oslo.version 2.0 envelope */
     char **topics;

@@ -14,6 +14,7 @@
 #include "intake.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,9 @@
 #define TAG_CTL    4
 
 struct conn {
+    pid_t pid; /* the peer, from SO_PEERCRED when it connected */
+    uid_t uid;
+    bool replaced_logged;
     int fd;
     char publisher[OSP_HOP_MAX_PUBLISHER + 1];
 };
@@ -63,6 +67,7 @@ struct osp_intake {
     size_t nrings;
     char *buf;
     char path[108];
+    char host[256]; /* publisher_policy = local: the only publisher_id; else "" */
     double last_record;
     double stats_every_ms, last_stats;
     uint64_t dropped_logged;
@@ -200,6 +205,27 @@ static void close_conn(osp_intake_t *in, size_t i) {
     }
 }
 
+/* publisher_policy = local: a process may only publish as this host. What it
+ * claimed is logged once per connection (printable characters only). */
+static void apply_publisher_policy(osp_intake_t *in, struct conn *c) {
+    if (!in->host[0] || strcmp(c->publisher, in->host) == 0)
+        return;
+    if (!c->replaced_logged) {
+        char shown[65];
+        size_t k = 0;
+        for (const char *p = c->publisher; *p && k < sizeof shown - 1; p++)
+            shown[k++] = (*p >= 0x20 && *p < 0x7f) ? *p : '?';
+        shown[k] = '\0';
+        OSP_LOG(OSP_LL_NOTICE, "intake",
+                "pid %ld (uid %ld) sends as publisher '%s': published as '%s' "
+                "(publisher_policy = local)",
+                (long)c->pid, (long)c->uid, shown, in->host);
+        c->replaced_logged = true;
+    }
+    OSP_STAT_ADD(publisher_replaced, 1);
+    snprintf(c->publisher, sizeof c->publisher, "%s", in->host);
+}
+
 /* Read up to 64 frames. Returns 1 if more may be waiting, 0 when the socket
  * is drained, -1 when the connection was closed (index i is now another). */
 static int read_conn(osp_intake_t *in, size_t i) {
@@ -227,6 +253,7 @@ static int read_conn(osp_intake_t *in, size_t i) {
         }
         memcpy(c->publisher, f.publisher, f.publisher_len);
         c->publisher[f.publisher_len] = '\0';
+        apply_publisher_policy(in, c);
         if (f.flags & OSP_HOP_FLAG_RING) {
             add_ring(in, c, fds, nfds);
             continue;
@@ -269,12 +296,28 @@ static void accept_conns(osp_intake_t *in) {
             continue;
         }
         size_t i = in->nconns++;
-        in->conns[i].fd = fd;
-        in->conns[i].publisher[0] = '\0';
+        struct ucred cred = {0};
+        socklen_t cl = sizeof cred;
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl);
+        in->conns[i] = (struct conn){.fd = fd, .pid = cred.pid, .uid = cred.uid};
         struct epoll_event ev = {.events = EPOLLIN,
                                  .data.u64 = TAG_CONN | (uint64_t)i << 8};
         epoll_ctl(in->ep, EPOLL_CTL_ADD, fd, &ev);
     }
+}
+
+/* listen_group: the socket's group, so that members may connect (0660). */
+static int set_group(const char *path, const char *group, osp_error_t *err) {
+    struct group gr, *found = NULL;
+    char buf[4096];
+    if (getgrnam_r(group, &gr, buf, sizeof buf, &found) != 0 || !found)
+        return osp__error_set(err, OSP_ECONFIG, path, 0,
+                              "listen_group '%s': no such group", group);
+    if (chown(path, (uid_t)-1, gr.gr_gid) != 0)
+        return osp__error_set(err, OSP_ECONFIG, path, 0,
+                              "%s: cannot give it group '%s': %s", path, group,
+                              strerror(errno));
+    return OSP_OK;
 }
 
 int osp_intake_open(osp_intake_t **out, const osp_sc_config_t *cfg, osp_queue_t *q,
@@ -304,6 +347,12 @@ int osp_intake_open(osp_intake_t **out, const osp_sc_config_t *cfg, osp_queue_t 
     in->ep = epoll_create1(EPOLL_CLOEXEC);
     strcpy(a.sun_path, path);
     strcpy(in->path, path);
+    if (cfg->publisher_local) {
+        if (cfg->host[0])
+            snprintf(in->host, sizeof in->host, "%s", cfg->host);
+        else if (gethostname(in->host, sizeof in->host - 1) != 0)
+            snprintf(in->host, sizeof in->host, "localhost");
+    }
     int rc = OSP_OK;
     if (!in->rings || !in->buf || in->lfd < 0 || in->ep < 0) {
         rc = OSP_ENOMEM;
@@ -317,6 +366,8 @@ int osp_intake_open(osp_intake_t **out, const osp_sc_config_t *cfg, osp_queue_t 
                             strerror(errno));
         goto fail;
     }
+    if (cfg->listen_group[0] && (rc = set_group(path, cfg->listen_group, err)) != OSP_OK)
+        goto fail;
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_LISTEN};
     epoll_ctl(in->ep, EPOLL_CTL_ADD, in->lfd, &ev);
     /* The control socket: same directory and mode as the listener. */
@@ -339,6 +390,9 @@ int osp_intake_open(osp_intake_t **out, const osp_sc_config_t *cfg, osp_queue_t 
         } else {
             struct epoll_event cev = {.events = EPOLLIN, .data.u64 = TAG_CTL};
             epoll_ctl(in->ep, EPOLL_CTL_ADD, in->ctl_fd, &cev);
+            osp_error_t gerr;
+            if (cfg->listen_group[0] && set_group(in->ctl_path, cfg->listen_group, &gerr))
+                OSP_LOG(OSP_LL_WARN, "intake", "%s", gerr.text);
         }
         umask(old);
     }

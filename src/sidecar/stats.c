@@ -16,12 +16,13 @@ int osp_sc_stats_json(char *out, size_t len, size_t queued, size_t connections,
         "%llu, "
         "\"spooled\": %llu, \"stored\": %llu, \"collected\": %llu, \"dropped\": "
         "{\"invalid\": %llu, \"memory\": %llu, \"shutdown\": %llu, \"spool\": %llu, "
-        "\"collect_invalid\": %llu}, \"reconnects\": %llu, \"connected\": %s, "
+        "\"collect_invalid\": %llu}, \"publisher_replaced\": %llu, \"reconnects\": %llu, "
+        "\"connected\": %s, "
         "\"queued\": %zu, \"connections\": %zu, \"rings\": %zu, \"rings_attached\": "
         "%llu}\n",
         U(received), U(published), U(confirmed), U(nacked), U(spooled), U(stored),
         U(collected), U(dropped_invalid), U(dropped_memory), U(dropped_shutdown),
-        U(dropped_spool), U(collect_invalid), U(reconnects),
+        U(dropped_spool), U(collect_invalid), U(publisher_replaced), U(reconnects),
         atomic_load(&osp_sc_stats.connected) ? "true" : "false", queued, connections,
         rings, U(rings));
 #undef U

@@ -23,7 +23,8 @@ typedef struct osp_sc_stats {
     atomic_uint_fast64_t stored;          /* points committed to the store (no broker) */
     atomic_uint_fast64_t collected;       /* broker messages committed and acked */
     atomic_uint_fast64_t collect_invalid; /* consumed messages that are no trace point */
-    atomic_bool connected;                /* the publisher has a broker */
+    atomic_uint_fast64_t publisher_replaced; /* frames re-labelled by publisher_policy */
+    atomic_bool connected;                   /* the publisher has a broker */
 } osp_sc_stats_t;
 
 extern osp_sc_stats_t osp_sc_stats;

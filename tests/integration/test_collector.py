@@ -287,6 +287,39 @@ c.close()
     check("collect: exit 0", col.stop() == 0 and pub2.stop() == 0)
 
 
+def test_socket_policy(args, port, url, work):
+    """listen_group, and publisher_policy = local: a local process cannot
+    publish as another host."""
+    import grp
+    ts.purge(port)
+    group = grp.getgrgid(os.getgid()).gr_name
+    sc = ts.Sidecar(args.sidecar, url, work,
+                    'listen_group = "%s"\npublisher_policy = "local"\nhost = "sc-host"\n'
+                    % group)
+    check("policy: the socket has listen_group",
+          os.stat(sc.sock).st_gid == grp.getgrnam(group).gr_gid)
+    pts = golden_points(args.golden)[:3]
+    sc.send(frame("someone-else", pts))
+    got = ts.drain(port, want=3)
+    pubs = {json.loads(m.body)["publisher_id"] for m in got}
+    check("policy: published as this host, not as claimed", pubs == {"sc-host"}, pubs)
+    st = sc.stats()
+    check("policy: counted", st and st["publisher_replaced"] == 1, str(st))
+    check("policy: logged once, with the peer and the claim",
+          sc.text().count("'someone-else'") == 1 and "uid %d" % os.getuid() in sc.text(),
+          sc.text())
+    check("policy: exit 0", sc.stop() == 0)
+    conf = os.path.join(work, "bad.conf")
+    for body, why in (('listen_group = "no-such-group-xyz"\n', "no such group"),
+                      ('publisher_policy = "maybe"\n', "publisher_policy must be")):
+        with open(conf, "w") as f:
+            f.write('listen_socket = "%s/bad.sock"\nspool_dir = ""\n%s' % (work, body))
+        p = subprocess.run([args.sidecar, "--config", conf, "--transport-url", url],
+                           capture_output=True, text=True, timeout=30)
+        check("policy: refused with a clear error: " + why,
+              p.returncode == 1 and why in p.stderr + p.stdout, p.stderr + p.stdout)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sidecar", required=True)
@@ -300,7 +333,8 @@ def main():
     url = "rabbit://guest:guest@127.0.0.1:%d/" % port
     with tempfile.TemporaryDirectory() as work:
         for i, t in enumerate([lambda w: test_direct_store(args, w),
-                               lambda w: test_collector(args, port, url, w)]):
+                               lambda w: test_collector(args, port, url, w),
+                               lambda w: test_socket_policy(args, port, url, w)]):
             d = os.path.join(work, str(i))
             os.mkdir(d)
             try:
