@@ -7,7 +7,7 @@
 # network. Uses sudo when not root.
 set -euo pipefail
 want=(build-essential cmake pkg-config libjansson-dev uuid-dev libssl-dev libinih-dev
-      librabbitmq-dev libconfuse-dev libsqlite3-dev libhiredis-dev)
+      librabbitmq-dev libconfuse-dev libsqlite3-dev libhiredis-dev help2man)
 case "${1:-build}" in
 build) ;;
 test) want+=(libcmocka-dev python3 python3-osprofiler python3-webob clang-format

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * osprofiler - the command-line tool. It keeps the Python CLI's command
- * groups ("trace show", "trace list" arrive with the store) and adds
- * "header sign|verify" for operators who debug propagation.
+ * groups ("trace show", "trace list") and adds "header sign|verify" for
+ * operators who debug propagation, and "run".
  */
 #include <stdio.h>
 #include <string.h>
@@ -10,16 +10,22 @@
 #include <osprofiler/osprofiler.h>
 
 #include "cli.h"
+#include "store/store.h"
 
 static void usage(FILE *out) {
     fputs("usage: osprofiler [-h] [-v] <command> ...\n"
           "\n"
           "commands:\n"
+          "  trace show     a trace's report: --json (as Python's), --html (one\n"
+          "                 self-contained file), --dot; from a store or a report file\n"
+          "  trace list     the traces of a store (--error-trace: those with errors)\n"
           "  header sign    print X-Trace-Info / X-Trace-HMAC for a trace context\n"
           "  header verify  check X-Trace-Info / X-Trace-HMAC against hmac keys\n"
           "  trace tree     print the trace points of a JSON-lines file as a tree\n"
           "  run            run a command inside a trace point (via the sidecar)\n"
           "\n"
+          "Stores (--connection-string, $OSPROFILER_CONNECTION_STRING): sqlite:///PATH,\n"
+          "redis://[:PASSWORD@]HOST[:PORT][/DB]; default " OSP_STORE_DEFAULT_URL ".\n"
           "Run 'osprofiler <command> <subcommand> --help' for details.\n",
           out);
 }

@@ -9,6 +9,18 @@ libdir=$(realpath "$(dirname "$(find "$tmp/prefix" -name osprofiler.pc)")/..")
 test -f "$tmp/prefix/include/osprofiler/osprofiler.h"
 test -f "$tmp/prefix/include/osprofiler/export.h"
 test -f "$tmp/prefix/etc/osprofiler-c/profiler.conf.example"
+# programs, their man pages, the sidecar's config and systemd unit
+test -x "$tmp/prefix/bin/osprofiler"
+test -x "$tmp/prefix/bin/osprofiler-sidecar"
+test -f "$tmp/prefix/etc/osprofiler-c/osprofiler-sidecar.conf"
+test -f "$tmp/prefix/lib/systemd/system/osprofiler-sidecar.service"
+for m in osprofiler osprofiler-sidecar; do
+    page=$(find "$tmp/prefix" -path "*/man1/$m.1")
+    grep -q '^\.TH' "$page"
+    grep -q -- '--transport-url\|trace show' "$page"
+done
+"$tmp/prefix/bin/osprofiler-sidecar" --config "$tmp/prefix/etc/osprofiler-c/osprofiler-sidecar.conf" \
+    --store "sqlite:///$tmp/t.db" --test-config >/dev/null
 
 # pkg-config (the .pc file is relocatable)
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
