@@ -3,16 +3,29 @@
  * store_redis - Python osprofiler's redis driver layout (3.4.3), so the
  * Python CLI reads what the collector stores and the other way round:
  *
- *   LPUSH osprofiler_opt:<base_id> <payload json>    one list per trace
- *   SET   osprofiler_error:<base_id> {"base_id": ..., "timestamp": ...}
- *                                                    error index (filter_error_trace)
- *   osprofiler:<base_id>...                          legacy keys, read only
+ *   osprofiler_opt:<base_id>     list: LPUSH <payload json> per message, so
+ *                                LRANGE 0 -1 gives the newest first
+ *   osprofiler_error:<base_id>   string: {"base_id": "...", "timestamp": "..."}
+ *                                (jsonutils.dumps), written when the error
+ *                                index is on and info.etype is not null; the
+ *                                last error wins, as Python's SET
+ *   osprofiler:<base_id>...      legacy: one string key per message, read only
  *
- * and one key Python never reads: SADD osprofiler_c_seen:<base_id>
- * "<trace_id> <name>", which makes a redelivered message a no-op. A batch is
- * one EVAL, so the check and the push are atomic.
+ * and one key of ours, which none of Python's patterns (osprofiler:*,
+ * osprofiler_opt:*, osprofiler_error:*) matches:
  *
- * URL as redis-py's from_url: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB].
+ *   osprofiler_c_seen:<base_id>  set: "<strlen(trace_id)>:<trace_id> <name>"
+ *                                per stored message, so a redelivered message
+ *                                is not pushed twice
+ *
+ * put sends one EVAL per chunk of a batch, all chunks pipelined: the check
+ * and the push are atomic, and a retried chunk is a no-op. It returns once
+ * the server has run every chunk: durable as far as the server's own
+ * persistence (appendonly, appendfsync) makes it.
+ *
+ * URL as redis-py's from_url reads it for the redis driver:
+ * redis://[[USER]:PASSWORD@]HOST[:PORT][/DB][?db=N&password=...], no unix
+ * sockets (osprofiler picks the driver by the scheme).
  */
 #include <ctype.h>
 #include <hiredis/hiredis.h>
@@ -22,47 +35,83 @@
 
 #include "common/buf.h"
 #include "common/errors.h"
+#include "common/point.h"
 #include "common/pyjson.h"
 #include "store_impl.h"
+
+#define NS_OPT    "osprofiler_opt:"
+#define NS_ERROR  "osprofiler_error:"
+#define NS_LEGACY "osprofiler:"
+#define NS_SEEN   "osprofiler_c_seen:"
+
+/* A batch is cut into EVALs of at most this many messages or bytes, so one
+ * script never blocks the server for long. */
+#define CHUNK_MSGS  1000
+#define CHUNK_BYTES (8u << 20)
 
 typedef struct redis_store {
     struct osp_store base;
     redisContext *c;
     bool error_index;
+    double timeout;  /* seconds per reply */
+    char where[300]; /* "redis at HOST:PORT", for messages */
 } redis_store_t;
 
-/* KEYS: none (the keys depend on each message). ARGV: groups of 5 -
- * base_id, dedup member, payload, "1" when the error index is written,
- * error value. */
+/* ARGV: groups of 4 - base_id, dedup member, payload, error value ('' when
+ * the error index is not written). The types are checked first: a WRONGTYPE
+ * after some writes would leave half a chunk stored. Returns how many
+ * messages were new. */
 static const char put_script[] =
-    "for i = 1, #ARGV, 5 do\n"
+    "local seen = {}\n"
+    "for i = 1, #ARGV, 4 do\n"
     "  local b = ARGV[i]\n"
-    "  if redis.call('SADD', 'osprofiler_c_seen:' .. b, ARGV[i + 1]) == 1 then\n"
-    "    redis.call('LPUSH', 'osprofiler_opt:' .. b, ARGV[i + 2])\n"
-    "    if ARGV[i + 3] == '1' then\n"
-    "      redis.call('SET', 'osprofiler_error:' .. b, ARGV[i + 4])\n"
+    "  if not seen[b] then\n"
+    "    seen[b] = true\n"
+    "    for _, kt in ipairs({{'" NS_SEEN "', 'set'}, {'" NS_OPT "', 'list'}}) do\n"
+    "      local t = redis.call('TYPE', kt[1] .. b).ok\n"
+    "      if t ~= 'none' and t ~= kt[2] then\n"
+    "        return redis.error_reply('WRONGTYPE ' .. kt[1] .. b .. ' is a ' .. t)\n"
+    "      end\n"
     "    end\n"
     "  end\n"
     "end\n"
-    "return #ARGV / 5\n";
+    "local n = 0\n"
+    "for i = 1, #ARGV, 4 do\n"
+    "  local b = ARGV[i]\n"
+    "  if redis.call('SADD', '" NS_SEEN "' .. b, ARGV[i + 1]) == 1 then\n"
+    "    redis.call('LPUSH', '" NS_OPT "' .. b, ARGV[i + 2])\n"
+    "    if ARGV[i + 3] ~= '' then\n"
+    "      redis.call('SET', '" NS_ERROR "' .. b, ARGV[i + 3])\n"
+    "    end\n"
+    "    n = n + 1\n"
+    "  end\n"
+    "end\n"
+    "return n\n";
+
+/* --- the URL ---------------------------------------------------------------- */
 
 struct url {
-    char host[200], user[256], password[256];
+    char host[192], user[256], password[256];
+    bool has_user, has_password; /* redis-py sends AUTH when either is set */
     int port, db;
+    double timeout, connect_timeout; /* seconds */
 };
 
 static int hexval(int c) {
     return isdigit(c) ? c - '0' : isxdigit(c) ? (tolower(c) - 'a' + 10) : -1;
 }
 
-/* Copy n bytes of s into out (cap), %-decoded. false when it does not fit. */
-static bool pct_decode(const char *s, size_t n, char *out, size_t cap) {
+/* n bytes of s into out (cap), %-decoded (and '+' as a space when plus, as
+ * parse_qs). false when it does not fit. */
+static bool pct_decode(const char *s, size_t n, bool plus, char *out, size_t cap) {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         int c = (unsigned char)s[i];
         if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
             c = hexval(s[i + 1]) * 16 + hexval(s[i + 2]);
             i += 2;
+        } else if (c == '+' && plus) {
+            c = ' ';
         }
         if (k + 1 >= cap)
             return false;
@@ -72,84 +121,212 @@ static bool pct_decode(const char *s, size_t n, char *out, size_t cap) {
     return true;
 }
 
+/* Only ASCII digits, as urlparse's port and our db (no sign, no spaces). */
+static bool digits(const char *s, size_t n, long max, long *v) {
+    if (n == 0 || n > 9)
+        return false;
+    long x = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return false;
+        x = x * 10 + (s[i] - '0');
+    }
+    if (x > max)
+        return false;
+    *v = x;
+    return true;
+}
+
+static int bad_url(osp_error_t *err, const char *what) {
+    return osp__error_set(err, OSP_EINVAL, "store", 0,
+                          "redis store: %s (expected "
+                          "redis://[:PASSWORD@]HOST[:PORT][/DB])",
+                          what);
+}
+
+/* The query arguments redis-py would use here: db (wins over the path),
+ * password and username (the URL's own win), socket_timeout and
+ * socket_connect_timeout. Others are ignored. */
+static int parse_query(const char *q, const char *end, struct url *u, bool *db_set,
+                       osp_error_t *err) {
+    while (q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *e = amp ? amp : end;
+        const char *eq = memchr(q, '=', (size_t)(e - q));
+        char name[64], val[256], v2[256];
+        if (eq && eq + 1 < e &&
+            pct_decode(q, (size_t)(eq - q), true, name, sizeof name) &&
+            pct_decode(eq + 1, (size_t)(e - eq - 1), true, v2, sizeof v2) &&
+            pct_decode(v2, strlen(v2), false, val, sizeof val)) { /* unquoted twice */
+            long n;
+            if (strcmp(name, "db") == 0) {
+                if (!digits(val, strlen(val), 1000000000L, &n))
+                    return bad_url(err, "db must be a number");
+                u->db = (int)n, *db_set = true;
+            } else if (strcmp(name, "password") == 0 && !u->has_password) {
+                snprintf(u->password, sizeof u->password, "%s", val);
+                u->has_password = true;
+            } else if (strcmp(name, "username") == 0 && !u->has_user) {
+                snprintf(u->user, sizeof u->user, "%s", val);
+                u->has_user = true;
+            } else if (strcmp(name, "socket_timeout") == 0 ||
+                       strcmp(name, "socket_connect_timeout") == 0) {
+                char *x;
+                double t = strtod(val, &x);
+                if (*x || !(t > 0 && t < 1e6))
+                    return bad_url(err, "bad socket timeout");
+                *(name[7] == 'c' ? &u->connect_timeout : &u->timeout) = t;
+            }
+        }
+        q = amp ? amp + 1 : end;
+    }
+    return OSP_OK;
+}
+
 static int parse_url(const char *url, struct url *u, osp_error_t *err) {
     memset(u, 0, sizeof *u);
     u->port = 6379;
+    u->timeout = 30;
+    u->connect_timeout = 5;
     const char *p = url + strlen("redis://");
-    const char *end = p + strcspn(p, "/?#");
+    const char *frag = p + strcspn(p, "#");
+    const char *end = p + strcspn(p, "/?#"); /* the netloc */
     const char *at = memrchr(p, '@', (size_t)(end - p));
     if (at) {
         const char *colon = memchr(p, ':', (size_t)(at - p));
         const char *uend = colon ? colon : at;
-        if (!pct_decode(p, (size_t)(uend - p), u->user, sizeof u->user) ||
-            (colon && !pct_decode(colon + 1, (size_t)(at - colon - 1), u->password,
+        if (!pct_decode(p, (size_t)(uend - p), false, u->user, sizeof u->user) ||
+            (colon && !pct_decode(colon + 1, (size_t)(at - colon - 1), false, u->password,
                                   sizeof u->password)))
-            return osp__error_set(err, OSP_EINVAL, "store", 0,
-                                  "redis store: user or password too long");
+            return bad_url(err, "user or password too long");
+        u->has_user = u->user[0] != '\0';
+        u->has_password = u->password[0] != '\0';
         p = at + 1;
     }
     const char *hend = end, *port = NULL;
     if (*p == '[') { /* [IPv6] */
         const char *rb = memchr(p, ']', (size_t)(end - p));
         if (!rb)
-            return osp__error_set(err, OSP_EINVAL, "store", 0,
-                                  "redis store: unterminated [ in the host");
+            return bad_url(err, "unterminated [ in the host");
         p++;
         hend = rb;
-        port = rb[1] == ':' ? rb + 2 : NULL;
+        port = memchr(rb, ':', (size_t)(end - rb));
+        port = port ? port + 1 : NULL;
     } else {
         const char *colon = memchr(p, ':', (size_t)(end - p));
         if (colon)
             hend = colon, port = colon + 1;
     }
-    if (hend == p || (size_t)(hend - p) >= sizeof u->host)
-        return osp__error_set(
-            err, OSP_EINVAL, "store", 0,
-            "redis store: expected redis://[:PASSWORD@]HOST[:PORT][/DB]");
-    memcpy(u->host, p, (size_t)(hend - p));
-    if (port) {
-        char *e;
-        long v = strtol(port, &e, 10);
-        if (e != end || v < 1 || v > 65535)
-            return osp__error_set(err, OSP_EINVAL, "store", 0, "redis store: bad port");
-        u->port = (int)v;
+    if (!pct_decode(p, (size_t)(hend - p), false, u->host, sizeof u->host))
+        return bad_url(err, "host too long");
+    if (!u->host[0]) /* redis-py's default */
+        snprintf(u->host, sizeof u->host, "localhost");
+    for (char *h = u->host; *h; h++) /* urlparse's hostname is lower-case */
+        *h = (char)tolower((unsigned char)*h);
+    if (port && port < end) {
+        long v;
+        if (!digits(port, (size_t)(end - port), 65535, &v))
+            return bad_url(err, "bad port");
+        if (v) /* redis-py ignores port 0 */
+            u->port = (int)v;
     }
-    if (*end == '/' && end[1] && end[1] != '?' && end[1] != '#') {
-        char *e;
-        long v = strtol(end + 1, &e, 10);
-        if ((*e && *e != '?' && *e != '#') || v < 0 || v > 1000000)
-            return osp__error_set(err, OSP_EINVAL, "store", 0,
-                                  "redis store: the path must be a database number");
-        u->db = (int)v;
+    const char *qs = end + strcspn(end, "?#");
+    bool db_set = false;
+    if (*qs == '?') {
+        int rc = parse_query(qs + 1, frag, u, &db_set, err);
+        if (rc != OSP_OK)
+            return rc;
+    }
+    if (*end == '/' && !db_set) {
+        /* int(unquote(path).replace("/", "")); a path that is no number is
+         * refused here (redis-py would quietly use db 0) */
+        char path[64], d[64];
+        size_t k = 0;
+        if (!pct_decode(end, (size_t)(qs - end), false, path, sizeof path))
+            return bad_url(err, "the path must be a database number");
+        for (char *c = path; *c; c++)
+            if (*c != '/')
+                d[k++] = *c;
+        long v;
+        if (k && !digits(d, k, 1000000000L, &v))
+            return bad_url(err, "the path must be a database number");
+        u->db = k ? (int)v : 0;
     }
     return OSP_OK;
 }
 
-/* The reply, or NULL with err set (connection lost, server error). */
+/* --- commands --------------------------------------------------------------- */
+
+/* The connection failed (hiredis keeps the error: the handle stays failed,
+ * its user reopens). */
+static int lost(redis_store_t *s, osp_error_t *err) {
+    if (s->c->err == REDIS_ERR_IO && strstr(s->c->errstr, "temporarily unavailable"))
+        return osp__error_set(err, OSP_ESTORE, "store", 0, "%s: no reply within %g s",
+                              s->where, s->timeout);
+    return osp__error_set(err, OSP_ESTORE, "store", 0, "%s: %s", s->where,
+                          s->c->errstr[0] ? s->c->errstr : "connection lost");
+}
+
+/* A server error reply as an error (server errors never echo arguments). */
+static int server_error(redis_store_t *s, osp_error_t *err, const char *what,
+                        const redisReply *r) {
+    return osp__error_set(err, OSP_ESTORE, "store", 0, "%s: %s: %.*s", s->where, what,
+                          (int)(r->len < 400 ? r->len : 400), r->str);
+}
+
+/* The reply (not an error), or NULL with err set. */
 static redisReply *command(redis_store_t *s, osp_error_t *err, int argc,
                            const char **argv, const size_t *lens) {
     redisReply *r = redisCommandArgv(s->c, argc, argv, lens);
     if (!r) {
-        osp__error_set(err, OSP_ESTORE, "store", 0, "%s: %s", s->base.name,
-                       s->c->errstr[0] ? s->c->errstr : "connection lost");
+        lost(s, err);
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        /* server errors never echo an AUTH password */
-        osp__error_set(err, OSP_ESTORE, "store", 0, "%s: %s %s", s->base.name, argv[0],
-                       r->str);
+        server_error(s, err, argv[0], r);
         freeReplyObject(r);
         return NULL;
     }
     return r;
 }
 
-static redisReply *cmd(redis_store_t *s, osp_error_t *err, const char *a0, const char *a1,
-                       const char *a2) {
-    const char *argv[] = {a0, a1, a2};
-    size_t lens[] = {strlen(a0), a1 ? strlen(a1) : 0, a2 ? strlen(a2) : 0};
-    return command(s, err, a2 ? 3 : a1 ? 2 : 1, argv, lens);
+static redisReply *cmd2(redis_store_t *s, osp_error_t *err, const char *a0,
+                        const char *a1, size_t a1len) {
+    const char *argv[] = {a0, a1};
+    size_t lens[] = {strlen(a0), a1len};
+    return command(s, err, 2, argv, lens);
 }
+
+/* Send n commands (argv/lens rows of argc) and read their n replies into
+ * out, in order: one round trip. On failure nothing is left in out. */
+static int pipeline(redis_store_t *s, size_t n, int argc, const char *const *argv,
+                    const size_t *lens, redisReply **out, osp_error_t *err) {
+    for (size_t i = 0; i < n; i++)
+        if (redisAppendCommandArgv(s->c, argc, (const char **)&argv[i * (size_t)argc],
+                                   &lens[i * (size_t)argc]) != REDIS_OK)
+            return lost(s, err);
+    int rc = OSP_OK;
+    size_t got = 0;
+    for (; got < n; got++) {
+        void *r;
+        if (redisGetReply(s->c, &r) != REDIS_OK) {
+            rc = lost(s, err);
+            break;
+        }
+        out[got] = r;
+    }
+    for (size_t i = 0; rc == OSP_OK && i < n; i++)
+        if (out[i]->type == REDIS_REPLY_ERROR)
+            rc = server_error(s, err, argv[i * (size_t)argc], out[i]);
+    if (rc != OSP_OK)
+        for (size_t i = 0; i < got; i++) {
+            freeReplyObject(out[i]);
+            out[i] = NULL;
+        }
+    return rc;
+}
+
+/* --- open / close ----------------------------------------------------------- */
 
 static void redis_close(osp_store_t *base) {
     redis_store_t *s = (redis_store_t *)base;
@@ -158,48 +335,77 @@ static void redis_close(osp_store_t *base) {
     free(s);
 }
 
+static struct timeval tv_of(double sec) {
+    return (struct timeval){(time_t)sec,
+                            (suseconds_t)((sec - (double)(time_t)sec) * 1e6)};
+}
+
+static int authenticate(redis_store_t *s, const struct url *u, osp_error_t *err) {
+    const char *argv[] = {"AUTH", u->user, u->password};
+    size_t lens[] = {4, strlen(u->user), strlen(u->password)};
+    redisReply *r = u->has_user
+                        ? redisCommandArgv(s->c, 3, argv, lens)
+                        : redisCommandArgv(s->c, 2, (const char *[]){"AUTH", u->password},
+                                           (size_t[]){4, lens[2]});
+    if (!r)
+        return lost(s, err);
+    int rc = OSP_OK;
+    if (r->type == REDIS_REPLY_ERROR) {
+        /* the server does not echo the password; make sure of it */
+        bool echo = u->password[0] && r->str && strstr(r->str, u->password);
+        rc = osp__error_set(err, OSP_ESTORE, "store", 0, "%s: AUTH refused: %.*s",
+                            s->where, echo ? 0 : (int)(r->len < 400 ? r->len : 400),
+                            echo ? "" : r->str);
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
 static int redis_open(const char *url, int flags, osp_store_t **out, osp_error_t *err) {
     struct url u;
     int rc = parse_url(url, &u, err);
-    if (rc != OSP_OK)
+    if (rc != OSP_OK) {
+        memset(&u, 0, sizeof u);
         return rc;
+    }
     redis_store_t *s = calloc(1, sizeof *s);
-    if (!s)
+    if (!s) {
+        memset(&u, 0, sizeof u);
         return osp__error_set(err, OSP_ENOMEM, "store", 0, "out of memory");
+    }
     s->base.ops = &osp_store_redis_ops;
-    s->error_index = flags & OSP_STORE_ERROR_INDEX;
-    snprintf(s->base.name, sizeof s->base.name, "redis://%s%s%s:%d/%d",
-             strchr(u.host, ':') ? "[" : "", u.host, strchr(u.host, ':') ? "]" : "",
-             u.port, u.db);
-    struct timeval tv = {5, 0};
-    s->c = redisConnectWithTimeout(u.host, u.port, tv);
+    s->error_index = (flags & OSP_STORE_WRITE) && (flags & OSP_STORE_ERROR_INDEX);
+    bool v6 = strchr(u.host, ':') != NULL;
+    char hostport[208];
+    snprintf(hostport, sizeof hostport, "%s%s%s:%d", v6 ? "[" : "", u.host, v6 ? "]" : "",
+             u.port);
+    snprintf(s->where, sizeof s->where, "redis at %s", hostport);
+    /* no password, ever: the user is no secret */
+    snprintf(s->base.name, sizeof s->base.name, "redis://%.32s%s%s/%d", u.user,
+             u.has_user ? "@" : "", hostport, u.db);
+    s->c = redisConnectWithTimeout(u.host, u.port, tv_of(u.connect_timeout));
     if (!s->c || s->c->err) {
         rc = osp__error_set(err, OSP_ESTORE, "store", 0, "cannot connect to %s: %s",
-                            s->base.name, s->c ? s->c->errstr : "out of memory");
+                            s->where, s->c ? s->c->errstr : "out of memory");
         goto out;
     }
-    redisSetTimeout(s->c, tv);
-    redisReply *r = NULL;
-    if (u.password[0]) {
-        const char *argv[] = {"AUTH", u.user, u.password};
-        size_t lens[] = {4, strlen(u.user), strlen(u.password)};
-        r = u.user[0] ? command(s, err, 3, argv, lens)
-                      : command(s, err, 2, (const char *[]){"AUTH", u.password},
-                                (size_t[]){4, strlen(u.password)});
-        if (!r) {
-            rc = OSP_ESTORE;
-            goto out;
-        }
-        freeReplyObject(r);
+    s->timeout = u.timeout;
+    if (redisSetTimeout(s->c, tv_of(u.timeout)) != REDIS_OK) {
+        rc = lost(s, err);
+        goto out;
     }
+    if (u.has_user || u.has_password) {
+        if ((rc = authenticate(s, &u, err)) != OSP_OK)
+            goto out;
+    }
+    /* SELECT, or PING: a server that wants a password says so now */
     char db[16];
     snprintf(db, sizeof db, "%d", u.db);
-    if (u.db && !(r = cmd(s, err, "SELECT", db, NULL))) {
+    redisReply *r = u.db ? cmd2(s, err, "SELECT", db, strlen(db))
+                         : command(s, err, 1, (const char *[]){"PING"}, (size_t[]){4});
+    if (!r)
         rc = OSP_ESTORE;
-        goto out;
-    }
-    if (r)
-        freeReplyObject(r);
+    freeReplyObject(r);
 out:
     memset(&u, 0, sizeof u); /* the password */
     if (rc != OSP_OK)
@@ -209,62 +415,122 @@ out:
     return rc;
 }
 
+/* --- put -------------------------------------------------------------------- */
+
+static int oom(osp_error_t *err) {
+    return osp__error_set(err, OSP_ENOMEM, "store", 0, "out of memory");
+}
+
 static int redis_put(osp_store_t *base, const osp_store_msg_t *msgs, size_t n,
                      osp_error_t *err) {
     redis_store_t *s = (redis_store_t *)base;
-    size_t argc = 3 + 5 * n;
-    const char **argv = calloc(argc, sizeof *argv);
-    size_t *lens = calloc(argc, sizeof *lens);
+    /* per message 4 arguments; per chunk 3 more (EVAL script 0) */
+    size_t chunks = 0, argc = 0;
+    size_t *cut = calloc(n + 1, sizeof *cut);      /* chunk k = msgs[cut[k], cut[k+1]) */
     osp_buf_t *bufs = calloc(2 * n, sizeof *bufs); /* dedup member, error value */
-    int rc = OSP_ENOMEM;
-    if (!argv || !lens || !bufs)
+    const char **argv = NULL;
+    size_t *lens = NULL;
+    redisReply **replies = NULL;
+    int rc = OSP_OK;
+    if (!cut || !bufs) {
+        rc = oom(err);
         goto out;
-    argv[0] = "EVAL", argv[1] = put_script, argv[2] = "0";
-    for (size_t i = 0; i < n; i++) {
-        const osp_store_msg_t *m = &msgs[i];
-        osp_buf_t *member = &bufs[2 * i], *errv = &bufs[2 * i + 1];
-        osp__buf_puts(member, m->trace_id);
-        osp__buf_putc(member, ' ');
-        osp__buf_puts(member, m->name);
-        bool index = s->error_index && m->error;
-        if (index) { /* jsonutils.dumps({"base_id": ..., "timestamp": ...}) */
-            osp__buf_puts(errv, "{\"base_id\": ");
-            osp__pyjson_string(errv, m->base_id, strlen(m->base_id));
-            osp__buf_puts(errv, ", \"timestamp\": ");
-            osp__pyjson_string(errv, m->timestamp, strlen(m->timestamp));
-            osp__buf_putc(errv, '}');
-        }
-        if (!osp__buf_cstr(member) || (index && !osp__buf_cstr(errv)))
-            goto out;
-        const char **a = &argv[3 + 5 * i];
-        size_t *l = &lens[3 + 5 * i];
-        a[0] = m->base_id, l[0] = strlen(m->base_id);
-        a[1] = member->data, l[1] = member->len;
-        a[2] = m->json, l[2] = m->len;
-        a[3] = index ? "1" : "0", l[3] = 1;
-        a[4] = index ? errv->data : "", l[4] = index ? errv->len : 0;
     }
-    for (size_t i = 0; i < 3; i++)
-        lens[i] = strlen(argv[i]);
-    redisReply *r = command(s, err, (int)argc, argv, lens);
-    rc = r ? OSP_OK : OSP_ESTORE;
-    if (r)
-        freeReplyObject(r);
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || i - cut[chunks - 1] >= CHUNK_MSGS || bytes >= CHUNK_BYTES) {
+            cut[chunks++] = i;
+            bytes = 0;
+        }
+        bytes += msgs[i].len;
+    }
+    cut[chunks] = n;
+    argc = 3 * chunks + 4 * n;
+    argv = calloc(argc, sizeof *argv);
+    lens = calloc(argc, sizeof *lens);
+    replies = calloc(chunks, sizeof *replies);
+    if (!argv || !lens || !replies) {
+        rc = oom(err);
+        goto out;
+    }
+    size_t a = 0;
+    for (size_t k = 0; k < chunks; k++) {
+        argv[a] = "EVAL", lens[a++] = 4;
+        argv[a] = put_script, lens[a++] = sizeof put_script - 1;
+        argv[a] = "0", lens[a++] = 1;
+        for (size_t i = cut[k]; i < cut[k + 1]; i++) {
+            const osp_store_msg_t *m = &msgs[i];
+            osp_buf_t *member = &bufs[2 * i], *errv = &bufs[2 * i + 1];
+            char len[24];
+            snprintf(len, sizeof len, "%zu:", strlen(m->trace_id));
+            osp__buf_puts(member, len);
+            osp__buf_puts(member, m->trace_id);
+            osp__buf_putc(member, ' ');
+            osp__buf_puts(member, m->name);
+            bool index = s->error_index && m->error;
+            if (index) { /* jsonutils.dumps({"base_id": ..., "timestamp": ...}) */
+                osp__buf_puts(errv, "{\"base_id\": ");
+                osp__pyjson_string(errv, m->base_id, strlen(m->base_id));
+                osp__buf_puts(errv, ", \"timestamp\": ");
+                osp__pyjson_string(errv, m->timestamp, strlen(m->timestamp));
+                osp__buf_putc(errv, '}');
+            }
+            if (!osp__buf_cstr(member) || (index && !osp__buf_cstr(errv))) {
+                rc = oom(err);
+                goto out;
+            }
+            argv[a] = m->base_id, lens[a++] = strlen(m->base_id);
+            argv[a] = member->data, lens[a++] = member->len;
+            argv[a] = m->json, lens[a++] = m->len;
+            argv[a] = index ? errv->data : "", lens[a++] = index ? errv->len : 0;
+        }
+    }
+    /* chunks differ in argc: append each, then read every reply */
+    a = 0;
+    for (size_t k = 0; k < chunks; k++) {
+        int c = (int)(3 + 4 * (cut[k + 1] - cut[k]));
+        if (redisAppendCommandArgv(s->c, c, &argv[a], &lens[a]) != REDIS_OK) {
+            rc = lost(s, err);
+            goto out;
+        }
+        a += (size_t)c;
+    }
+    for (size_t k = 0; k < chunks; k++) {
+        void *r;
+        if (redisGetReply(s->c, &r) != REDIS_OK) {
+            rc = lost(s, err);
+            goto out;
+        }
+        replies[k] = r;
+        if (rc == OSP_OK && replies[k]->type == REDIS_REPLY_ERROR)
+            rc = server_error(s, err, "EVAL", replies[k]);
+    }
 out:
-    if (rc == OSP_ENOMEM)
-        osp__error_set(err, OSP_ENOMEM, "store", 0, "out of memory");
+    for (size_t k = 0; replies && k < chunks; k++)
+        if (replies[k])
+            freeReplyObject(replies[k]);
     for (size_t i = 0; bufs && i < 2 * n; i++)
         osp__buf_free(&bufs[i]);
+    free(replies);
     free(bufs);
+    free(cut);
     free(argv);
     free(lens);
     return rc;
 }
 
-/* SCAN MATCH pattern: every key, each passed to cb. */
-static int scan(redis_store_t *s, const char *pattern,
-                int (*cb)(const char *key, void *ud), void *ud, osp_error_t *err) {
+/* --- reading ---------------------------------------------------------------- */
+
+/* For every key SCAN MATCH pattern yields, in SCAN's order (the order
+ * redis-py's scan_iter yields them: COUNT only changes the page size): cb
+ * with the key and the reply of "verb key [arg]" (NULL when verb is NULL).
+ * The verbs of a page go in one round trip. */
+typedef int (*scan_cb)(void *ud, const redisReply *key, const redisReply *r);
+
+static int scan(redis_store_t *s, const char *pattern, const char *verb, const char *arg,
+                scan_cb cb, void *ud, osp_error_t *err) {
     char cursor[32] = "0";
+    int rc = OSP_OK;
     do {
         const char *argv[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
         size_t lens[6];
@@ -273,66 +539,104 @@ static int scan(redis_store_t *s, const char *pattern,
         redisReply *r = command(s, err, 6, argv, lens);
         if (!r)
             return OSP_ESTORE;
-        int rc = OSP_OK;
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-            rc = osp__error_set(err, OSP_ESTORE, "store", 0, "%s: unexpected SCAN reply",
-                                s->base.name);
-        } else {
-            snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
-            for (size_t i = 0; rc == OSP_OK && i < r->element[1]->elements; i++)
-                rc = cb(r->element[1]->element[i]->str, ud);
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[0]->type != REDIS_REPLY_STRING ||
+            r->element[1]->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(r);
+            return osp__error_set(err, OSP_ESTORE, "store", 0,
+                                  "%s: unexpected SCAN reply", s->where);
         }
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        redisReply *keys = r->element[1];
+        size_t nk = keys->elements, argc = arg ? 3 : 2;
+        redisReply **rs = NULL;
+        const char **av = NULL;
+        size_t *lv = NULL;
+        if (verb && nk) {
+            rs = calloc(nk, sizeof *rs);
+            av = calloc(nk * argc, sizeof *av);
+            lv = calloc(nk * argc, sizeof *lv);
+            if (!rs || !av || !lv)
+                rc = oom(err);
+            for (size_t i = 0; rc == OSP_OK && i < nk; i++) {
+                av[i * argc] = verb, lv[i * argc] = strlen(verb);
+                av[i * argc + 1] = keys->element[i]->str;
+                lv[i * argc + 1] = keys->element[i]->len;
+                if (arg)
+                    av[i * argc + 2] = arg, lv[i * argc + 2] = strlen(arg);
+            }
+            if (rc == OSP_OK)
+                rc = pipeline(s, nk, (int)argc, av, lv, rs, err);
+        }
+        for (size_t i = 0; rc == OSP_OK && i < nk; i++)
+            rc = cb(ud, keys->element[i], rs ? rs[i] : NULL);
+        for (size_t i = 0; rs && i < nk; i++)
+            if (rs[i])
+                freeReplyObject(rs[i]);
+        free(rs);
+        free(av);
+        free(lv);
         freeReplyObject(r);
-        if (rc != OSP_OK)
-            return rc;
-    } while (strcmp(cursor, "0") != 0);
-    return OSP_OK;
+    } while (rc == OSP_OK && strcmp(cursor, "0") != 0);
+    return rc;
+}
+
+/* key + suffix as a NUL-terminated string in b (base_id may be long). */
+static const char *key_of(osp_buf_t *b, const char *ns, const char *id, const char *tail,
+                          osp_error_t *err) {
+    b->len = 0;
+    osp__buf_puts(b, ns);
+    osp__buf_puts(b, id);
+    osp__buf_puts(b, tail);
+    const char *k = osp__buf_cstr(b);
+    if (!k)
+        oom(err);
+    return k;
 }
 
 struct get_ctx {
-    redis_store_t *s;
     osp_store_msg_cb cb;
     void *ud;
-    osp_error_t *err;
 };
 
-static int get_legacy(const char *key, void *ud) {
+static int get_legacy(void *ud, const redisReply *key, const redisReply *r) {
+    (void)key;
     struct get_ctx *g = ud;
-    redisReply *r = cmd(g->s, g->err, "GET", key, NULL);
-    if (!r)
-        return OSP_ESTORE;
-    int rc = r->type == REDIS_REPLY_STRING ? g->cb(r->str, r->len, g->ud) : 0;
-    freeReplyObject(r);
-    return rc;
+    /* a key deleted since SCAN saw it */
+    return r->type == REDIS_REPLY_STRING ? g->cb(r->str, r->len, g->ud) : OSP_OK;
 }
 
 static int redis_get(osp_store_t *base, const char *base_id, osp_store_msg_cb cb,
                      void *ud, osp_error_t *err) {
     redis_store_t *s = (redis_store_t *)base;
-    struct get_ctx g = {s, cb, ud, err};
-    char key[512];
-    /* as Python's get_report: legacy keys first, then the list as LRANGE
-     * returns it (newest first, since notify LPUSHes) */
-    snprintf(key, sizeof key, "osprofiler:%s*", base_id);
-    int rc = scan(s, key, get_legacy, &g, err);
-    if (rc != OSP_OK)
-        return rc;
-    snprintf(key, sizeof key, "osprofiler_opt:%s", base_id);
-    const char *argv[] = {"LRANGE", key, "0", "-1"};
-    size_t lens[] = {6, strlen(key), 1, 2};
-    redisReply *r = command(s, err, 4, argv, lens);
-    if (!r)
-        return OSP_ESTORE;
+    struct get_ctx g = {cb, ud};
+    osp_buf_t kb = OSP_BUF_INIT;
+    /* as Python's get_report: the legacy keys in SCAN order (its pattern,
+     * glob characters of base_id included), then LRANGE 0 -1 */
+    const char *key = key_of(&kb, NS_LEGACY, base_id, "*", err);
+    int rc = key ? scan(s, key, "GET", NULL, get_legacy, &g, err) : OSP_ENOMEM;
+    if (rc == OSP_OK && !(key = key_of(&kb, NS_OPT, base_id, "", err)))
+        rc = OSP_ENOMEM;
+    redisReply *r = NULL;
+    if (rc == OSP_OK) {
+        const char *argv[] = {"LRANGE", key, "0", "-1"};
+        size_t lens[] = {6, kb.len, 1, 2};
+        r = command(s, err, 4, argv, lens);
+        rc = r ? OSP_OK : OSP_ESTORE;
+    }
     for (size_t i = 0; rc == OSP_OK && r->type == REDIS_REPLY_ARRAY && i < r->elements;
          i++)
         rc = cb(r->element[i]->str, r->element[i]->len, ud);
     freeReplyObject(r);
+    osp__buf_free(&kb);
     return rc;
 }
 
-/* One trace of a listing: base_id and timestamp from a stored JSON text. */
+/* --- list / count ----------------------------------------------------------- */
+
 struct entry {
     char *base_id, *timestamp;
+    size_t seq; /* SCAN order: Python's sort is stable */
 };
 
 struct list_ctx {
@@ -340,90 +644,180 @@ struct list_ctx {
     osp_error_t *err;
     struct entry *v;
     size_t n, cap;
-    bool lindex; /* value from LINDEX key 1 (traces) or GET (error index) */
+    bool by_lindex; /* the trace lists (LINDEX key 1), not string keys */
 };
 
-static int add_entry(struct list_ctx *l, const char *json, size_t len) {
-    json_t *o = json_loadb(json, len, 0, NULL);
-    const char *b = json_string_value(json_object_get(o, "base_id"));
-    const char *t = json_string_value(json_object_get(o, "timestamp"));
-    int rc = OSP_OK;
-    if (b && t) {
-        if (l->n == l->cap) {
-            size_t cap = l->cap ? 2 * l->cap : 64;
-            struct entry *v = realloc(l->v, cap * sizeof *v);
-            if (!v)
-                rc = OSP_ENOMEM;
-            else
-                l->v = v, l->cap = cap;
-        }
-        if (rc == OSP_OK) {
-            l->v[l->n] = (struct entry){strdup(b), strdup(t)};
-            l->n++;
-        }
-    }
-    json_decref(o);
-    return rc;
+/* A top-level string member of stored JSON text, decoded (NULL: absent or not
+ * a string). Python's json.loads reads what jansson would refuse (NaN), so
+ * the text is not parsed into a tree. */
+static char *member(const osp_jspan_t *v) {
+    if (!v->text || v->len < 2 || v->text[0] != '"')
+        return NULL;
+    osp_jstr_t js = {v->text + 1, v->len - 2, memchr(v->text, '\\', v->len) != NULL};
+    char *out = malloc(js.len + 1); /* decoding never grows the text */
+    if (out)
+        osp__jstr_decode(&js, out, js.len + 1);
+    return out;
 }
 
-static int list_key(const char *key, void *ud) {
-    struct list_ctx *l = ud;
-    redisReply *r;
-    if (l->lindex) {
-        /* Python reads LINDEX key 1 and fails on a one-message trace;
-         * fall back to the only message there is */
-        r = cmd(l->s, l->err, "LINDEX", key, "1");
-        if (r && r->type == REDIS_REPLY_NIL) {
-            freeReplyObject(r);
-            r = cmd(l->s, l->err, "LINDEX", key, "0");
-        }
-    } else {
-        r = cmd(l->s, l->err, "GET", key, NULL);
+/* Add the trace of one stored text. Texts that are no JSON object with
+ * string base_id and timestamp are skipped (Python's CLI would fail on
+ * them). */
+static int add_entry(struct list_ctx *l, const char *json, size_t len) {
+    static const char *const keys[] = {"base_id", "timestamp"};
+    osp_jspan_t v[2];
+    if (osp__json_check(json, len, NULL) != OSP_OK ||
+        osp__json_members(json, len, keys, 2, v) != 2 || v[0].text[0] != '"' ||
+        v[1].text[0] != '"')
+        return OSP_OK;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        struct entry *nv = realloc(l->v, cap * sizeof *nv);
+        if (!nv)
+            return oom(l->err);
+        l->v = nv, l->cap = cap;
     }
-    if (!r)
-        return OSP_ESTORE;
-    int rc = r->type == REDIS_REPLY_STRING ? add_entry(l, r->str, r->len) : OSP_OK;
-    freeReplyObject(r);
-    return rc;
+    struct entry *e = &l->v[l->n];
+    *e = (struct entry){member(&v[0]), member(&v[1]), l->n};
+    if (!e->base_id || !e->timestamp) {
+        free(e->base_id);
+        free(e->timestamp);
+        return oom(l->err);
+    }
+    l->n++;
+    return OSP_OK;
+}
+
+static int list_key(void *ud, const redisReply *key, const redisReply *r) {
+    struct list_ctx *l = ud;
+    if (r->type == REDIS_REPLY_NIL && l->by_lindex) {
+        /* Python reads LINDEX key 1 and fails on a one-message trace; take
+         * the only message there is */
+        redisReply *r0 = NULL;
+        const char *argv[] = {"LINDEX", key->str, "0"};
+        size_t lens[] = {6, key->len, 1};
+        if (!(r0 = command(l->s, l->err, 3, argv, lens)))
+            return OSP_ESTORE;
+        int rc = r0->type == REDIS_REPLY_STRING ? add_entry(l, r0->str, r0->len) : OSP_OK;
+        freeReplyObject(r0);
+        return rc;
+    }
+    return r->type == REDIS_REPLY_STRING ? add_entry(l, r->str, r->len) : OSP_OK;
 }
 
 static int by_timestamp(const void *a, const void *b) {
     const struct entry *x = a, *y = b;
     int c = strcmp(x->timestamp, y->timestamp);
-    return c ? c : strcmp(x->base_id, y->base_id);
+    return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+static int by_base_id(const void *a, const void *b) {
+    const struct entry *const *x = a, *const *y = b;
+    int c = strcmp((*x)->base_id, (*y)->base_id);
+    return c ? c : ((*x)->seq > (*y)->seq) - ((*x)->seq < (*y)->seq);
+}
+
+/* Python's sort by timestamp, then the first entry of each base_id: the
+ * legacy list and the error list. Drops the others (base_id set to NULL). */
+static int sort_unique(struct list_ctx *l) {
+    if (!l->n)
+        return OSP_OK;
+    qsort(l->v, l->n, sizeof *l->v, by_timestamp);
+    struct entry **p = malloc(l->n * sizeof *p);
+    if (!p)
+        return oom(l->err);
+    for (size_t i = 0; i < l->n; i++) {
+        l->v[i].seq = i;
+        p[i] = &l->v[i];
+    }
+    qsort(p, l->n, sizeof *p, by_base_id);
+    /* within a run of one base_id, all but the first are dropped */
+    for (size_t i = 0; i < l->n;) {
+        size_t j = i + 1;
+        while (j < l->n && strcmp(p[j]->base_id, p[i]->base_id) == 0)
+            j++;
+        for (size_t k = i + 1; k < j; k++) {
+            free(p[k]->base_id);
+            p[k]->base_id = NULL;
+        }
+        i = j;
+    }
+    free(p);
+    return OSP_OK;
+}
+
+static void free_entries(struct list_ctx *l) {
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].base_id);
+        free(l->v[i].timestamp);
+    }
+    free(l->v);
+    l->v = NULL;
+    l->n = l->cap = 0;
+}
+
+static int emit(struct list_ctx *l, osp_store_trace_cb cb, void *ud) {
+    int rc = OSP_OK;
+    for (size_t i = 0; rc == OSP_OK && i < l->n; i++)
+        if (l->v[i].base_id)
+            rc = cb(l->v[i].base_id, l->v[i].timestamp, ud);
+    return rc;
+}
+
+/* Python's _list_traces_legacy: the earliest message of each base_id. */
+static int legacy_traces(redis_store_t *s, struct list_ctx *l, osp_error_t *err) {
+    int rc = scan(s, NS_LEGACY "*", "GET", NULL, list_key, l, err);
+    return rc == OSP_OK ? sort_unique(l) : rc;
 }
 
 static int redis_list(osp_store_t *base, bool error_only, osp_store_trace_cb cb, void *ud,
                       osp_error_t *err) {
     redis_store_t *s = (redis_store_t *)base;
-    struct list_ctx l = {.s = s, .err = err, .lindex = !error_only};
-    int rc = scan(s, error_only ? "osprofiler_error:*" : "osprofiler_opt:*", list_key, &l,
-                  err);
-    /* SCAN order is arbitrary: oldest first, as Python sorts the error list */
-    if (rc == OSP_OK && l.n)
-        qsort(l.v, l.n, sizeof *l.v, by_timestamp);
-    for (size_t i = 0; rc == OSP_OK && i < l.n; i++)
-        if (l.v[i].base_id && l.v[i].timestamp)
-            rc = cb(l.v[i].base_id, l.v[i].timestamp, ud);
-    for (size_t i = 0; i < l.n; i++) {
-        free(l.v[i].base_id);
-        free(l.v[i].timestamp);
+    struct list_ctx l = {.s = s, .err = err};
+    int rc;
+    if (error_only) {
+        /* list_error_traces: sorted by timestamp, one per base_id */
+        rc = scan(s, NS_ERROR "*", "GET", NULL, list_key, &l, err);
+        if (rc == OSP_OK)
+            rc = sort_unique(&l);
+        if (rc == OSP_OK)
+            rc = emit(&l, cb, ud);
+    } else {
+        /* list_traces: the legacy traces, then each list in SCAN order
+         * with the timestamp of LINDEX key 1 */
+        rc = legacy_traces(s, &l, err);
+        if (rc == OSP_OK)
+            rc = emit(&l, cb, ud);
+        free_entries(&l);
+        l.by_lindex = true;
+        if (rc == OSP_OK)
+            rc = scan(s, NS_OPT "*", "LINDEX", "1", list_key, &l, err);
+        if (rc == OSP_OK)
+            rc = emit(&l, cb, ud);
     }
-    free(l.v);
-    if (rc == OSP_ENOMEM)
-        osp__error_set(err, OSP_ENOMEM, "store", 0, "out of memory");
+    free_entries(&l);
     return rc;
 }
 
-static int count_key(const char *key, void *ud) {
-    (void)key;
+static int count_key(void *ud, const redisReply *key, const redisReply *r) {
+    (void)key, (void)r;
     ++*(size_t *)ud;
     return OSP_OK;
 }
 
+/* The rows list_traces would give: the legacy traces and the lists. */
 static int redis_count(osp_store_t *base, size_t *traces, osp_error_t *err) {
-    *traces = 0;
-    return scan((redis_store_t *)base, "osprofiler_opt:*", count_key, traces, err);
+    redis_store_t *s = (redis_store_t *)base;
+    struct list_ctx l = {.s = s, .err = err};
+    size_t n = 0;
+    int rc = legacy_traces(s, &l, err);
+    for (size_t i = 0; rc == OSP_OK && i < l.n; i++)
+        n += l.v[i].base_id != NULL;
+    free_entries(&l);
+    if (rc == OSP_OK)
+        rc = scan(s, NS_OPT "*", NULL, NULL, count_key, &n, err);
+    *traces = rc == OSP_OK ? n : 0;
+    return rc;
 }
 
 const osp_store_ops_t osp_store_redis_ops = {
