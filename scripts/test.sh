@@ -2,7 +2,8 @@
 # Every test: installs what is needed, builds, runs the whole suite (unit,
 # abi, fuzz corpora, cli, install, live interop with Debian's
 # python3-osprofiler, the sidecar against a private RabbitMQ node it starts
-# and stops itself), then the same under AddressSanitizer +
+# and stops itself, the sidecar's collector and secrets tests again under
+# valgrind memcheck), then the same under AddressSanitizer +
 # UndefinedBehaviorSanitizer, and the threaded unit tests under
 # ThreadSanitizer, and finally both quick-start modes of the README.
 set -euo pipefail
@@ -16,7 +17,7 @@ run() { # run BUILD_DIR [cmake args...]
     ctest --test-dir "$dir" --output-on-failure -j"$jobs" ${CTEST_ARGS:-}
 }
 echo "== build-test: RelWithDebInfo"
-run build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo
+run build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOSP_TEST_VALGRIND=ON
 echo "== build-asan: AddressSanitizer + UndefinedBehaviorSanitizer"
 run build-asan -DCMAKE_BUILD_TYPE=Debug -DOSP_SANITIZE=address,undefined
 echo "== build-tsan: ThreadSanitizer (unit tests; time bounds x10)"

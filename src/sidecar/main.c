@@ -237,9 +237,11 @@ int main(int argc, char **argv) {
     }
     osp_sc_config_t cfg;
     osp_error_t err;
-    if (osp_sc_config_load(&cfg, file, &err) != OSP_OK ||
-        osp_sc_config_override(&cfg, &ov, &err) != OSP_OK) {
+    if (osp_sc_config_load(&cfg, file, &err) != OSP_OK)
+        return fprintf(stderr, "osprofiler-sidecar: %s\n", err.text), 1;
+    if (osp_sc_config_override(&cfg, &ov, &err) != OSP_OK) {
         fprintf(stderr, "osprofiler-sidecar: %s\n", err.text);
+        osp_sc_config_free(&cfg);
         return 1;
     }
     if (stats_only) {
@@ -323,7 +325,7 @@ int main(int argc, char **argv) {
     osp_intake_t *in;
     if (osp_intake_open(&in, &cfg, &q, run.spool, &err) != OSP_OK) {
         OSP_LOG(OSP_LL_ERROR, "intake", "%s", err.text);
-        return 1;
+        goto fail;
     }
     int rc = direct ? osp_store_writer_start(&run.sw, &cfg, &q, &err)
                     : osp_publisher_start(&run.pub, &cfg, &q, run.spool);
@@ -336,7 +338,7 @@ int main(int argc, char **argv) {
         if (direct || cfg.collect)
             OSP_LOG(OSP_LL_ERROR, "store", "%s", err.text);
         osp_intake_close(in);
-        return 1;
+        goto fail;
     }
     if (direct)
         OSP_LOG(OSP_LL_NOTICE, "main", "listening on %s; no broker: storing into %s",
@@ -378,4 +380,10 @@ int main(int argc, char **argv) {
     osp_sc_config_free(&cfg);
     close(sfd);
     return 0;
+fail: /* nothing started yet but the queue, the spool and the signalfd */
+    osp_spool_close(run.spool);
+    osp_queue_destroy(&q);
+    osp_sc_config_free(&cfg);
+    close(sfd);
+    return 1;
 }
