@@ -2,8 +2,8 @@
 # Every test: installs what is needed, builds, runs the whole suite (unit,
 # abi, fuzz corpora, cli, install, live interop with Debian's
 # python3-osprofiler, the sidecar against a private RabbitMQ node it starts
-# and stops itself, the sidecar's collector and secrets tests again under
-# valgrind memcheck), then the same under AddressSanitizer +
+# and stops itself, the sidecar's integration tests again with the sidecar
+# under valgrind memcheck), then the same under AddressSanitizer +
 # UndefinedBehaviorSanitizer, and the threaded unit tests under
 # ThreadSanitizer, and finally both quick-start modes of the README.
 set -euo pipefail
