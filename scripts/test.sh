@@ -23,6 +23,17 @@ run build-asan -DCMAKE_BUILD_TYPE=Debug -DOSP_SANITIZE=address,undefined
 echo "== build-tsan: ThreadSanitizer (unit tests; time bounds x10)"
 OSP_TEST_TIMEOUT_MULTIPLIER=10 CTEST_ARGS="-L unit" \
     run build-tsan -DCMAKE_BUILD_TYPE=Debug -DOSP_SANITIZE=thread
+echo "== secrets: no test log of any build holds a password or key the tests used"
+# integration.secrets drives these through every path; here the whole
+# suite's recorded output (CTest logs, valgrind reports) is searched too.
+secrets='Brk-S3cret-7fd2|Hmac-S3cret-91ac|Rds-S3cret-c044|s3cr%t-pw|s3cr%25t-pw'
+if grep -rlE "$secrets" build-test/Testing build-asan/Testing build-tsan/Testing \
+       build-test/valgrind 2>/dev/null; then
+    echo "a secret reached a log (files above)" >&2
+    exit 1
+fi
+echo "secrets: none in $(find build-test/Testing build-asan/Testing build-tsan/Testing \
+    build-test/valgrind -type f 2>/dev/null | wc -l) log files"
 echo "== quick start, both modes (README)"
 for m in "" --rabbitmq; do
     scripts/quickstart.sh $m >build-test/quickstart$m.out
