@@ -3,6 +3,18 @@
 # logging, stopping our own processes by pid, the private broker, and
 # whole-machine busy time. Callers set BROKER_SH and RB.
 
+# bench_dirs BUILD_DIR: the one argument every benchmark takes; sets BUILD
+# (absolute), HERE (bench/) and SRC (the source tree).
+bench_dirs() {
+    if [ $# -ne 1 ] || [ ! -d "$1" ]; then
+        echo "usage: $0 BUILD_DIR" >&2
+        exit 2
+    fi
+    BUILD=$(cd "$1" && pwd)
+    HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+    SRC=$(cd "$HERE/.." && pwd)
+}
+
 log() { printf '[%s %(%H:%M:%S)T] %s\n' "${0##*/}" -1 "$*" >&2; }
 
 wait_gone() { # pid, tenths of a second; 0 when it is gone

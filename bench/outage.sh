@@ -13,17 +13,11 @@
 # Knobs: RATE [10000] DURATION [90] DOWN_AT [10] OUTAGE [60] BASE_PORT [5871]
 # KEEP_WORK [0] OUT [bench/results/outage.md]
 set -euo pipefail
-if [ $# -ne 1 ] || [ ! -d "$1" ]; then
-    echo "usage: $0 BUILD_DIR" >&2
-    exit 2
-fi
-BUILD=$(cd "$1" && pwd)
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SRC=$(cd "$HERE/.." && pwd)
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_dirs "$@" # BUILD, HERE, SRC
 BROKER_SH=$SRC/tests/integration/broker.sh
 RATE=${RATE:-10000} SECONDS_=${DURATION:-90} DOWN_AT=${DOWN_AT:-10} OUTAGE=${OUTAGE:-60}
 OUT=${OUT:-$SRC/bench/results/outage.md}
-. "$HERE/lib.sh"
 WORK=$(mktemp -d /tmp/osp-outage.XXXXXX)
 RB=$WORK/broker
 SC_PID="" SAMPLER=""

@@ -32,13 +32,8 @@
 # between ring drains) SKIP_MESSAGING [0] KEEP_WORK [0]
 set -euo pipefail
 
-if [ $# -ne 1 ] || [ ! -d "$1" ]; then
-    echo "usage: $0 BUILD_DIR" >&2
-    exit 2
-fi
-BUILD=$(cd "$1" && pwd)
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SRC=$(cd "$HERE/.." && pwd)
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_dirs "$@" # BUILD, HERE, SRC
 PY=/usr/bin/python3
 BIN=$BUILD/bench
 for b in bench_pairs bench_receiver; do
@@ -60,7 +55,6 @@ BROKER_SH=$SRC/tests/integration/broker.sh
 WORK=$(mktemp -d /tmp/osp-bench.XXXXXX)
 RX_PID="" RB=""
 
-. "$HERE/lib.sh"
 
 cleanup() {
     local rc=$?

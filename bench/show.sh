@@ -11,15 +11,9 @@
 #
 # Knobs: POINTS [10000] REPS [5] OUT [bench/results/show.md] KEEP_WORK [0]
 set -euo pipefail
-if [ $# -ne 1 ] || [ ! -d "$1" ]; then
-    echo "usage: $0 BUILD_DIR" >&2
-    exit 2
-fi
-BUILD=$(cd "$1" && pwd)
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SRC=$(cd "$HERE/.." && pwd)
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_dirs "$@" # BUILD, HERE, SRC
 POINTS=${POINTS:-10000} REPS=${REPS:-5} OUT=${OUT:-$SRC/bench/results/show.md}
-. "$HERE/lib.sh"
 WORK=$(mktemp -d /tmp/osp-show.XXXXXX)
 RS=""
 cleanup() {

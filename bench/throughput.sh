@@ -48,13 +48,8 @@
 # SKIP_PY [0] SKIP_LAT [0] KEEP_WORK [0] OUT [bench/results/throughput.md]
 set -euo pipefail
 
-if [ $# -ne 1 ] || [ ! -d "$1" ]; then
-    echo "usage: $0 BUILD_DIR" >&2
-    exit 2
-fi
-BUILD=$(cd "$1" && pwd)
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SRC=$(cd "$HERE/.." && pwd)
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_dirs "$@" # BUILD, HERE, SRC
 PY=/usr/bin/python3
 SIDECAR=$BUILD/osprofiler-sidecar
 RAW=$BUILD/bench/throughput_raw
@@ -76,7 +71,6 @@ BROKER_SH=$SRC/tests/integration/broker.sh
 WORK=$(mktemp -d /tmp/osp-tput.XXXXXX)
 RB="" SC_PID="" CONS_PID=""
 
-. "$HERE/lib.sh"
 
 cleanup() {
     local rc=$?
