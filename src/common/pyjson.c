@@ -321,12 +321,12 @@ static const char *reformat_string(osp_buf_t *b, const char *p, const char *end)
         if (*q == '\\') {
             plain = false;
             q++;
-        } else if ((unsigned char)*q >= 0x80) {
+        } else if ((unsigned char)*q >= 0x7f) { /* DEL too: ensure_ascii escapes it */
             plain = false;
         }
         q++;
     }
-    if (plain) { /* ASCII without escapes: Python writes it back unchanged */
+    if (plain) { /* printable ASCII, no escapes: Python writes it back unchanged */
         osp__buf_append(b, p, (size_t)(q - p) + 1);
     } else {
         osp_jstr_t js = {s, (size_t)(q - s), true};
