@@ -433,13 +433,14 @@ bool osp__pyjson_reformat(osp_buf_t *b, const char *text, size_t len, int indent
             p = reformat_string(b, p, end);
         } else {
             const char *q = p;
-            bool real = false;
+            bool number = c == '-' || (c >= '0' && c <= '9'), real = false;
             while (q < end && !strchr(" \n\r\t,:]}", *q)) {
                 real |= *q == '.' || *q == 'e' || *q == 'E';
                 q++;
             }
             size_t n = (size_t)(q - p);
-            if (real && !(n >= 3 && (p[n - 1] == 'N' || p[n - 1] == 'y'))) {
+            /* true/false/null, NaN and the infinities are copied as they are */
+            if (number && real && p[n - 1] != 'y') {
                 char num[64];
                 if (n >= sizeof num) {
                     ok = false;

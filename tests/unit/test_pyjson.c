@@ -118,16 +118,19 @@ static void pyjson__golden_bodies_roundtrip(void **state) {
  * expected text below is CPython 3.11's output for the same input. */
 static void pyjson__reformat_like_python(void **state) {
     (void)state;
-    const char *in = "{\"a\": 1e5, \"b\": -0, \"c\": -0.0, \"d\": \"\\u00e9\\/x\", "
-                     "\"e\": [], \"f\": {}, \"g\": [1, [2, {\"h\": null}]], \"i\": NaN, "
-                     "\"j\": 1.50, \"k\": 123456789012345678901234567890, "
-                     "\"l\": \"\xc3\xa9\"}";
+    const char *in =
+        "{\"a\": 1e5, \"b\": -0, \"c\": -0.0, \"d\": \"\\u00e9\\/x\", "
+        "\"e\": [], \"f\": {}, \"g\": [1, [2, {\"h\": null}]], \"i\": NaN, "
+        "\"j\": 1.50, \"k\": 123456789012345678901234567890, "
+        "\"l\": \"\xc3\xa9\", \"m\": [true, false, null, -Infinity], \"n\": \"\x7f\"}";
     const char *want =
         "{\n  \"a\": 100000.0,\n  \"b\": 0,\n  \"c\": -0.0,\n  \"d\": "
         "\"\\u00e9/x\",\n  \"e\": [],\n  \"f\": {},\n  \"g\": [\n    1,\n"
         "    [\n      2,\n      {\n        \"h\": null\n      }\n    ]\n  ],\n"
         "  \"i\": NaN,\n  \"j\": 1.5,\n  \"k\": "
-        "123456789012345678901234567890,\n  \"l\": \"\\u00e9\"\n}";
+        "123456789012345678901234567890,\n  \"l\": \"\\u00e9\",\n  \"m\": [\n    true,\n "
+        "   "
+        "false,\n    null,\n    -Infinity\n  ],\n  \"n\": \"\\u007f\"\n}";
     osp_buf_t b = OSP_BUF_INIT;
     assert_true(osp__pyjson_reformat(&b, in, strlen(in), 2, 0));
     assert_string_equal(osp__buf_cstr(&b), want);
