@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "amqp_conn.h"
+#include "clock.h"
 #include "common/pyjson.h"
 #include "common/transport_url.h"
 #include "log.h"
@@ -50,12 +51,6 @@ struct osp_collector {
     size_t n;
     uint64_t last_tag; /* newest delivery not yet acknowledged, 0: none */
 };
-
-static double mono(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void clear_batch(osp_collector_t *c) {
     for (size_t i = 0; i < c->n; i++) {
@@ -155,7 +150,7 @@ static bool flush(osp_collector_t *c) {
     double backoff = c->cfg->retry_interval;
     while (osp_store_put(c->store, msgs, c->n, &err) != OSP_OK) {
         OSP_LOG(OSP_LL_ERROR, "collector", "%s; retrying in %.1f s", err.text, backoff);
-        for (double until = mono() + backoff; mono() < until;)
+        for (double until = osp_sc_mono() + backoff; osp_sc_mono() < until;)
             if (atomic_load(&c->stop))
                 return false; /* not acknowledged: delivered again next time */
             else
@@ -178,8 +173,8 @@ static void *run(void *arg) {
                 backoff = c->cfg->retry_interval;
                 continue;
             }
-            for (double until = mono() + backoff;
-                 mono() < until && !atomic_load(&c->stop);)
+            for (double until = osp_sc_mono() + backoff;
+                 osp_sc_mono() < until && !atomic_load(&c->stop);)
                 usleep(50000);
             backoff = fmin(backoff * c->cfg->retry_backoff, c->cfg->interval_max);
             c->host = (c->host + 1) % c->url.nhosts;

@@ -24,6 +24,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "common/errors.h"
 #include "common/hop.h"
 #include "common/point.h"
@@ -73,11 +74,7 @@ struct osp_intake {
     uint64_t dropped_logged;
 };
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
+static double now_ms(void) { return osp_sc_mono() * 1e3; }
 
 static void take_point(osp_intake_t *in, const char *rec, size_t len,
                        const char *publisher) {

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "amqp_conn.h"
+#include "clock.h"
 #include "common/ids.h"
 #include "common/transport_url.h"
 #include "log.h"
@@ -65,12 +66,6 @@ struct osp_publisher {
     pthread_mutex_t cur_mu;
     char current[300];
 };
-
-static double mono(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void set_current(osp_publisher_t *p, const char *s) {
     pthread_mutex_lock(&p->cur_mu);
@@ -331,7 +326,7 @@ static void *run(void *arg) {
         window_points = 1;
     for (;;) {
         bool stopping = atomic_load(&p->stop);
-        if (stopping && (mono() >= p->grace_deadline ||
+        if (stopping && (osp_sc_mono() >= p->grace_deadline ||
                          (osp_queue_count(p->q) == 0 && p->fl_count == 0 &&
                           (!p->spool || !p->conn || osp_spool_pending(p->spool) == 0))))
             break;
@@ -340,13 +335,13 @@ static void *run(void *arg) {
                 backoff = c->retry_interval;
                 continue;
             }
-            double until = mono() + backoff;
+            double until = osp_sc_mono() + backoff;
             OSP_LOG(OSP_LL_WARN, "publisher", "no broker reachable; retrying in %.1f s",
                     backoff);
             /* Stopping with nothing queued: no reason to wait for a broker. */
-            while (mono() < until) {
+            while (osp_sc_mono() < until) {
                 if (atomic_load(&p->stop) &&
-                    (mono() >= p->grace_deadline || osp_queue_count(p->q) == 0))
+                    (osp_sc_mono() >= p->grace_deadline || osp_queue_count(p->q) == 0))
                     break;
                 usleep(50000);
             }
@@ -436,7 +431,7 @@ int osp_publisher_start(osp_publisher_t **out, const osp_sc_config_t *cfg, osp_q
 }
 
 static size_t stop(osp_publisher_t *p, double grace, bool final) {
-    p->grace_deadline = mono() + grace;
+    p->grace_deadline = osp_sc_mono() + grace;
     p->final = final;
     atomic_store(&p->stop, true);
     if (final)

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "stats.h"
 #include "store/store.h"
@@ -31,12 +32,6 @@ struct osp_store_writer {
     double deadline;
     size_t left;
 };
-
-static double mono(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Commit a batch. false (batch kept) when the store refused it. */
 static bool commit(osp_store_writer_t *w, osp_msg_t *batch) {
@@ -78,7 +73,7 @@ static void *run(void *arg) {
     double backoff = w->cfg->retry_interval;
     for (;;) {
         if (atomic_load(&w->stop) &&
-            (mono() >= w->deadline || osp_queue_count(w->q) == 0))
+            (osp_sc_mono() >= w->deadline || osp_queue_count(w->q) == 0))
             break;
         osp_msg_t *batch = osp_queue_pop(w->q, BATCH, 100);
         if (!batch)
@@ -89,8 +84,9 @@ static void *run(void *arg) {
             continue;
         }
         osp_queue_push_front(w->q, batch);
-        double until = mono() + backoff;
-        while (mono() < until && !(atomic_load(&w->stop) && mono() >= w->deadline))
+        double until = osp_sc_mono() + backoff;
+        while (osp_sc_mono() < until &&
+               !(atomic_load(&w->stop) && osp_sc_mono() >= w->deadline))
             usleep(50000);
         backoff = fmin(backoff * w->cfg->retry_backoff, w->cfg->interval_max);
     }
@@ -125,7 +121,7 @@ int osp_store_writer_start(osp_store_writer_t **out, const osp_sc_config_t *cfg,
 }
 
 size_t osp_store_writer_stop(osp_store_writer_t *w, double grace) {
-    w->deadline = mono() + grace;
+    w->deadline = osp_sc_mono() + grace;
     atomic_store(&w->stop, true);
     pthread_join(w->thread, NULL);
     size_t left = w->left;
