@@ -7,13 +7,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz_tmpdir.h"
+
 #include "sidecar/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static char path[64];
     if (!path[0])
-        snprintf(path, sizeof path, "/tmp/osp-fuzz-sidecar.%ld.conf", (long)getpid());
+        snprintf(path, sizeof path, "%s/osp-fuzz-sidecar.%ld.conf", fuzz_tmpdir(),
+                 (long)getpid());
     FILE *f = fopen(path, "w");
     if (!f)
         return 0;

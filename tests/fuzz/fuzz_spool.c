@@ -9,13 +9,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fuzz_tmpdir.h"
+
 #include "sidecar/spool.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static char dir[64];
     if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/osp-fuzz-spool.%ld", (long)getpid());
+        snprintf(dir, sizeof dir, "%s/osp-fuzz-spool.%ld", fuzz_tmpdir(), (long)getpid());
         mkdir(dir, 0700);
     }
     char path[128];
