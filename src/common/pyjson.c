@@ -439,8 +439,9 @@ bool osp__pyjson_reformat(osp_buf_t *b, const char *text, size_t len, int indent
                 q++;
             }
             size_t n = (size_t)(q - p);
-            /* true/false/null, NaN and the infinities are copied as they are */
-            if (number && real && p[n - 1] != 'y') {
+            /* a float; true/false/null, NaN and the infinities (no '.', 'e',
+             * 'E' in -Infinity) are copied as they are */
+            if (number && real) {
                 char num[64];
                 if (n >= sizeof num) {
                     ok = false;
