@@ -131,11 +131,13 @@ OSP_EXPORT int osp_config_set_sidecar_socket(osp_config_t *cfg, const char *path
 OSP_EXPORT int osp_config_set_project(osp_config_t *cfg, const char *project);
 OSP_EXPORT int osp_config_set_service(osp_config_t *cfg, const char *service);
 OSP_EXPORT int osp_config_set_host(osp_config_t *cfg, const char *host);
-/** Per-thread buffer cap while the sidecar pushes back (default 1 MiB). */
+/** Per-thread buffer cap: points wait there while the sidecar is absent or
+ *  holds back and the thread's ring is full (default 4 MiB, ~30,000 points;
+ *  allocated only while points wait, given back once they left). */
 OSP_EXPORT int osp_config_set_thread_buffer(osp_config_t *cfg, size_t bytes);
 /** Size of each thread's shared-memory ring to the sidecar (docs/wire.md):
- *  a power of two from 4 KiB to 64 MiB, default 256 KiB; 0 sends every
- *  point through the socket instead. */
+ *  a power of two from 4 KiB to 64 MiB, default 1 MiB (~7,000 points);
+ *  0 sends every point through the socket instead. */
 OSP_EXPORT int osp_config_set_ring_size(osp_config_t *cfg, size_t bytes);
 
 OSP_EXPORT bool osp_config_enabled(const osp_config_t *cfg);
@@ -174,26 +176,34 @@ OSP_EXPORT bool osp_is_trace_enabled(void);
 /** @return enabled && trace_sqlalchemy (Python: is_db_trace_enabled()). */
 OSP_EXPORT bool osp_is_db_trace_enabled(void);
 
-/** Why trace points did not reach the notifier, and how many did. */
+/** What became of the trace points this process made. Every point is
+ *  counted in `emitted`, then in exactly one of `sent`, `buffered` or a
+ *  `dropped_*` counter: emitted = sent + buffered + drops. A drop is the
+ *  last resort (docs/design.md, "Flow control"): while the sidecar is
+ *  absent or holds back, points wait in the thread's ring and buffer. */
 typedef struct osp_stats {
-    uint64_t emitted;              /**< points handed to the library */
-    uint64_t sent;                 /**< points written to the socket or file */
-    uint64_t dropped_no_sidecar;   /**< no sidecar listening (connect failed) */
-    uint64_t dropped_backpressure; /**< thread buffer full while the sidecar lagged */
-    uint64_t dropped_oversize;     /**< one point larger than a hop frame */
-    uint64_t dropped_io;           /**< other socket/file errors */
+    uint64_t emitted; /**< points made (every start and stop while enabled) */
+    uint64_t sent;    /**< handed to the sidecar (ring or socket) or the file */
+    uint64_t dropped_no_sidecar;   /**< no sidecar reachable, thread buffer full */
+    uint64_t dropped_backpressure; /**< the sidecar held back, thread buffer full */
+    uint64_t dropped_oversize;     /**< one point larger than a frame (256 KiB) */
+    uint64_t dropped_io;           /**< the file notifier could not write */
     uint64_t dropped_nomem;        /**< allocation failures */
-    uint64_t lost_unread;          /**< sent through a shared ring, but the sidecar exited
-                                        before reading them */
+    uint64_t lost_unread;          /**< part of `sent`: left in a thread's ring when the
+                                        thread exited with no sidecar connected */
     uint64_t web_traced;           /**< requests that osp_web_begin() traced */
     uint64_t web_rejected[7];      /**< by reason: index = -(code) - 1200 */
+    uint64_t buffered; /**< in thread buffers now, not yet handed over @since 0.2 */
 } osp_stats_t;
 
 /** Snapshot the process-wide counters. @since 0.1 */
 OSP_EXPORT void osp_get_stats(osp_stats_t *out);
-/** Send what the calling thread has buffered now. Points are also flushed
- *  when the thread's outermost point stops, when 32 KiB accumulate, on
- *  osp_clean() and at thread exit. @return OSP_OK or a negative code. */
+/** Hand over what the calling thread has buffered, as far as the sidecar
+ *  takes it now (a point is visible to the sidecar as soon as it is made
+ *  while the thread's ring has room; the buffer holds points only while the
+ *  sidecar is absent or holds back). Also done when the thread's outermost
+ *  point stops, on osp_clean() and at thread exit.
+ *  @return OSP_OK, or -EAGAIN when points are still buffered. */
 OSP_EXPORT int osp_flush(void);
 
 /* ------------------------------------------------------------------ */

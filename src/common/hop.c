@@ -4,7 +4,7 @@
  *
  * A frame is one SOCK_SEQPACKET message: an 8-byte header ("OSPH", version,
  * flags, publisher_id length), the publisher_id, then newline-terminated JSON
- * trace points. The format is specified in docs/wire.md so that any language
+ * trace points, or length-prefixed binary point records (record.h). The format is specified in docs/wire.md so that any language
  * can feed the sidecar. Everything here treats input as hostile: lengths are
  * checked before use and no record is trusted until osp__point_scan().
  */
@@ -78,6 +78,8 @@ int osp__hop_parse(const void *buf, size_t len, osp_hop_frame_t *f, osp_error_t 
     if (plen > OSP_HOP_MAX_PUBLISHER || OSP_HOP_HEADER_FIXED + plen > len)
         return osp__error_set(err, OSP_EFRAME, "hop", 0,
                               "publisher_id length %zu out of bounds", plen);
+    if (p[5] & ~OSP_HOP_FLAGS_KNOWN)
+        return osp__error_set(err, OSP_EFRAME, "hop", 0, "unknown frame flags 0x%x", p[5]);
     f->flags = p[5];
     f->publisher = (const char *)p + OSP_HOP_HEADER_FIXED;
     f->publisher_len = plen;
@@ -87,6 +89,22 @@ int osp__hop_parse(const void *buf, size_t len, osp_hop_frame_t *f, osp_error_t 
 }
 
 int osp__hop_next(osp_hop_frame_t *f, const char **rec, size_t *len) {
+    if (f->flags & OSP_HOP_FLAG_BINARY) {
+        if (f->next == f->end)
+            return 0;
+        const unsigned char *u = (const unsigned char *)f->next;
+        size_t left = (size_t)(f->end - f->next), n;
+        if (left < 4 ||
+            (n = (size_t)u[0] | (size_t)u[1] << 8 | (size_t)u[2] << 16 | (size_t)u[3] << 24) >
+                left - 4) {
+            f->next = f->end;
+            return OSP_EFRAME;
+        }
+        *rec = f->next + 4;
+        *len = n;
+        f->next += 4 + n;
+        return 1;
+    }
     while (f->next < f->end) {
         const char *nl = memchr(f->next, '\n', (size_t)(f->end - f->next));
         if (!nl) {

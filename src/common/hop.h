@@ -17,6 +17,10 @@
 /* Frame flag: this frame registers a shared ring; it carries no records and
  * two descriptors (SCM_RIGHTS): the ring's memfd, then its eventfd. */
 #define OSP_HOP_FLAG_RING 0x01
+/* Frame flag: the records are binary point records (record.h), each
+ * preceded by its length as a little-endian u32, instead of JSON lines. */
+#define OSP_HOP_FLAG_BINARY 0x02
+#define OSP_HOP_FLAGS_KNOWN (OSP_HOP_FLAG_RING | OSP_HOP_FLAG_BINARY)
 
 typedef struct osp_hop_frame {
     unsigned flags;
@@ -39,7 +43,8 @@ ssize_t osp__hop_recv(int fd, void *buf, size_t cap, int fds[OSP_HOP_MAX_FDS], i
                       bool *truncated);
 /* Check a received frame's header. Returns OSP_OK or OSP_EFRAME with err. */
 int osp__hop_parse(const void *buf, size_t len, osp_hop_frame_t *f, osp_error_t *err);
-/* Next record (one JSON text, without its '\n'). Returns 1 with a record,
- * 0 at the end, OSP_EFRAME for a truncated last record (no '\n'). */
+/* Next record: one JSON text without its '\n', or with OSP_HOP_FLAG_BINARY
+ * one binary record without its length. Returns 1 with a record, 0 at the
+ * end, OSP_EFRAME for a truncated last record. */
 int osp__hop_next(osp_hop_frame_t *f, const char **rec, size_t *len);
 #endif

@@ -93,13 +93,16 @@ static int take16(unsigned char out[16]) {
 
 static const char hexdig[] = "0123456789abcdef";
 
-int osp__uuid4(char out[OSP_UUID_LEN + 1]) {
-    unsigned char u[16];
+int osp__uuid4_raw(uint8_t u[16]) {
     int rc = take16(u);
     if (rc)
         return rc;
     u[6] = (u[6] & 0x0f) | 0x40; /* version 4 */
     u[8] = (u[8] & 0x3f) | 0x80; /* RFC 4122 variant */
+    return 0;
+}
+
+void osp__uuid_format(const uint8_t u[16], char out[OSP_UUID_LEN + 1]) {
     /* Byte i goes to column at[i] of 8-4-4-4-12. */
     static const unsigned char at[16] = {0,  2,  4,  6,  9,  11, 14, 16,
                                          19, 21, 24, 26, 28, 30, 32, 34};
@@ -109,7 +112,37 @@ int osp__uuid4(char out[OSP_UUID_LEN + 1]) {
     }
     out[8] = out[13] = out[18] = out[23] = '-';
     out[36] = '\0';
-    return 0;
+}
+
+int osp__uuid4(char out[OSP_UUID_LEN + 1]) {
+    uint8_t u[16];
+    int rc = osp__uuid4_raw(u);
+    if (rc == 0)
+        osp__uuid_format(u, out);
+    return rc;
+}
+
+static int hexval(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1; /* upper case is not canonical: it would not format back */
+}
+
+bool osp__uuid_parse_canonical(const char *t, size_t len, uint8_t out[16]) {
+    if (len != OSP_UUID_LEN || t[8] != '-' || t[13] != '-' || t[18] != '-' || t[23] != '-')
+        return false;
+    size_t k = 0;
+    for (size_t i = 0; i < OSP_UUID_LEN; i += 2) {
+        if (i == 8 || i == 13 || i == 18 || i == 23)
+            i++;
+        int h = hexval(t[i]), l = hexval(t[i + 1]);
+        if (h < 0 || l < 0)
+            return false;
+        out[k++] = (uint8_t)(h << 4 | l);
+    }
+    return k == 16;
 }
 
 int osp__uuid4_hex(char out[33]) {

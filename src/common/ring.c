@@ -3,19 +3,29 @@
  * ring - single-producer single-consumer byte ring in shared memory.
  *
  * Why: a syscall per flush costs 1.3-5 us, more than a whole trace point; a
- * ring push is a memcpy and a release store. The producer is one traced
- * thread, the consumer the sidecar. Records are [u32 len][len bytes] padded
- * to 8 bytes and never wrap: when a record does not fit before the end, the
- * producer writes OSP_RING_SKIP and continues at the start.
+ * ring push is a memcpy and one store. The producer is one traced thread,
+ * the consumer the sidecar.
+ *
+ * Records commit themselves: each starts with a u64 word (lap << 32 | len),
+ * stored with release order after the record's bytes, where lap tells this
+ * pass over the data area from the last (memory never written reads as lap
+ * 0, which no record has). So a record is visible the moment it is written,
+ * even in a thread that then blocks for minutes inside a request, and the
+ * producer never writes a shared head line per record. Records are padded to
+ * 8 bytes and never wrap: when one does not fit before the end, the producer
+ * writes an OSP_RING_SKIP word and continues at the start.
  *
  * Wake-ups: the consumer sets consumer_waiting before it sleeps on the
- * eventfd and re-checks head; the producer publishes head, then reads the
- * flag. Both sides put a seq_cst fence between their store and their load,
- * so at least one of them sees the other (no lost wake-up). A busy consumer
- * never sets the flag, so producers then make no syscall at all.
+ * eventfd and re-checks the next record; the producer reads the flag after
+ * each commit and writes the eventfd if it is set. A push reads it without a
+ * fence (a fence per point would cost more than the point), so in a window
+ * of a few nanoseconds a consumer may fall asleep unseen: it sleeps with a
+ * timeout for that reason. osp__ring_wake fences, for a request's last
+ * point, whose latency is measured.
  *
- * The consumer trusts nothing in the mapping: head is bounded by size,
- * lengths by what was published, and each record is copied out before use.
+ * The consumer trusts nothing in the mapping: lengths are bounded by the
+ * area, a drain takes at most one lap, and each record is copied out before
+ * use.
  */
 #include "ring.h"
 
@@ -29,6 +39,22 @@
 #include <unistd.h>
 
 static inline uint64_t pad8(uint64_t n) { return (n + 7) & ~(uint64_t)7; }
+
+/* The tag a record word carries at position t: never 0. */
+static inline uint32_t lap_tag(const osp_ring_t *r, uint64_t t) {
+    return (uint32_t)((t >> r->shift) % 0xffffffffu) + 1;
+}
+
+static inline _Atomic uint64_t *word_at(const osp_ring_t *r, uint64_t pos) {
+    return (_Atomic uint64_t *)(void *)(r->data + pos);
+}
+
+static unsigned log2u(uint64_t v) {
+    unsigned s = 0;
+    while ((1ull << s) < v)
+        s++;
+    return s;
+}
 
 int osp__ring_create(osp_ring_t *r, uint64_t size) {
     memset(r, 0, sizeof *r);
@@ -55,6 +81,7 @@ int osp__ring_create(osp_ring_t *r, uint64_t size) {
     r->hdr = m;
     r->data = (unsigned char *)m + OSP_RING_DATA_OFF;
     r->size = size;
+    r->shift = log2u(size);
     r->hdr->magic = OSP_RING_MAGIC;
     r->hdr->version = OSP_RING_VERSION;
     r->hdr->size = size;
@@ -66,33 +93,7 @@ fail:
     return rc;
 }
 
-bool osp__ring_push(osp_ring_t *r, const void *rec, uint32_t len) {
-    uint64_t head = r->local_head;
-    uint64_t need = pad8(4 + (uint64_t)len);
-    uint64_t pos = head & (r->size - 1);
-    uint64_t skip = r->size - pos < need ? r->size - pos : 0;
-    if (need > r->size / 2)
-        return false;
-    if (head + skip + need - r->seen_tail > r->size) {
-        /* Looks full: only now read the consumer's line. */
-        r->seen_tail = atomic_load_explicit(&r->hdr->tail, memory_order_acquire);
-        if (head + skip + need - r->seen_tail > r->size)
-            return false;
-    }
-    if (skip) {
-        uint32_t marker = OSP_RING_SKIP;
-        memcpy(r->data + pos, &marker, 4);
-        pos = 0;
-    }
-    memcpy(r->data + pos, &len, 4);
-    memcpy(r->data + pos + 4, rec, len);
-    r->local_head = head + skip + need;
-    return true;
-}
-
-void osp__ring_publish(osp_ring_t *r) {
-    atomic_store_explicit(&r->hdr->head, r->local_head, memory_order_release);
-    atomic_thread_fence(memory_order_seq_cst);
+static void wake_if_waiting(osp_ring_t *r) {
     if (atomic_load_explicit(&r->hdr->consumer_waiting, memory_order_relaxed) &&
         atomic_exchange(&r->hdr->consumer_waiting, 0)) {
         uint64_t one = 1;
@@ -101,17 +102,63 @@ void osp__ring_publish(osp_ring_t *r) {
     }
 }
 
-/* The record at *t (skip markers passed): 1 with its offset and length,
- * 0 at head, -1 if it runs past head or the end of the area (corrupt). */
-static int next_record(const osp_ring_t *r, uint64_t *t, uint64_t head, uint64_t *pos,
+void *osp__ring_reserve(osp_ring_t *r, uint32_t len) {
+    uint64_t head = r->local_head;
+    uint64_t need = 8 + pad8(len);
+    uint64_t pos = head & (r->size - 1);
+    uint64_t skip = r->size - pos < need ? r->size - pos : 0;
+    if (len > osp__ring_max_record(r))
+        return NULL;
+    if (head + skip + need - r->seen_tail > r->size) {
+        /* Looks full: only now read the consumer's line. */
+        r->seen_tail = atomic_load_explicit(&r->hdr->tail, memory_order_acquire);
+        if (head + skip + need - r->seen_tail > r->size)
+            return NULL;
+    }
+    if (skip) {
+        atomic_store_explicit(word_at(r, pos),
+                              (uint64_t)lap_tag(r, head) << 32 | OSP_RING_SKIP,
+                              memory_order_release);
+        r->local_head = head + skip;
+        pos = 0;
+    }
+    return r->data + pos + 8;
+}
+
+void osp__ring_commit(osp_ring_t *r, uint32_t len) {
+    uint64_t head = r->local_head;
+    atomic_store_explicit(word_at(r, head & (r->size - 1)),
+                          (uint64_t)lap_tag(r, head) << 32 | len, memory_order_release);
+    r->local_head = head + 8 + pad8(len);
+    wake_if_waiting(r);
+}
+
+bool osp__ring_push(osp_ring_t *r, const void *rec, uint32_t len) {
+    void *p = osp__ring_reserve(r, len);
+    if (!p)
+        return false;
+    memcpy(p, rec, len);
+    osp__ring_commit(r, len);
+    return true;
+}
+
+void osp__ring_wake(osp_ring_t *r) {
+    atomic_thread_fence(memory_order_seq_cst);
+    wake_if_waiting(r);
+}
+
+/* The record at *t (skip words passed): 1 with its offset and length, 0 when
+ * nothing is committed there, -1 when its length runs past the area. */
+static int next_record(const osp_ring_t *r, uint64_t *t, uint64_t limit, uint64_t *pos,
                        uint32_t *len) {
-    while (*t < head) {
+    while (*t < limit) {
         *pos = *t & (r->size - 1);
-        memcpy(len, r->data + *pos, 4);
-        if (*len != OSP_RING_SKIP) {
-            uint64_t need = pad8(4 + (uint64_t)*len);
-            return need > r->size - *pos || *t + need > head ? -1 : 1;
-        }
+        uint64_t w = atomic_load_explicit(word_at(r, *pos), memory_order_acquire);
+        if ((uint32_t)(w >> 32) != lap_tag(r, *t))
+            return 0;
+        *len = (uint32_t)w;
+        if (*len != OSP_RING_SKIP)
+            return *len > r->size / 2 || 8 + pad8(*len) > r->size - *pos ? -1 : 1;
         *t += r->size - *pos;
     }
     return 0;
@@ -122,7 +169,7 @@ size_t osp__ring_pending(const osp_ring_t *r) {
     uint32_t len;
     size_t n = 0;
     while (next_record(r, &t, r->local_head, &pos, &len) == 1) {
-        t += pad8(4 + (uint64_t)len);
+        t += 8 + pad8(len);
         n++;
     }
     return n;
@@ -166,23 +213,30 @@ int osp__ring_attach(osp_ring_t *r, int mem_fd, int event_fd) {
         OSP_RING_DATA_OFF + size != r->map_len)
         goto bad;
     r->size = size;
+    r->shift = log2u(size);
     r->data = (unsigned char *)m + OSP_RING_DATA_OFF;
+    /* A ring registered again after a sidecar restart goes on from there. */
+    r->consumed = atomic_load(&r->hdr->tail);
+    if (r->consumed & 7)
+        goto bad;
     return 0;
 bad:
     osp__ring_destroy(r, false);
     return -EINVAL;
 }
 
-long osp__ring_drain(osp_ring_t *r, osp_ring_cb cb, void *ud) {
-    uint64_t t = atomic_load_explicit(&r->hdr->tail, memory_order_relaxed);
-    uint64_t head = atomic_load_explicit(&r->hdr->head, memory_order_acquire);
-    if (head - t > r->size)
-        return -1; /* the producer moved head impossibly */
+long osp__ring_drain(osp_ring_t *r, size_t max_bytes, osp_ring_cb cb, void *ud) {
+    uint64_t start = r->consumed, t = start;
+    /* One lap at most: a producer rewriting tags cannot keep us here. */
+    uint64_t limit = start + (max_bytes < r->size ? max_bytes : r->size);
     long n = 0;
     uint64_t pos;
     uint32_t len;
     int got;
-    while ((got = next_record(r, &t, head, &pos, &len)) == 1) {
+    while ((got = next_record(r, &t, limit, &pos, &len)) == 1) {
+        uint64_t need = 8 + pad8(len);
+        if (t + need > limit)
+            break; /* over this call's budget: the next call takes it */
         if (len + 1 > r->scratch_cap) {
             char *grown = realloc(r->scratch, (size_t)len + 1);
             if (!grown)
@@ -190,21 +244,29 @@ long osp__ring_drain(osp_ring_t *r, osp_ring_cb cb, void *ud) {
             r->scratch = grown;
             r->scratch_cap = (size_t)len + 1;
         }
-        memcpy(r->scratch, r->data + pos + 4, len);
+        memcpy(r->scratch, r->data + pos + 8, len);
         r->scratch[len] = '\0';
-        cb(r->scratch, len, ud);
-        t += pad8(4 + (uint64_t)len);
+        if (!cb(r->scratch, len, ud))
+            break; /* not taken: it stays for the next call */
+        t += need;
         if (++n % 32 == 0) /* free space early: the producer may be waiting */
             atomic_store_explicit(&r->hdr->tail, t, memory_order_release);
     }
     atomic_store_explicit(&r->hdr->tail, t, memory_order_release);
+    r->consumed = t;
     return got < 0 ? -1 : n;
+}
+
+bool osp__ring_ready(const osp_ring_t *r) {
+    uint64_t t = r->consumed, pos;
+    uint32_t len;
+    return next_record(r, &t, t + r->size, &pos, &len) != 0;
 }
 
 bool osp__ring_prepare_sleep(osp_ring_t *r) {
     atomic_store(&r->hdr->consumer_waiting, 1);
     atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load(&r->hdr->head) != atomic_load(&r->hdr->tail)) {
+    if (osp__ring_ready(r)) {
         atomic_store(&r->hdr->consumer_waiting, 0);
         return false;
     }

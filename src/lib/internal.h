@@ -1,12 +1,26 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* internal - what the library's modules share; nothing here is exported. */
+/* internal - what the library's modules share; nothing here is exported.
+ *
+ * Modules, each with one job; calls go down this list, never up:
+ *   profiler.c  the per-thread profiler: ids, start/stop, point records
+ *   web.c       signed headers, the WSGI middleware's begin/end
+ *   emit.c      where a thread's record goes: its ring, its buffer, the
+ *               socket or the file; flushing; thread exit
+ *   link.c      the process's one connection to the sidecar
+ *   setup.c     osp_setup/osp_teardown: the installed configuration
+ *   counters.c  what happened to every point, per thread, and drops
+ *   config.c    osp_config_t and the oslo .conf reader
+ */
 #ifndef OSP_LIB_INTERNAL_H
 #define OSP_LIB_INTERNAL_H
 
 #include <osprofiler/osprofiler.h>
+#include <stdatomic.h>
+#include <sys/un.h>
 
 #include "../common/buf.h"
 #include "../common/keys.h"
+#include "../common/record.h"
 
 struct osp_config {
     bool enabled;
@@ -25,36 +39,103 @@ struct osp_config {
 };
 
 #define OSP_DEFAULT_SIDECAR_SOCKET "/run/osprofiler/sidecar.sock"
-#define OSP_DEFAULT_THREAD_BUFFER  (1024 * 1024)
-#define OSP_DEFAULT_RING_SIZE      (256 * 1024)
+#define OSP_DEFAULT_THREAD_BUFFER  (4 * 1024 * 1024)
+#define OSP_DEFAULT_RING_SIZE      (1024 * 1024)
 
 /* config.c */
 int osp__config_copy(osp_config_t *dst, const osp_config_t *src);
 void osp__config_clear(osp_config_t *cfg);
 
-/* emit.c: the process-wide notifier and the per-thread batch. */
+/* ---- setup.c: the installed configuration ---- */
+enum osp_notifier { OSP_NOTIFIER_NONE, OSP_NOTIFIER_SIDECAR, OSP_NOTIFIER_FILE };
+typedef struct osp_settings {
+    enum osp_notifier kind;
+    int file_fd; /* the file notifier's descriptor */
+    size_t thread_buffer;
+    uint64_t ring_size; /* 0: no rings */
+    const char *project, *service; /* NULL: null in payloads */
+    size_t project_len, service_len;
+    osp_buf_t info_host; /* {"host": <host>}: the info of a point without one */
+    osp_buf_t host_json; /* the host as a JSON string */
+} osp_settings_t;
+extern osp_settings_t osp__settings;
+/* Bumped by every osp_setup/osp_teardown: per-thread state of an older
+ * setup is dropped when a thread sees it. */
+unsigned osp__setup_generation(void);
 void osp__log(osp_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Make thread exit flush the batch and free the profiler. */
-void osp__thread_register(void);
-/* The calling thread's batch buffer (NULL when no notifier or no memory). A
- * point is appended in place, then osp__emit_commit() is called with the
- * offset where it began and the profiler depth after it. */
-osp_buf_t *osp__emit_buffer(void);
-void osp__emit_commit(osp_buf_t *b, size_t start, size_t depth);
-void osp__emit_abort(osp_buf_t *b, size_t start);
-const char *osp__host(void); /* info.host: gethostname() */
-/* Pre-serialised pieces of every payload (built once at setup, emit.c):
- * the host as a JSON string, and , "project": ..., "service": ...} */
-const char *osp__host_json(size_t *len);
-const char *osp__payload_tail(size_t *len);
+const char *osp__host(void); /* gethostname(), read once */
 const char *const *osp__hmac_keys(size_t *count);
 bool osp__db_enabled(void);
+
+/* ---- link.c: the connection to the sidecar ---- */
+/* Open the (not yet connected) socket for path. 0 or -errno. */
+int osp__link_open(const char *path, const char *publisher, size_t publisher_len);
+void osp__link_close(void);
+/* Connected now, as far as we know (no system call). */
+bool osp__link_up(void);
+/* Bumped by each successful (re)connect: a ring registered on an older
+ * connection must be registered again. */
+unsigned osp__link_generation(void);
+/* Try to (re)connect, at most every 200 ms whatever the callers (no system
+ * call in between). true when connected. */
+bool osp__link_connect(void);
+/* Detect a sidecar that went away while a thread only wrote to its ring, at
+ * most every 100 ms process-wide; while it is away, try to reconnect. */
+void osp__link_check_alive(void);
+/* Send records ([u32 len][record]..., whole ones) as binary frames. Returns
+ * bytes consumed (whole records); *points gets how many they held. Stops at
+ * EAGAIN (the sidecar is not reading: 0 bytes), or when not connected. */
+size_t osp__link_send(const char *recs, size_t len, uint64_t *points);
+/* Hand a ring (memfd + eventfd) to the sidecar. */
+bool osp__link_register_ring(int mem_fd, int event_fd);
+void osp__link_after_fork(void);
+
+/* ---- emit.c: per-thread delivery ---- */
+/* Deliver one point; request_end: the thread's outermost point stopped. */
+void osp__emit(const osp_rec_t *rec, bool request_end);
+void osp__emit_teardown(void);
+/* Arm the fork handler (osp_setup). */
+void osp__emit_init(void);
+/* Make thread exit flush the thread's records. */
+void osp__thread_register(void);
+
+/* ---- counters.c ---- */
+/* Why a point was dropped: the one place each side counts a drop. */
+enum osp_drop {
+    OSP_DROP_NO_SIDECAR,   /* no sidecar, and the thread buffer is full */
+    OSP_DROP_BACKPRESSURE, /* the sidecar holds back, and the thread buffer is full */
+    OSP_DROP_OVERSIZE,     /* one point larger than a frame */
+    OSP_DROP_IO,           /* the file notifier's write failed */
+    OSP_DROP_NOMEM,        /* no memory to build it */
+    OSP_DROP_REASONS
+};
+/* Per-thread counters, written by their thread only (plain stores), read by
+ * osp_get_stats from any thread. */
+typedef struct osp_thread_counters {
+    _Atomic uint64_t emitted, sent, buffered, lost_unread;
+    _Atomic uint64_t dropped[OSP_DROP_REASONS];
+    struct osp_thread_counters *prev, *next;
+    bool listed;
+} osp_thread_counters_t;
+extern __thread osp_thread_counters_t osp__tc;
+static inline void osp__count(_Atomic uint64_t *c, uint64_t n) {
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+static inline void osp__uncount(_Atomic uint64_t *c, uint64_t n) {
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) - n,
+                          memory_order_relaxed);
+}
+/* Count n points dropped for `why`, and log it (rate-limited). */
+void osp__drop(enum osp_drop why, uint64_t n);
+/* List this thread's counters (first use), fold them in at thread exit. */
+void osp__counters_thread_start(void);
+void osp__counters_thread_exit(void);
+void osp__counters_after_fork(void);
 void osp__count_web(int code); /* OSP_OK or a rejection code */
 
-/* profiler.c: per-thread state shared with web.c. */
+/* ---- profiler.c: per-thread state shared with web.c ---- */
 bool *osp__web_active_flag(void);
-/* Release the calling thread's profiler (thread exit, osp_clean). */
-void osp__profiler_release(void);
 
 #endif

@@ -8,25 +8,34 @@
  * Python's shape: [base_id, parent_id, trace ids...], so base = stack[0],
  * parent = stack[-2], current = stack[-1].
  *
- * Payloads are written straight into the thread's emit batch as JSON text
- * byte-identical to Python's json.dumps of the same dict: keys name, base_id,
- * trace_id, parent_id, timestamp, info, then project and service (added by the
- * messaging driver). The caller's info keys come first and "host" last; a
- * caller "host" key keeps its position and gets the profiler's value, since
- * Python assigns info["host"] in place.
+ * A point is handed to emit.c as a binary record (record.h): ids as 16
+ * bytes, the time as an integer; the sidecar writes the JSON text Python
+ * would have sent. Only the info is serialised here, since the caller's
+ * json_t may change once we return: byte-identical to Python's json.dumps of
+ * the same dict, the caller's keys first and "host" last; a caller "host"
+ * key keeps its position and gets the profiler's value, since Python assigns
+ * info["host"] in place.
+ *
+ * Thread exit frees the profiler (its own key: emit.c, which flushes, does
+ * not call back here).
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uuid/uuid.h>
+
+#include <time.h>
 
 #include "../common/ids.h"
 #include "../common/pyjson.h"
 #include "internal.h"
 
 struct point {
-    char id[OSP_ID_MAX];
+    uint8_t uuid[16];
+    bool id_ready; /* id holds uuid as text (made when asked for) */
+    char id[OSP_UUID_LEN + 1];
     size_t name_off; /* into names */
 };
 
@@ -34,9 +43,10 @@ struct osp_profiler {
     char *hmac_key;
     char base_id[OSP_ID_MAX];
     char parent_id[OSP_ID_MAX];
-    /* base_id and parent_id as JSON strings, escaped once at init: every
-     * payload repeats them. Point ids are our own UUIDs: never escaped. */
-    osp_buf_t base_json, parent_json;
+    /* base_id and parent_id as records carry them: 16 bytes when they are
+     * canonical UUIDs, else the text. */
+    uint8_t base_uuid[16], parent_uuid[16];
+    osp_rec_id_t base_rec, parent_rec;
     struct point *points;
     size_t depth, cap;
     osp_buf_t names; /* NUL-separated stack of point names */
@@ -44,10 +54,33 @@ struct osp_profiler {
 
 static __thread osp_profiler_t *current;
 static __thread bool web_active;
+static __thread osp_buf_t info_text; /* the info being serialised */
+
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t exit_key;
+
+static void release(void);
+static void thread_exit(void *unused) {
+    (void)unused;
+    release();
+    osp__buf_free(&info_text);
+}
+static void make_key(void) { pthread_key_create(&exit_key, thread_exit); }
 
 bool *osp__web_active_flag(void) { return &web_active; }
 
 static bool id_ok(const char *id) { return id && *id && strlen(id) < OSP_ID_MAX; }
+
+static void rec_id(const char *text, uint8_t uuid[16], osp_rec_id_t *out) {
+    size_t len = strlen(text);
+    memset(out, 0, sizeof *out);
+    if (osp__uuid_parse_canonical(text, len, uuid)) {
+        out->uuid = uuid;
+    } else {
+        out->text = text;
+        out->len = len;
+    }
+}
 
 osp_profiler_t *osp_init(const char *hmac_key, const char *base_id,
                          const char *parent_id) {
@@ -68,24 +101,18 @@ osp_profiler_t *osp_init(const char *hmac_key, const char *base_id,
         return NULL;
     }
     strcpy(p->parent_id, id_ok(parent_id) ? parent_id : p->base_id);
-    osp__pyjson_string(&p->base_json, p->base_id, strlen(p->base_id));
-    osp__pyjson_string(&p->parent_json, p->parent_id, strlen(p->parent_id));
-    if (p->base_json.failed || p->parent_json.failed) {
-        osp__buf_free(&p->base_json);
-        osp__buf_free(&p->parent_json);
-        free(p->hmac_key);
-        free(p);
-        return NULL;
-    }
-    osp__host();            /* Python reads the host name when the profiler is made */
-    osp__thread_register(); /* free it at thread exit if never cleaned */
+    rec_id(p->base_id, p->base_uuid, &p->base_rec);
+    rec_id(p->parent_id, p->parent_uuid, &p->parent_rec);
+    osp__host(); /* Python reads the host name when the profiler is made */
+    pthread_once(&key_once, make_key);
+    pthread_setspecific(exit_key, p); /* free it at thread exit if never cleaned */
     current = p;
     return p;
 }
 
 osp_profiler_t *osp_get(void) { return current; }
 
-void osp__profiler_release(void) {
+static void release(void) {
     osp_profiler_t *p = current;
     current = NULL;
     web_active = false;
@@ -97,29 +124,36 @@ void osp__profiler_release(void) {
     }
     free(p->points);
     osp__buf_free(&p->names);
-    osp__buf_free(&p->base_json);
-    osp__buf_free(&p->parent_json);
     free(p);
 }
 
 void osp_clean(void) {
-    osp__profiler_release();
+    release();
     osp_flush();
 }
 
 const char *osp_profiler_base_id(const osp_profiler_t *p) {
     return p ? p->base_id : NULL;
 }
+/* A point's id as text, formatted the first time it is asked for. */
+static const char *point_id(const struct point *pt) {
+    struct point *m = (struct point *)pt;
+    if (!m->id_ready) {
+        osp__uuid_format(m->uuid, m->id);
+        m->id_ready = true;
+    }
+    return m->id;
+}
 const char *osp_profiler_id(const osp_profiler_t *p) {
     if (!p)
         return NULL;
-    return p->depth ? p->points[p->depth - 1].id : p->parent_id;
+    return p->depth ? point_id(&p->points[p->depth - 1]) : p->parent_id;
 }
 const char *osp_profiler_parent_id(const osp_profiler_t *p) {
     if (!p)
         return NULL;
     if (p->depth >= 2)
-        return p->points[p->depth - 2].id;
+        return point_id(&p->points[p->depth - 2]);
     return p->depth == 1 ? p->parent_id : p->base_id;
 }
 const char *osp_profiler_hmac_key(const osp_profiler_t *p) {
@@ -132,90 +166,72 @@ static void put_key(osp_buf_t *b, const char *key, size_t len) {
     osp__buf_append(b, ": ", 2);
 }
 
-/* "info": {caller keys..., "host": host}. extra_first writes keys built by
- * the library (etype/message) before the caller's. */
+/* {caller keys..., "host": host} as json.dumps writes it. */
 static void put_info(osp_buf_t *b, const json_t *info) {
-    size_t host_len;
-    const char *host = osp__host_json(&host_len);
+    const osp_buf_t *host = &osp__settings.host_json;
     bool host_written = false, first = true;
     osp__buf_putc(b, '{');
-    if (json_is_object(info)) {
-        const char *key;
-        size_t key_len;
-        json_t *val;
-        json_object_keylen_foreach((json_t *)info, key, key_len, val) {
-            if (!first)
-                osp__buf_append(b, ", ", 2);
-            first = false;
-            put_key(b, key, key_len);
-            if (key_len == 4 && memcmp(key, "host", 4) == 0) {
-                osp__buf_append(b, host, host_len);
-                host_written = true;
-            } else {
-                osp__pyjson_value(b, val, -1, 0);
-            }
+    const char *key;
+    size_t key_len;
+    json_t *val;
+    json_object_keylen_foreach((json_t *)info, key, key_len, val) {
+        if (!first)
+            osp__buf_append(b, ", ", 2);
+        first = false;
+        put_key(b, key, key_len);
+        if (key_len == 4 && memcmp(key, "host", 4) == 0) {
+            osp__buf_append(b, host->data, host->len);
+            host_written = true;
+        } else {
+            osp__pyjson_value(b, val, -1, 0);
         }
     }
     if (!host_written) {
         if (!first)
             osp__buf_append(b, ", ", 2);
         put_key(b, "host", 4);
-        osp__buf_append(b, host, host_len);
+        osp__buf_append(b, host->data, host->len);
     }
     osp__buf_putc(b, '}');
 }
 
-/* A point id (ours, at stack level i) as a JSON string. */
-static void put_uuid(osp_buf_t *b, const char *id) {
-    if (!osp__buf_reserve(b, OSP_UUID_LEN + 2))
-        return;
-    char *d = b->data + b->len;
-    d[0] = '"';
-    memcpy(d + 1, id, OSP_UUID_LEN);
-    d[OSP_UUID_LEN + 1] = '"';
-    b->len += OSP_UUID_LEN + 2;
-}
-
-/* The id of stack level `level` (0 = the initial parent) as JSON. */
-static void put_stack_id(osp_buf_t *b, const osp_profiler_t *p, size_t level) {
-    if (level == 0)
-        osp__buf_append(b, p->parent_json.data, p->parent_json.len);
-    else
-        put_uuid(b, p->points[level - 1].id);
-}
-
-/* Write "<name><suffix>" for the point at stack level `level` (1-based) and
- * its parent level-1, then hand the payload to the notifier. */
-static void emit(osp_profiler_t *p, const char *name, const char *suffix, size_t level,
+/* The record of "<name>-start|-stop" for the point at stack level `level`
+ * (1-based; its parent is level-1, 0 being the profiler's parent). */
+static void emit(osp_profiler_t *p, const char *name, bool stop, size_t level,
                  const json_t *info, size_t depth_after) {
-    osp_buf_t *b = osp__emit_buffer();
-    if (!b)
+    if (osp__settings.kind == OSP_NOTIFIER_NONE)
         return;
-    size_t start = b->len;
-    char ts[OSP_TS_LEN + 1];
-    osp__timestamp(ts);
-    osp__buf_append(b, "{\"name\": ", 9);
-    /* name + suffix as one JSON string: escape the name, then the suffix. */
-    osp__pyjson_string(b, name, strlen(name));
-    if (!b->failed) {
-        b->len--; /* reopen the string to append the suffix */
-        osp__buf_puts(b, suffix);
-        osp__buf_putc(b, '"');
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    osp_rec_t r = {.stop = stop,
+                   .timestamp_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000,
+                   .trace_id = p->points[level - 1].uuid,
+                   .base_id = p->base_rec,
+                   .project = osp__settings.project,
+                   .project_len = osp__settings.project_len,
+                   .service = osp__settings.service,
+                   .service_len = osp__settings.service_len,
+                   .name = name,
+                   .name_len = strlen(name)};
+    if (level >= 2)
+        r.parent_id = (osp_rec_id_t){.uuid = p->points[level - 2].uuid};
+    else
+        r.parent_id = p->parent_rec;
+    if (json_object_size(info)) {
+        info_text.len = 0;
+        put_info(&info_text, info);
+        if (info_text.failed) {
+            info_text.failed = false;
+            osp__drop(OSP_DROP_NOMEM, 1);
+            return;
+        }
+        r.info = info_text.data;
+        r.info_len = info_text.len;
+    } else {
+        r.info = osp__settings.info_host.data; /* {"host": ...}, made once */
+        r.info_len = osp__settings.info_host.len;
     }
-    osp__buf_append(b, ", \"base_id\": ", 13);
-    osp__buf_append(b, p->base_json.data, p->base_json.len);
-    osp__buf_append(b, ", \"trace_id\": ", 14);
-    put_stack_id(b, p, level);
-    osp__buf_append(b, ", \"parent_id\": ", 15);
-    put_stack_id(b, p, level - 1);
-    osp__buf_append(b, ", \"timestamp\": \"", 16);
-    osp__buf_append(b, ts, OSP_TS_LEN);
-    osp__buf_append(b, "\", \"info\": ", 11);
-    put_info(b, info);
-    size_t tail_len;
-    const char *tail = osp__payload_tail(&tail_len);
-    osp__buf_append(b, tail, tail_len);
-    osp__emit_commit(b, start, depth_after);
+    osp__emit(&r, depth_after == 0);
 }
 
 int osp_start(const char *name, const json_t *info) {
@@ -240,15 +256,16 @@ int osp_start(const char *name, const json_t *info) {
         return OSP_ENOMEM;
     }
     struct point *pt = &p->points[p->depth];
-    int rc = osp__uuid4(pt->id);
+    int rc = osp__uuid4_raw(pt->uuid);
     if (rc) {
         p->names.len = name_off;
         return rc;
     }
+    pt->id_ready = false;
     pt->name_off = name_off;
     p->depth++;
     /* trace_id = the new top, parent_id = the previous top */
-    emit(p, name, "-start", p->depth, info, p->depth);
+    emit(p, name, false, p->depth, info, p->depth);
     return OSP_OK;
 }
 
@@ -263,7 +280,7 @@ int osp_stop(const json_t *info) {
     struct point *pt = &p->points[p->depth - 1];
     const char *name = p->names.data + pt->name_off;
     /* same ids as its start: the top and the one below */
-    emit(p, name, "-stop", p->depth, info, p->depth - 1);
+    emit(p, name, true, p->depth, info, p->depth - 1);
     p->depth--;
     p->names.len = pt->name_off;
     return OSP_OK;
@@ -396,7 +413,7 @@ int osp_context_capture(osp_context_t *out) {
     if (!p)
         return OSP_ENOTRACE;
     strcpy(out->base_id, p->base_id);
-    strcpy(out->parent_id, osp_profiler_id(p));
+    snprintf(out->parent_id, sizeof out->parent_id, "%s", osp_profiler_id(p));
     if (p->hmac_key)
         snprintf(out->hmac_key, sizeof out->hmac_key, "%s", p->hmac_key);
     return OSP_OK;

@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * intake - the loop thread's side of the hop (docs/wire.md): a SOCK_SEQPACKET
- * listener, one connection per traced process, and the shared rings those
- * processes register. Every frame and record is checked (hop.c) before it is
- * queued; anything malformed is counted and dropped, alone.
+ * listener, one connection per traced process, the shared rings those
+ * processes register (rings.c), and the control socket for --stats.
  *
- * Rings are polled: every ~20 us while records flow (polling without pause
- * would bounce the rings' cache lines), every 1 ms for a short while after,
- * then the loop sets consumer_waiting and sleeps on the rings' eventfds.
- * Receiving never waits for the broker: the queue is bounded and a full queue
- * drops (counted) instead of blocking.
+ * Every pass asks flow.c how much it may take (room) and takes no more:
+ * records from the rings first, then frames from the sockets, copied into a
+ * chunk of entries (entry.h) that flow.c puts in memory or on the spool. A
+ * frame is read only when the room covers the most a frame can hold. When
+ * the room is short the sockets leave the epoll set, so the loop does not
+ * spin, and the services' libraries hold their points (docs/design.md,
+ * "Flow control"). Nothing is converted or checked deeply here: that
+ * happens when a point leaves; the intake only refuses what is malformed.
  */
 #include "intake.h"
 
@@ -22,19 +24,22 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "common/errors.h"
 #include "common/hop.h"
 #include "common/point.h"
-#include "common/ring.h"
+#include "common/record.h"
 #include "log.h"
+#include "rings.h"
 #include "stats.h"
 
 #define MAX_CONNS  1024
-#define MAX_RINGS  4096
 #define IDLE_MS    50 /* after this long without records, rings may sleep */
+#define SLEEP_MS   50 /* a sleeping loop still looks at the rings this often */
+#define HELD_MS    5  /* how often a holding-back loop asks for room again */
 #define TAG_LISTEN 0
 #define TAG_STOP   1
 #define TAG_CONN   2 /* + connection index in the upper bits */
@@ -49,154 +54,128 @@ struct conn {
     char publisher[OSP_HOP_MAX_PUBLISHER + 1];
 };
 
-struct ring {
-    osp_ring_t r;
-    struct osp_intake *in; /* for the drain callback */
-    int conn_fd;           /* the connection that registered it */
-    char publisher[OSP_HOP_MAX_PUBLISHER + 1];
-};
-
 struct osp_intake {
-    osp_queue_t *q;
-    osp_spool_t *spool; /* NULL: memory only */
+    osp_flow_t *flow;
+    osp_rings_t *rings;
     int lfd, ep;
     int ctl_fd; /* <listen_socket>.ctl: answers with the counters */
     char ctl_path[112];
     struct conn conns[MAX_CONNS];
     size_t nconns;
-    struct ring *rings;
-    size_t nrings;
+    bool sockets_paused; /* the connections are out of the epoll set */
     char *buf;
     char path[108];
     char host[256]; /* publisher_policy = local: the only publisher_id; else "" */
-    double last_record;
     double stats_every_ms, last_stats;
-    uint64_t dropped_logged;
+    /* this pass */
+    osp_chunk_t *chunk;
+    size_t budget;
+    int64_t arrival_us;
+    uint64_t received;
 };
 
 static double now_ms(void) { return osp_sc_mono() * 1e3; }
 
-static void take_point(osp_intake_t *in, const char *rec, size_t len,
-                       const char *publisher) {
+static int64_t real_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---------------------------------------------------------------- taking */
+
+static void commit(osp_intake_t *in) {
+    if (in->received) {
+        osp_flow_received(in->flow, in->received);
+        in->received = 0;
+    }
+    if (in->chunk && in->chunk->used)
+        osp_flow_put(in->flow, &in->chunk);
+}
+
+/* Copy one point into the pass's chunk. false: no room for it now. */
+static bool take(osp_intake_t *in, int kind, const char *publisher, size_t publisher_len,
+                 const char *body, size_t len) {
+    size_t size = osp_entry_size(publisher_len, len);
+    if (size > in->budget)
+        return false;
+    if (!in->chunk || !osp_chunk_add(in->chunk, kind, in->arrival_us, publisher,
+                                     publisher_len, body, len)) {
+        commit(in);
+        if (!in->chunk || in->chunk->cap < size) {
+            osp_chunk_free(in->chunk);
+            in->chunk = osp_chunk_new(size);
+        }
+        if (!in->chunk || !osp_chunk_add(in->chunk, kind, in->arrival_us, publisher,
+                                         publisher_len, body, len))
+            return false; /* out of memory: it stays with the sender */
+    }
+    in->budget -= size;
+    in->received++;
+    return true;
+}
+
+static void drop_invalid(osp_intake_t *in, const char *why) {
+    in->received++;
+    osp_flow_drop(in->flow, OSP_FLOW_DROP_INVALID, 1, why);
+}
+
+/* A binary record (ring or frame): its framing is checked now, its texts
+ * when it leaves. true: taken or dropped; false: no room. */
+static bool take_record(osp_intake_t *in, const char *publisher, size_t publisher_len,
+                            const char *rec, size_t len) {
+    osp_rec_t r;
+    osp_error_t err;
+    if (osp__rec_read(rec, len, &r, &err) != OSP_OK) {
+        drop_invalid(in, err.text);
+        return true;
+    }
+    return take(in, OSP_ENTRY_RECORD, publisher, publisher_len, rec, len);
+}
+
+/* A JSON point from a frame: checked as Python would read it. */
+static void take_json(osp_intake_t *in, const char *publisher, const char *rec,
+                      size_t len) {
     osp_point_view_t pt;
     osp_error_t err;
     if (len && rec[len - 1] == '\n')
         len--;
     if (osp__point_scan(rec, len, &pt, &err) != OSP_OK) {
-        OSP_STAT_ADD(dropped_invalid, 1);
-        OSP_LOG(OSP_LL_DEBUG, "intake", "dropped a point: %s", err.text);
+        drop_invalid(in, err.text);
         return;
     }
-    /* event_type = "profiler.%s" % service, as the messaging driver */
-    char small[128] = "None", *service = small;
-    if (pt.service.raw) {
-        size_t cap = pt.service.len + 1; /* decoding never lengthens */
-        if (cap > sizeof small && !(service = malloc(cap)))
-            service = small, cap = sizeof small;
-        osp__jstr_decode(&pt.service, service, cap);
+    if (!take(in, OSP_ENTRY_JSON, publisher, strlen(publisher), rec, len)) {
+        /* The room covered the whole frame when it was read: only memory
+         * can fail here. */
+        in->budget = 0;
+        osp_flow_drop(in->flow, OSP_FLOW_DROP_NOMEM, 1, NULL);
+        in->received++;
     }
-    osp_msg_t *m = osp_msg_new(rec, len, publisher, strlen(publisher), service);
-    if (service != small)
-        free(service);
-    /* To disk while the broker is away or slow, and while older points are
-     * still there (order). Memory when the disk refuses. */
-    if (m && in->spool &&
-        (!atomic_load(&osp_sc_stats.connected) || in->q->bytes > in->q->limit / 2 ||
-         osp_spool_pending(in->spool) > 0) &&
-        osp_spool_append(in->spool, m)) {
-        osp_msg_free(m);
-        OSP_STAT_ADD(spooled, 1);
-        OSP_STAT_ADD(received, 1);
-        in->last_record = now_ms();
-        return;
-    }
-    if (!m || !osp_queue_push(in->q, m)) {
-        osp_msg_free(m);
-        OSP_STAT_ADD(dropped_memory, 1);
-        uint64_t n = atomic_load(&osp_sc_stats.dropped_memory);
-        if (n >= in->dropped_logged * 2) { /* log at 1, 2, 4, 8, ... */
-            OSP_LOG(OSP_LL_WARN, "intake",
-                    "memory_limit reached: %llu points dropped so far (broker too slow "
-                    "or down)",
-                    (unsigned long long)n);
-            in->dropped_logged = n;
-        }
-        return;
-    }
-    OSP_STAT_ADD(received, 1);
-    in->last_record = now_ms();
 }
 
-static void on_ring_record(const char *rec, size_t len, void *ud) {
-    struct ring *g = ud;
-    take_point(g->in, rec, len, g->publisher);
-}
+/* ---------------------------------------------------------------- sockets */
 
-static void drop_ring(osp_intake_t *in, size_t i) {
-    osp__ring_drain(&in->rings[i].r, on_ring_record, &in->rings[i]);
-    epoll_ctl(in->ep, EPOLL_CTL_DEL, in->rings[i].r.event_fd, NULL);
-    osp__ring_destroy(&in->rings[i].r, false);
-    in->rings[i] = in->rings[--in->nrings];
-}
-
-static long drain_rings(osp_intake_t *in) {
-    long total = 0;
-    for (size_t i = 0; i < in->nrings;) {
-        bool closed = osp__ring_closed(&in->rings[i].r);
-        long n = osp__ring_drain(&in->rings[i].r, on_ring_record, &in->rings[i]);
-        if (n < 0) {
-            OSP_STAT_ADD(dropped_invalid, 1);
-            OSP_LOG(OSP_LL_WARN, "intake", "a ring of %s is corrupt: detached",
-                    in->rings[i].publisher);
-        }
-        if (n < 0 || closed) {
-            drop_ring(in, i);
-            continue;
-        }
-        total += n;
-        i++;
-    }
-    return total;
-}
-
-static void add_ring(osp_intake_t *in, struct conn *c, int *fds, int nfds) {
-    if (nfds != 2 || in->nrings == MAX_RINGS) {
-        for (int i = 0; i < nfds; i++)
-            close(fds[i]);
-        OSP_STAT_ADD(dropped_invalid, 1);
+static void set_sockets_paused(osp_intake_t *in, bool paused) {
+    if (in->sockets_paused == paused)
         return;
+    in->sockets_paused = paused;
+    for (size_t i = 0; i < in->nconns; i++) {
+        struct epoll_event ev = {.events = paused ? 0 : EPOLLIN,
+                                 .data.u64 = TAG_CONN | (uint64_t)i << 8};
+        epoll_ctl(in->ep, EPOLL_CTL_MOD, in->conns[i].fd, &ev);
     }
-    struct ring *g = &in->rings[in->nrings];
-    if (osp__ring_attach(&g->r, fds[0], fds[1]) != 0) {
-        OSP_STAT_ADD(dropped_invalid, 1);
-        return;
-    }
-    g->conn_fd = c->fd;
-    g->in = in;
-    memcpy(g->publisher, c->publisher, sizeof g->publisher);
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_RING};
-    epoll_ctl(in->ep, EPOLL_CTL_ADD, g->r.event_fd, &ev);
-    osp__ring_set_attached(&g->r);
-    in->nrings++;
-    OSP_STAT_ADD(rings, 1);
 }
 
 static void close_conn(osp_intake_t *in, size_t i) {
     int fd = in->conns[i].fd;
-    /* Its rings stay readable: the process may have died with records in
-     * them, and a reconnecting process registers them again. Drain and let
-     * go of them now; the process re-registers on its new connection. */
-    for (size_t k = 0; k < in->nrings;) {
-        if (in->rings[k].conn_fd == fd)
-            drop_ring(in, k);
-        else
-            k++;
-    }
+    /* Its rings outlive it: the process may have died with records in
+     * them. They are read to the end, then let go (rings.c). */
+    osp_rings_orphan(in->rings, fd);
     epoll_ctl(in->ep, EPOLL_CTL_DEL, fd, NULL);
     close(fd);
     in->conns[i] = in->conns[--in->nconns];
     if (i < in->nconns) { /* its epoll tag holds its index: refresh it */
-        struct epoll_event ev = {.events = EPOLLIN,
+        struct epoll_event ev = {.events = in->sockets_paused ? 0 : EPOLLIN,
                                  .data.u64 = TAG_CONN | (uint64_t)i << 8};
         epoll_ctl(in->ep, EPOLL_CTL_MOD, in->conns[i].fd, &ev);
     }
@@ -223,11 +202,15 @@ static void apply_publisher_policy(osp_intake_t *in, struct conn *c) {
     snprintf(c->publisher, sizeof c->publisher, "%s", in->host);
 }
 
-/* Read up to 64 frames. Returns 1 if more may be waiting, 0 when the socket
- * is drained, -1 when the connection was closed (index i is now another). */
-static int read_conn(osp_intake_t *in, size_t i) {
+/* Read frames while the room covers a whole one (up to 64). Returns 1 if
+ * more may be waiting, 0 when the socket is drained, -1 when the connection
+ * was closed (index i is now another). force: take them whatever the room
+ * (stopping: they would be lost in the socket). */
+static int read_conn(osp_intake_t *in, size_t i, bool force) {
     struct conn *c = &in->conns[i];
     for (int budget = 64; budget > 0; budget--) {
+        if (!force && in->budget < osp_flow_frame_worst())
+            return 1;
         int fds[OSP_HOP_MAX_FDS], nfds;
         bool truncated;
         ssize_t got =
@@ -241,8 +224,8 @@ static int read_conn(osp_intake_t *in, size_t i) {
         osp_hop_frame_t f;
         osp_error_t err;
         if (truncated || osp__hop_parse(in->buf, (size_t)got, &f, &err)) {
-            OSP_STAT_ADD(dropped_invalid, 1);
-            OSP_LOG(OSP_LL_DEBUG, "intake", "dropped a frame: %s",
+            OSP_STAT_ADD(bad_frames, 1);
+            OSP_LOG(OSP_LL_NOTICE, "intake", "pid %ld: refused a frame: %s", (long)c->pid,
                     truncated ? "too large" : err.text);
             for (int j = 0; j < nfds; j++)
                 close(fds[j]);
@@ -252,7 +235,7 @@ static int read_conn(osp_intake_t *in, size_t i) {
         c->publisher[f.publisher_len] = '\0';
         apply_publisher_policy(in, c);
         if (f.flags & OSP_HOP_FLAG_RING) {
-            add_ring(in, c, fds, nfds);
+            osp_rings_add(in->rings, c->fd, c->publisher, fds, nfds);
             continue;
         }
         for (int j = 0; j < nfds; j++)
@@ -260,10 +243,15 @@ static int read_conn(osp_intake_t *in, size_t i) {
         const char *rec;
         size_t len;
         int rc;
-        while ((rc = osp__hop_next(&f, &rec, &len)) == 1)
-            take_point(in, rec, len, c->publisher);
+        size_t plen = strlen(c->publisher);
+        while ((rc = osp__hop_next(&f, &rec, &len)) == 1) {
+            if (!(f.flags & OSP_HOP_FLAG_BINARY))
+                take_json(in, c->publisher, rec, len);
+            else if (!take_record(in, c->publisher, plen, rec, len))
+                osp_flow_drop(in->flow, OSP_FLOW_DROP_NOMEM, 1, NULL);
+        }
         if (rc < 0)
-            OSP_STAT_ADD(dropped_invalid, 1); /* truncated last record */
+            drop_invalid(in, "a frame's last record is cut short");
     }
     return 1;
 }
@@ -274,9 +262,9 @@ static void serve_stats(osp_intake_t *in) {
     int fd = accept4(in->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
     if (fd < 0)
         return;
-    char out[1024];
-    int n = osp_sc_stats_json(out, sizeof out, osp_queue_count(in->q), in->nconns,
-                              in->nrings);
+    char out[2048];
+    int n = osp_sc_stats_json(out, sizeof out, in->flow, in->nconns,
+                              osp_rings_count(in->rings));
     ssize_t w = send(fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)w;
     close(fd);
@@ -297,11 +285,13 @@ static void accept_conns(osp_intake_t *in) {
         socklen_t cl = sizeof cred;
         getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl);
         in->conns[i] = (struct conn){.fd = fd, .pid = cred.pid, .uid = cred.uid};
-        struct epoll_event ev = {.events = EPOLLIN,
+        struct epoll_event ev = {.events = in->sockets_paused ? 0 : EPOLLIN,
                                  .data.u64 = TAG_CONN | (uint64_t)i << 8};
         epoll_ctl(in->ep, EPOLL_CTL_ADD, fd, &ev);
     }
 }
+
+/* ---------------------------------------------------------------- setup */
 
 /* listen_group: the socket's group, so that members may connect (0660). */
 static int set_group(const char *path, const char *group, osp_error_t *err) {
@@ -317,8 +307,38 @@ static int set_group(const char *path, const char *group, osp_error_t *err) {
     return OSP_OK;
 }
 
-int osp_intake_open(osp_intake_t **out, const osp_sc_config_t *cfg, osp_queue_t *q,
-                    osp_spool_t *spool, osp_error_t *err) {
+/* The control socket: same directory and mode as the listener. */
+static void open_ctl(osp_intake_t *in, const osp_sc_config_t *cfg) {
+    struct stat st;
+    struct sockaddr_un ca = {.sun_family = AF_UNIX};
+    snprintf(in->ctl_path, sizeof in->ctl_path, "%s.ctl", in->path);
+    in->ctl_fd = -1;
+    if (strlen(in->ctl_path) >= sizeof ca.sun_path ||
+        (lstat(in->ctl_path, &st) == 0 && !S_ISSOCK(st.st_mode)))
+        return;
+    unlink(in->ctl_path);
+    strcpy(ca.sun_path, in->ctl_path);
+    in->ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    mode_t old = umask(0177);
+    if (in->ctl_fd < 0 || bind(in->ctl_fd, (struct sockaddr *)&ca, sizeof ca) != 0 ||
+        chmod(in->ctl_path, cfg->listen_mode) != 0 || listen(in->ctl_fd, 16) != 0) {
+        OSP_LOG(OSP_LL_WARN, "intake", "%s: no control socket: %s", in->ctl_path,
+                strerror(errno));
+        if (in->ctl_fd >= 0)
+            close(in->ctl_fd);
+        in->ctl_fd = -1;
+    } else {
+        struct epoll_event cev = {.events = EPOLLIN, .data.u64 = TAG_CTL};
+        epoll_ctl(in->ep, EPOLL_CTL_ADD, in->ctl_fd, &cev);
+        osp_error_t gerr;
+        if (cfg->listen_group[0] && set_group(in->ctl_path, cfg->listen_group, &gerr))
+            OSP_LOG(OSP_LL_WARN, "intake", "%s", gerr.text);
+    }
+    umask(old);
+}
+
+int osp_intake_open(osp_intake_t **out, const osp_sc_config_t *cfg, osp_flow_t *flow,
+                    osp_error_t *err) {
     const char *path = cfg->listen_socket;
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof a.sun_path)
@@ -336,12 +356,12 @@ int osp_intake_open(osp_intake_t **out, const osp_sc_config_t *cfg, osp_queue_t 
     osp_intake_t *in = calloc(1, sizeof *in);
     if (!in)
         return OSP_ENOMEM;
-    in->q = q;
-    in->spool = spool;
-    in->rings = calloc(MAX_RINGS, sizeof *in->rings);
+    in->flow = flow;
     in->buf = malloc(OSP_HOP_MAX_FRAME + 1);
+    in->chunk = osp_chunk_new(0);
     in->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     in->ep = epoll_create1(EPOLL_CLOEXEC);
+    in->rings = osp_rings_new(in->ep, TAG_RING);
     strcpy(a.sun_path, path);
     strcpy(in->path, path);
     if (cfg->publisher_local) {
@@ -351,7 +371,7 @@ int osp_intake_open(osp_intake_t **out, const osp_sc_config_t *cfg, osp_queue_t 
             snprintf(in->host, sizeof in->host, "localhost");
     }
     int rc = OSP_OK;
-    if (!in->rings || !in->buf || in->lfd < 0 || in->ep < 0) {
+    if (!in->rings || !in->buf || !in->chunk || in->lfd < 0 || in->ep < 0) {
         rc = OSP_ENOMEM;
         goto fail;
     }
@@ -367,40 +387,16 @@ int osp_intake_open(osp_intake_t **out, const osp_sc_config_t *cfg, osp_queue_t 
         goto fail;
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_LISTEN};
     epoll_ctl(in->ep, EPOLL_CTL_ADD, in->lfd, &ev);
-    /* The control socket: same directory and mode as the listener. */
-    snprintf(in->ctl_path, sizeof in->ctl_path, "%s.ctl", path);
-    struct sockaddr_un ca = {.sun_family = AF_UNIX};
-    in->ctl_fd = -1;
-    if (strlen(in->ctl_path) < sizeof ca.sun_path &&
-        (lstat(in->ctl_path, &st) != 0 || S_ISSOCK(st.st_mode))) {
-        unlink(in->ctl_path);
-        strcpy(ca.sun_path, in->ctl_path);
-        in->ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        old = umask(0177);
-        if (in->ctl_fd < 0 || bind(in->ctl_fd, (struct sockaddr *)&ca, sizeof ca) != 0 ||
-            chmod(in->ctl_path, cfg->listen_mode) != 0 || listen(in->ctl_fd, 16) != 0) {
-            OSP_LOG(OSP_LL_WARN, "intake", "%s: no control socket: %s", in->ctl_path,
-                    strerror(errno));
-            if (in->ctl_fd >= 0)
-                close(in->ctl_fd);
-            in->ctl_fd = -1;
-        } else {
-            struct epoll_event cev = {.events = EPOLLIN, .data.u64 = TAG_CTL};
-            epoll_ctl(in->ep, EPOLL_CTL_ADD, in->ctl_fd, &cev);
-            osp_error_t gerr;
-            if (cfg->listen_group[0] && set_group(in->ctl_path, cfg->listen_group, &gerr))
-                OSP_LOG(OSP_LL_WARN, "intake", "%s", gerr.text);
-        }
-        umask(old);
-    }
+    open_ctl(in, cfg);
     *out = in;
     return OSP_OK;
 fail:
     if (in->lfd >= 0)
         close(in->lfd);
+    osp_rings_free(in->rings, NULL, NULL);
     if (in->ep >= 0)
         close(in->ep);
-    free(in->rings);
+    osp_chunk_free(in->chunk);
     free(in->buf);
     free(in);
     return rc;
@@ -415,35 +411,48 @@ static void maybe_log_stats(osp_intake_t *in) {
     if (in->stats_every_ms <= 0 || now_ms() - in->last_stats < in->stats_every_ms)
         return;
     in->last_stats = now_ms();
-    char json[1024];
-    int n = osp_sc_stats_json(json, sizeof json, osp_queue_count(in->q), in->nconns,
-                              in->nrings);
+    char json[2048];
+    int n = osp_sc_stats_json(json, sizeof json, in->flow, in->nconns,
+                              osp_rings_count(in->rings));
     if (n > 0 && json[n - 1] == '\n')
         json[n - 1] = '\0';
     OSP_LOG(OSP_LL_INFO, "stats", "%s", json);
 }
 
+/* ---------------------------------------------------------------- loop */
+
+static bool ring_take(const char *publisher, size_t publisher_len, const char *rec,
+                      size_t len, void *ud) {
+    return take_record(ud, publisher, publisher_len, rec, len);
+}
+
 void osp_intake_run(osp_intake_t *in, int stop_fd) {
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_STOP};
     epoll_ctl(in->ep, EPOLL_CTL_ADD, stop_fd, &ev);
-    bool sleeping = false;
+    double last_record = 0;
     for (;;) {
         maybe_log_stats(in);
-        long drained = drain_rings(in);
+        in->budget = osp_flow_room(in->flow);
+        in->arrival_us = real_us();
+        long drained = in->budget ? osp_rings_drain(in->rings, ring_take, in) : 0;
+        if (drained)
+            last_record = now_ms();
+        set_sockets_paused(in, in->budget < osp_flow_frame_worst());
         int timeout = 1000;
-        if (drained) {
-            usleep(20);
+        bool sleeping = false;
+        if (!in->budget) {
+            timeout = HELD_MS;
+        } else if (drained) {
+            commit(in);
+            usleep(20); /* let a few records gather: no cache-line ping-pong */
             timeout = 0;
-        } else if (in->nrings && now_ms() - in->last_record < IDLE_MS) {
+        } else if (osp_rings_count(in->rings) && now_ms() - last_record < IDLE_MS) {
             timeout = 1;
-        } else if (in->nrings) {
-            /* Quiet: let producers wake us through the eventfds. */
-            bool all = true;
-            for (size_t i = 0; i < in->nrings && all; i++)
-                all = osp__ring_prepare_sleep(&in->rings[i].r);
-            if (!all)
-                timeout = 0;
-            sleeping = all;
+        } else if (osp_rings_count(in->rings)) {
+            /* Quiet: producers wake us through the eventfds; a wake-up lost
+             * to their unfenced check (ring.c) waits SLEEP_MS at most. */
+            sleeping = osp_rings_prepare_sleep(in->rings);
+            timeout = sleeping ? SLEEP_MS : 0;
         }
         if (in->stats_every_ms > 0) { /* wake up for the next stats line */
             double left = in->stats_every_ms - (now_ms() - in->last_stats);
@@ -461,15 +470,13 @@ void osp_intake_run(osp_intake_t *in, int stop_fd) {
         } else {
             n = epoll_wait(in->ep, evs, 64, timeout);
         }
-        if (sleeping) {
-            for (size_t i = 0; i < in->nrings; i++)
-                atomic_store(&in->rings[i].r.hdr->consumer_waiting, 0);
-            sleeping = false;
-        }
+        if (sleeping)
+            osp_rings_wake(in->rings);
         for (int i = 0; i < n; i++) {
             uint64_t tag = evs[i].data.u64;
             switch (tag & 0xff) {
             case TAG_STOP:
+                commit(in);
                 epoll_ctl(in->ep, EPOLL_CTL_DEL, stop_fd, NULL);
                 return;
             case TAG_LISTEN:
@@ -478,48 +485,50 @@ void osp_intake_run(osp_intake_t *in, int stop_fd) {
             case TAG_CTL:
                 serve_stats(in);
                 break;
-            case TAG_RING: {
-                uint64_t v;
-                for (size_t k = 0; k < in->nrings; k++) /* clear the wake-ups */
-                    while (read(in->rings[k].r.event_fd, &v, sizeof v) ==
-                           (ssize_t)sizeof v)
-                        ;
-                in->last_record = now_ms();
+            case TAG_RING:
+                osp_rings_clear_wakeups(in->rings);
+                last_record = now_ms();
                 break;
-            }
             default: {
                 size_t idx = (size_t)(tag >> 8);
-                if (idx < in->nconns)
-                    read_conn(in, idx);
+                if (idx < in->nconns && !in->sockets_paused)
+                    read_conn(in, idx, false);
             }
             }
         }
+        commit(in);
     }
 }
 
 void osp_intake_close(osp_intake_t *in) {
     if (!in)
         return;
-    /* Take what clients sent before the stop: connections still in the
-     * backlog, frames still queued on each connection. */
+    /* Take what clients sent before the stop, whatever the room: frames
+     * still queued on each connection would be lost with the socket. Live
+     * processes' rings stay with them for the next sidecar; orphaned ones
+     * are read out now. */
+    in->budget = SIZE_MAX;
+    in->arrival_us = real_us();
     accept_conns(in);
     close(in->lfd);
     unlink(in->path);
-    while (in->nconns) {
+    for (size_t i = 0; i < in->nconns;) {
         int r;
-        while ((r = read_conn(in, 0)) > 0)
+        while ((r = read_conn(in, i, true)) > 0)
             ;
         if (r == 0)
-            close_conn(in, 0); /* drained; its rings too */
+            i++;
     }
+    osp_rings_free(in->rings, ring_take, in);
+    commit(in);
+    for (size_t i = 0; i < in->nconns; i++)
+        close(in->conns[i].fd);
     if (in->ctl_fd >= 0) {
         close(in->ctl_fd);
         unlink(in->ctl_path);
     }
-    while (in->nrings)
-        drop_ring(in, 0);
     close(in->ep);
-    free(in->rings);
+    osp_chunk_free(in->chunk);
     free(in->buf);
     free(in);
 }

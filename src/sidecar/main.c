@@ -5,10 +5,12 @@
  * notifications, so ceilometer and any oslo listener ingest them unchanged.
  *
  * Threads: this one runs the intake loop (intake.c); the publisher thread
- * owns the AMQP connection (publisher.c). Signals are blocked before any
- * thread starts and read through a signalfd by the loop: TERM/INT stop
- * intake, let the publisher confirm what it can within shutdown_grace, and
- * exit 0.
+ * owns the AMQP connection (publisher.c), or with no broker the store
+ * writer commits into the store (store_writer.c); flow.c is where points
+ * wait between them. Signals are blocked before any thread starts and read
+ * through a signalfd by the loop: TERM/INT stop intake, let the consumer
+ * deliver what it can within shutdown_grace, put what is left on the spool
+ * for the next run, and exit 0.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -28,6 +30,7 @@
 #include "collector.h"
 #include "common/transport_url.h"
 #include "config.h"
+#include "flow.h"
 #include "intake.h"
 #include "log.h"
 #include "publisher.h"
@@ -46,9 +49,9 @@ static const char usage[] =
     "  osprofiler trace show|list. Options override the config file.\n";
 
 /* The counters, as --stats prints them. */
-static void log_stats(const char *why, size_t queued) {
-    char json[1024];
-    int n = osp_sc_stats_json(json, sizeof json, queued, 0, 0);
+static void log_stats(const char *why, osp_flow_t *flow) {
+    char json[2048];
+    int n = osp_sc_stats_json(json, sizeof json, flow, 0, 0);
     if (n > 0 && json[n - 1] == '\n')
         json[n - 1] = '\0';
     OSP_LOG(OSP_LL_NOTICE, "stats", "%s: %s", why, json);
@@ -89,7 +92,7 @@ static int print_stats(const char *listen_socket) {
             close(fd);
         return 1;
     }
-    char buf[2048];
+    char buf[4096];
     ssize_t n, total = 0;
     while ((n = read(fd, buf + total, sizeof buf - 1 - (size_t)total)) > 0)
         total += n;
@@ -106,7 +109,7 @@ static bool same_str(const char *a, const char *b) {
 /* What runs: with a broker the publisher (and the collector when collect
  * is on), without one the store writer. */
 struct parts {
-    osp_queue_t *q;
+    osp_flow_t *flow;
     osp_spool_t *spool;
     osp_publisher_t *pub;
     osp_collector_t *col;
@@ -115,7 +118,7 @@ struct parts {
 
 /* SIGHUP: read the configuration again; an invalid one is refused and the
  * running one stays. The publisher and collector threads restart with the
- * new settings (queued points stay queued); the socket, the spool directory,
+ * new settings (buffered points stay buffered); the socket, the spool directory,
  * the store and broker-or-not need a restart of the process. */
 static void reload(osp_sc_config_t *cfg, const char *file, const osp_sc_overrides_t *ov,
                    const char *level, struct parts *run) {
@@ -145,9 +148,7 @@ static void reload(osp_sc_config_t *cfg, const char *file, const osp_sc_override
             "SIGHUP: listen_socket, listen_mode, spool_dir and store change only with a "
             "restart");
     osp_log_level = level ? osp__log_level_parse(level) : next.log_level;
-    pthread_mutex_lock(&run->q->mu);
-    run->q->limit = (size_t)next.memory_limit;
-    pthread_mutex_unlock(&run->q->mu);
+    osp_flow_set_limit(run->flow, (size_t)next.memory_limit);
     if (run->sw) { /* no broker: nothing else to restart */
         osp_sc_config_free(&next);
         OSP_LOG(OSP_LL_NOTICE, "main", "SIGHUP: configuration reloaded");
@@ -164,7 +165,7 @@ static void reload(osp_sc_config_t *cfg, const char *file, const osp_sc_override
     next.listen_mode = cfg->listen_mode;
     osp_sc_config_free(cfg);
     *cfg = next;
-    if (osp_publisher_start(&run->pub, cfg, run->q, run->spool) != OSP_OK ||
+    if (osp_publisher_start(&run->pub, cfg, run->flow) != OSP_OK ||
         (cfg->collect && osp_collector_start(&run->col, cfg, &err) != OSP_OK)) {
         OSP_LOG(OSP_LL_ERROR, "main",
                 "SIGHUP: cannot restart the publisher or collector; "
@@ -313,22 +314,26 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     int sfd = signalfd(-1, &set, SFD_CLOEXEC);
 
-    osp_queue_t q;
-    osp_queue_init(&q, (size_t)cfg.memory_limit);
-    struct parts run = {.q = &q};
-    if (!direct && cfg.spool_dir[0] &&
+    struct parts run = {0};
+    if (cfg.spool_dir[0] &&
         !(run.spool = osp_spool_open(cfg.spool_dir, (uint64_t)cfg.spool_max_bytes, &err)))
         OSP_LOG(OSP_LL_ERROR, "spool",
-                "%s; running without a disk spool: a broker outage "
-                "longer than memory_limit loses points",
+                "%s; running without a disk spool: beyond memory_limit the services "
+                "hold their points, then drop them (counted)",
                 err.text);
+    run.flow = osp_flow_new((size_t)cfg.memory_limit, run.spool,
+                            direct ? "the store" : "the broker");
+    if (!run.flow) {
+        OSP_LOG(OSP_LL_ERROR, "main", "out of memory");
+        goto fail;
+    }
     osp_intake_t *in;
-    if (osp_intake_open(&in, &cfg, &q, run.spool, &err) != OSP_OK) {
+    if (osp_intake_open(&in, &cfg, run.flow, &err) != OSP_OK) {
         OSP_LOG(OSP_LL_ERROR, "intake", "%s", err.text);
         goto fail;
     }
-    int rc = direct ? osp_store_writer_start(&run.sw, &cfg, &q, &err)
-                    : osp_publisher_start(&run.pub, &cfg, &q, run.spool);
+    int rc = direct ? osp_store_writer_start(&run.sw, &cfg, run.flow, &err)
+                    : osp_publisher_start(&run.pub, &cfg, run.flow);
     if (rc == OSP_OK && cfg.collect) {
         rc = osp_collector_start(&run.col, &cfg, &err);
         if (rc != OSP_OK)
@@ -367,22 +372,23 @@ int main(int argc, char **argv) {
     sd_notify_msg("STOPPING=1");
     osp_intake_close(in);
     osp_collector_stop(run.col);
-    size_t left = run.sw ? osp_store_writer_stop(run.sw, cfg.shutdown_grace)
-                         : osp_publisher_stop(run.pub, cfg.shutdown_grace);
-    if (left) {
-        OSP_STAT_ADD(dropped_shutdown, left);
-        OSP_LOG(OSP_LL_WARN, "main", "%zu points were not %s within the grace period",
-                left, run.sw ? "stored" : "confirmed");
-    }
-    log_stats("exit", osp_queue_count(&q));
+    if (run.sw)
+        osp_store_writer_stop(run.sw, cfg.shutdown_grace);
+    else
+        osp_publisher_stop(run.pub, cfg.shutdown_grace);
+    uint64_t left = osp_flow_spill(run.flow);
+    if (left)
+        OSP_LOG(OSP_LL_WARN, "main", "%llu points were neither %s nor kept on the spool",
+                (unsigned long long)left, run.sw ? "stored" : "confirmed");
+    log_stats("exit", run.flow);
+    osp_flow_free(run.flow);
     osp_spool_close(run.spool);
-    osp_queue_destroy(&q);
     osp_sc_config_free(&cfg);
     close(sfd);
     return 0;
-fail: /* nothing started yet but the queue, the spool and the signalfd */
+fail: /* nothing started yet but the flow, the spool and the signalfd */
+    osp_flow_free(run.flow);
     osp_spool_close(run.spool);
-    osp_queue_destroy(&q);
     osp_sc_config_free(&cfg);
     close(sfd);
     return 1;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * publisher - publishes queued points to RabbitMQ exactly as oslo.messaging's
- * rabbit driver does for notifications (shared/spec/oslo-messaging.md §1-4):
+ * publisher - publishes buffered points to RabbitMQ exactly as oslo.messaging's
+ * rabbit driver does for notifications (docs/oslo-messaging.md):
  * exchange <control_exchange> (topic), queue and binding "<topic>.info" with
  * the durable/auto_delete/arguments oslo derives from its options, then
  * confirm.select and basic.publish with properties 0xf800.
@@ -11,9 +11,10 @@
  * never waits for it). Confirms are windowed: up to confirm_window messages
  * are unconfirmed at once, instead of oslo's one round trip per message.
  *
- * Delivery is at least once: a message leaves memory only when every topic's
- * copy is acked; on a connection loss everything unconfirmed goes back to
- * the front of the queue and is published again after reconnecting. Hosts of
+ * Delivery is at least once: a message is delivered (flow.c frees it, and
+ * its spool entry) only when every topic's copy is acked; on a connection
+ * loss everything unconfirmed goes back to the front and is published again
+ * after reconnecting. Hosts of
  * the transport_url are tried in turn, with rabbit_retry_interval growing by
  * rabbit_retry_backoff up to rabbit_interval_max between full rounds.
  */
@@ -23,6 +24,7 @@
 #include <malloc.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -50,13 +52,10 @@ struct inflight {
 struct osp_publisher {
     const osp_sc_config_t *cfg;
     osp_transport_url_t url;
-    osp_queue_t *q;
-    osp_spool_t *spool;
+    osp_flow_t *flow;
     pthread_t thread;
     atomic_bool stop;
-    bool final;            /* shutting down (spool what is left), not reloading */
     double grace_deadline; /* monotonic seconds, set by stop */
-    size_t left;           /* points not published at exit */
     amqp_connection_state_t conn;
     size_t host;    /* index of the host in use or to try next */
     uint64_t freed; /* messages freed since the last malloc_trim */
@@ -81,6 +80,7 @@ void osp_publisher_current(osp_publisher_t *p, char *out, size_t len) {
 
 static void disconnect(osp_publisher_t *p) {
     atomic_store(&osp_sc_stats.connected, false);
+    osp_flow_sink(p->flow, false);
     if (!p->conn)
         return;
     amqp_connection_close(p->conn, AMQP_REPLY_SUCCESS);
@@ -89,7 +89,7 @@ static void disconnect(osp_publisher_t *p) {
     set_current(p, "");
 }
 
-/* Everything unconfirmed goes back to the front of the queue, in order. */
+/* Everything unconfirmed goes back to the front, in order. */
 static void requeue_inflight(osp_publisher_t *p) {
     osp_msg_t *head = NULL, **tail = &head;
     for (size_t i = 0; i < p->fl_count; i++) {
@@ -102,7 +102,7 @@ static void requeue_inflight(osp_publisher_t *p) {
     }
     *tail = NULL;
     p->fl_head = p->fl_count = 0;
-    osp_queue_push_front(p->q, head);
+    osp_flow_return(p->flow, head);
 }
 
 static amqp_table_t queue_arguments(const osp_sc_config_t *c, amqp_table_entry_t *e) {
@@ -180,6 +180,7 @@ static bool connect_any(osp_publisher_t *p) {
             snprintf(cur, sizeof cur, "%s:%d", h->host, h->port);
             set_current(p, cur);
             atomic_store(&osp_sc_stats.connected, true);
+            osp_flow_sink(p->flow, true);
             OSP_STAT_ADD(reconnects, 1);
             OSP_LOG(OSP_LL_NOTICE, "publisher", "connected to %s (exchange %s)", cur,
                     p->cfg->control_exchange);
@@ -246,9 +247,7 @@ static void settle(osp_publisher_t *p, uint64_t tag, bool multiple) {
         struct inflight *e = &p->fl[p->fl_head];
         OSP_STAT_ADD(confirmed, 1);
         if (--e->m->acks_left == 0) {
-            if (p->spool)
-                osp_spool_done(p->spool, e->m); /* may delete its segment */
-            osp_msg_free(e->m);
+            osp_flow_delivered(p->flow, e->m); /* may delete its spool segment */
             p->freed++;
         }
         e->m = NULL;
@@ -309,12 +308,18 @@ static void wait_io(osp_publisher_t *p, int timeout_ms) {
     if (amqp_frames_enqueued(p->conn) || amqp_data_in_buffer(p->conn))
         return;
     struct pollfd fds[2] = {{amqp_get_sockfd(p->conn), POLLIN, 0},
-                            {p->q->wake_fd, POLLIN, 0}};
+                            {osp_flow_wake_fd(p->flow), POLLIN, 0}};
     if (poll(fds, 2, timeout_ms) > 0 && (fds[1].revents & POLLIN)) {
         uint64_t v;
-        ssize_t r = read(p->q->wake_fd, &v, sizeof v);
+        ssize_t r = read(fds[1].fd, &v, sizeof v);
         (void)r;
     }
+}
+
+/* Stopping: done when everything was confirmed, or nothing can be. */
+static bool done_stopping(osp_publisher_t *p) {
+    return osp_sc_mono() >= p->grace_deadline ||
+           (p->fl_count == 0 && (!p->conn || osp_flow_waiting(p->flow) == 0));
 }
 
 static void *run(void *arg) {
@@ -325,10 +330,7 @@ static void *run(void *arg) {
     if (window_points == 0)
         window_points = 1;
     for (;;) {
-        bool stopping = atomic_load(&p->stop);
-        if (stopping && (osp_sc_mono() >= p->grace_deadline ||
-                         (osp_queue_count(p->q) == 0 && p->fl_count == 0 &&
-                          (!p->spool || !p->conn || osp_spool_pending(p->spool) == 0))))
+        if (atomic_load(&p->stop) && done_stopping(p))
             break;
         if (!p->conn) {
             if (connect_any(p)) {
@@ -338,13 +340,8 @@ static void *run(void *arg) {
             double until = osp_sc_mono() + backoff;
             OSP_LOG(OSP_LL_WARN, "publisher", "no broker reachable; retrying in %.1f s",
                     backoff);
-            /* Stopping with nothing queued: no reason to wait for a broker. */
-            while (osp_sc_mono() < until) {
-                if (atomic_load(&p->stop) &&
-                    (osp_sc_mono() >= p->grace_deadline || osp_queue_count(p->q) == 0))
-                    break;
+            while (osp_sc_mono() < until && !(atomic_load(&p->stop) && done_stopping(p)))
                 usleep(50000);
-            }
             backoff = fmin(backoff * c->retry_backoff, c->interval_max);
             continue;
         }
@@ -353,10 +350,7 @@ static void *run(void *arg) {
                           : 0;
         bool ok = true, sent = false;
         if (room) {
-            /* Memory first (older), then the spool. */
-            osp_msg_t *batch = osp_queue_pop(p->q, room, 0);
-            if (!batch && p->spool && osp_spool_pending(p->spool) > 0)
-                batch = osp_spool_read(p->spool, room);
+            osp_msg_t *batch = osp_flow_pop(p->flow, room, 0);
             sent = batch != NULL;
             while (batch && ok) {
                 osp_msg_t *m = batch;
@@ -365,7 +359,7 @@ static void *run(void *arg) {
                 ok = publish(p, m);
             }
             /* Not sent: back to the front, behind what requeue_inflight adds. */
-            osp_queue_push_front(p->q, batch);
+            osp_flow_return(p->flow, batch);
         }
         if (ok && !sent && p->fl_count == 0 && p->freed > 10000) {
             /* A burst is over: give its memory back to the system, or the
@@ -385,25 +379,11 @@ static void *run(void *arg) {
     }
     requeue_inflight(p);
     disconnect(p);
-    if (!p->final)
-        return NULL; /* a reload: the next publisher takes the queue */
-    /* What memory still holds goes to disk for the next run; points read
-     * from the spool are still in their segments and are simply left there. */
-    size_t lost = 0;
-    for (osp_msg_t *m = osp_queue_pop(p->q, SIZE_MAX, 0), *n; m; m = n) {
-        n = m->next;
-        if (!m->spool_seg && !(p->spool && osp_spool_append(p->spool, m)))
-            lost++;
-        else if (!m->spool_seg)
-            OSP_STAT_ADD(spooled, 1);
-        osp_msg_free(m);
-    }
-    p->left = lost;
     return NULL;
 }
 
-int osp_publisher_start(osp_publisher_t **out, const osp_sc_config_t *cfg, osp_queue_t *q,
-                        osp_spool_t *spool) {
+int osp_publisher_start(osp_publisher_t **out, const osp_sc_config_t *cfg,
+                        osp_flow_t *flow) {
     osp_publisher_t *p = calloc(1, sizeof *p);
     if (!p)
         return OSP_ENOMEM;
@@ -415,8 +395,7 @@ int osp_publisher_start(osp_publisher_t **out, const osp_sc_config_t *cfg, osp_q
         return rc;
     }
     p->cfg = cfg;
-    p->q = q;
-    p->spool = spool;
+    p->flow = flow;
     p->fl_cap = (size_t)cfg->confirm_window + cfg->ntopics;
     p->fl = calloc(p->fl_cap, sizeof *p->fl);
     pthread_mutex_init(&p->cur_mu, NULL);
@@ -430,23 +409,18 @@ int osp_publisher_start(osp_publisher_t **out, const osp_sc_config_t *cfg, osp_q
     return OSP_OK;
 }
 
-static size_t stop(osp_publisher_t *p, double grace, bool final) {
+static void stop(osp_publisher_t *p, double grace, bool final) {
     p->grace_deadline = osp_sc_mono() + grace;
-    p->final = final;
     atomic_store(&p->stop, true);
     if (final)
-        osp_queue_close(p->q);
+        osp_flow_close(p->flow);
     pthread_join(p->thread, NULL);
-    size_t left = p->left;
     osp__transport_url_free(&p->url);
     free(p->fl);
     pthread_mutex_destroy(&p->cur_mu);
     free(p);
-    return left;
 }
 
-size_t osp_publisher_stop(osp_publisher_t *p, double grace) {
-    return stop(p, grace, true);
-}
+void osp_publisher_stop(osp_publisher_t *p, double grace) { stop(p, grace, true); }
 
 void osp_publisher_restart_stop(osp_publisher_t *p) { stop(p, 0, false); }

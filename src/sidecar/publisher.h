@@ -6,20 +6,19 @@
 #include <stdbool.h>
 
 #include "config.h"
-#include "queue.h"
-#include "spool.h"
+#include "flow.h"
 
 typedef struct osp_publisher osp_publisher_t;
 
 /* Starts the thread; connecting happens there (a broker that is down does not
  * stop the sidecar from starting). */
-int osp_publisher_start(osp_publisher_t **out, const osp_sc_config_t *cfg, osp_queue_t *q,
-                        osp_spool_t *spool);
-/* Stop: publish what can be confirmed within grace seconds; what is left in
- * memory goes to the spool (if any). Returns the points lost. */
-size_t osp_publisher_stop(osp_publisher_t *p, double grace);
-/* Stop at once for a reload: unconfirmed points go back to the queue, which
- * stays open for the next publisher. */
+int osp_publisher_start(osp_publisher_t **out, const osp_sc_config_t *cfg,
+                        osp_flow_t *flow);
+/* Stop: publish what can be confirmed within grace seconds; unconfirmed
+ * points go back to the flow (the caller spills what is left). */
+void osp_publisher_stop(osp_publisher_t *p, double grace);
+/* Stop at once for a reload: unconfirmed points go back to the flow, for
+ * the next publisher. */
 void osp_publisher_restart_stop(osp_publisher_t *p);
 /* "host:port" of the current broker, or "" (for stats). */
 void osp_publisher_current(osp_publisher_t *p, char *out, size_t len);

@@ -1,50 +1,34 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* queue - trace points waiting for the broker: a byte-bounded FIFO between
- * the intake (loop thread) and the publisher thread. */
+/* queue - buffered points in memory: a FIFO of chunks (entry.h) between the
+ * intake (loop thread) and the consumer thread (publisher or store writer).
+ * How much it may hold is flow.c's decision, not the queue's. */
 #ifndef OSP_SIDECAR_QUEUE_H
 #define OSP_SIDECAR_QUEUE_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct osp_msg {
-    struct osp_msg *next;
-    char message_id[37]; /* one per point, the same for every topic (oslo) */
-    char timestamp[27];  /* str(utcnow()) when the point arrived */
-    char *publisher;     /* publisher_id */
-    char *event_type;    /* profiler.<service> */
-    unsigned acks_left;  /* publisher: topics not yet confirmed */
-    uint64_t spool_seg;  /* segment it was read from, 0 if it never hit disk */
-    size_t len;
-    char payload[]; /* the point's JSON text, as the sender wrote it */
-} osp_msg_t;
+#include "entry.h"
 
-typedef struct osp_queue {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    osp_msg_t *head, *tail;
-    size_t bytes, count, limit;
-    bool closed;
-    int wake_fd; /* eventfd: readable once the queue turned non-empty */
-} osp_queue_t;
+typedef struct osp_queue osp_queue_t;
 
-osp_msg_t *osp_msg_new(const char *payload, size_t len, const char *publisher,
-                       size_t publisher_len, const char *service);
-void osp_msg_free(osp_msg_t *m);
-/* Size a message is charged against the limit. */
-size_t osp_msg_cost(const osp_msg_t *m);
-
-void osp_queue_init(osp_queue_t *q, size_t limit);
-void osp_queue_destroy(osp_queue_t *q);
-/* false (message not taken) when the limit would be exceeded. */
-bool osp_queue_push(osp_queue_t *q, osp_msg_t *m);
-/* Put messages back at the front (unconfirmed after a reconnect). */
-void osp_queue_push_front(osp_queue_t *q, osp_msg_t *list);
-/* Up to max messages as a list; waits up to timeout_ms for the first. */
-osp_msg_t *osp_queue_pop(osp_queue_t *q, size_t max, int timeout_ms);
-size_t osp_queue_count(osp_queue_t *q);
+osp_queue_t *osp_queue_new(void);
+void osp_queue_free(osp_queue_t *q); /* and the chunks it holds */
+/* Append c's entries. Small ones are copied into the last chunk (c stays
+ * the caller's, emptied: returns false); otherwise c itself is linked in
+ * (returns true: the queue owns it now). */
+bool osp_queue_put(osp_queue_t *q, osp_chunk_t *c);
+/* The oldest chunk, waiting up to timeout_ms for one; NULL if none. */
+osp_chunk_t *osp_queue_take(osp_queue_t *q, int timeout_ms);
+/* Put a chunk back at the front (the consumer stops: it is not taken). */
+void osp_queue_untake(osp_queue_t *q, osp_chunk_t *c);
+size_t osp_queue_bytes(osp_queue_t *q);
+uint64_t osp_queue_count(osp_queue_t *q); /* entries */
+/* An eventfd, readable once the queue turned non-empty (poll it beside a
+ * socket); the consumer reads it to clear. */
+int osp_queue_wake_fd(osp_queue_t *q);
+/* Wake every waiter now (stopping). */
 void osp_queue_close(osp_queue_t *q);
 
 #endif

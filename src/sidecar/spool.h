@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* spool - points on disk while the broker is down or slow, replayed in order
- * and deleted only after the broker confirmed them. */
+/* spool - buffered points on disk, while the broker or store cannot take
+ * them or memory is half full; replayed in order and deleted only once
+ * delivered. */
 #ifndef OSP_SIDECAR_SPOOL_H
 #define OSP_SIDECAR_SPOOL_H
 
@@ -10,7 +11,7 @@
 
 #include <osprofiler/osprofiler.h>
 
-#include "queue.h"
+#include "entry.h"
 
 typedef struct osp_spool osp_spool_t;
 
@@ -18,16 +19,22 @@ typedef struct osp_spool osp_spool_t;
  * pick up the segments a previous run left. NULL with err on failure. */
 osp_spool_t *osp_spool_open(const char *dir, uint64_t max_bytes, osp_error_t *err);
 void osp_spool_close(osp_spool_t *s);
-/* Append a point (intake thread). false: the disk refused (logged once). */
-bool osp_spool_append(osp_spool_t *s, const osp_msg_t *m);
-/* Records written and not yet handed out for publishing. */
+/* Append a chunk's entries as one block (intake thread). OSP_OK, OSP_ETOOBIG
+ * when spool_max_bytes would be exceeded, or -errno when the disk refused
+ * (logged once until it works again). */
+int osp_spool_append(osp_spool_t *s, const osp_chunk_t *c);
+/* Bytes that can still be appended before spool_max_bytes. */
+uint64_t osp_spool_room(osp_spool_t *s);
+/* The last append failed (the disk refused); room is 0 for a while. */
+bool osp_spool_failing(osp_spool_t *s);
+/* Entries written and not yet read back for delivery. */
 uint64_t osp_spool_pending(osp_spool_t *s);
-/* Up to max records, oldest first, as messages tagged with their segment
- * (publisher thread). */
-osp_msg_t *osp_spool_read(osp_spool_t *s, size_t max);
-/* The broker confirmed (or gave up on) a message read from the spool. */
-void osp_spool_done(osp_spool_t *s, const osp_msg_t *m);
-/* Counters for stats: segments dropped by spool_max_bytes, corrupt records. */
-uint64_t osp_spool_dropped(osp_spool_t *s);
+/* Bytes on disk. */
+uint64_t osp_spool_bytes(osp_spool_t *s);
+/* The oldest unread block as a chunk tagged with its segment (consumer
+ * thread); NULL when none. Unreadable data is counted via *lost. */
+osp_chunk_t *osp_spool_read(osp_spool_t *s, uint64_t *lost);
+/* n entries read from segment seg were delivered (or dropped for good). */
+void osp_spool_done(osp_spool_t *s, uint64_t seg, uint64_t n);
 
 #endif

@@ -7,24 +7,33 @@
 
 osp_sc_stats_t osp_sc_stats;
 
-int osp_sc_stats_json(char *out, size_t len, size_t queued, size_t connections,
+int osp_sc_stats_json(char *out, size_t len, osp_flow_t *flow, size_t connections,
                       size_t rings) {
+    osp_flow_state_t fs = {0};
+    if (flow)
+        osp_flow_state(flow, &fs);
 #define U(f) (unsigned long long)atomic_load(&osp_sc_stats.f)
     int n = snprintf(
         out, len,
-        "{\"received\": %llu, \"published\": %llu, \"confirmed\": %llu, \"nacked\": "
-        "%llu, "
-        "\"spooled\": %llu, \"stored\": %llu, \"collected\": %llu, \"dropped\": "
-        "{\"invalid\": %llu, \"memory\": %llu, \"shutdown\": %llu, \"spool\": %llu, "
-        "\"collect_invalid\": %llu}, \"publisher_replaced\": %llu, \"reconnects\": %llu, "
-        "\"connected\": %s, "
-        "\"queued\": %zu, \"connections\": %zu, \"rings\": %zu, \"rings_attached\": "
-        "%llu}\n",
-        U(received), U(published), U(confirmed), U(nacked), U(spooled), U(stored),
-        U(collected), U(dropped_invalid), U(dropped_memory), U(dropped_shutdown),
-        U(dropped_spool), U(collect_invalid), U(publisher_replaced), U(reconnects),
-        atomic_load(&osp_sc_stats.connected) ? "true" : "false", queued, connections,
-        rings, U(rings));
+        "{\"received\": %llu, \"delivered\": %llu, \"published\": %llu, \"confirmed\": "
+        "%llu, \"nacked\": %llu, \"spooled\": %llu, \"stored\": %llu, \"collected\": %llu, "
+        "\"dropped\": {\"invalid\": %llu, \"spool\": %llu, \"shutdown\": %llu, "
+        "\"nomem\": %llu, \"collect_invalid\": %llu}, \"bad_frames\": %llu, "
+        "\"memory\": {\"points\": %llu, \"bytes\": %llu}, "
+        "\"spool\": {\"points\": %llu, \"bytes\": %llu}, "
+        "\"holding_back\": %s, \"hold_backs\": %llu, "
+        "\"publisher_replaced\": %llu, \"reconnects\": %llu, \"connected\": %s, "
+        "\"queued\": %llu, \"connections\": %zu, \"rings\": %zu, \"rings_attached\": "
+        "%llu, \"rings_refused\": %llu}\n",
+        U(received), U(delivered), U(published), U(confirmed), U(nacked), U(spooled),
+        U(stored), U(collected), U(dropped_invalid), U(dropped_spool), U(dropped_shutdown),
+        U(dropped_nomem), U(collect_invalid), U(bad_frames), (unsigned long long)fs.memory_points,
+        (unsigned long long)fs.memory_bytes, (unsigned long long)fs.spool_points,
+        (unsigned long long)fs.spool_bytes, fs.holding_back ? "true" : "false",
+        (unsigned long long)fs.hold_backs, U(publisher_replaced), U(reconnects),
+        atomic_load(&osp_sc_stats.connected) ? "true" : "false",
+        (unsigned long long)(fs.memory_points + fs.spool_points), connections, rings,
+        U(rings), U(rings_refused));
 #undef U
     return n < 0 ? 0 : (n >= (int)len ? (int)len - 1 : n);
 }

@@ -8,17 +8,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "flow.h"
+
 typedef struct osp_sc_stats {
-    atomic_uint_fast64_t received;         /* valid points taken in */
-    atomic_uint_fast64_t published;        /* basic.publish sent (per topic) */
-    atomic_uint_fast64_t confirmed;        /* basic.ack received (per topic) */
-    atomic_uint_fast64_t nacked;           /* basic.nack: republished */
-    atomic_uint_fast64_t dropped_invalid;  /* malformed frames or points */
-    atomic_uint_fast64_t dropped_memory;   /* memory_limit reached */
-    atomic_uint_fast64_t dropped_shutdown; /* still queued when the grace ended */
-    atomic_uint_fast64_t dropped_spool;    /* spool_max_bytes, corrupt records */
+    atomic_uint_fast64_t received;  /* points taken from services (valid or not) */
+    atomic_uint_fast64_t delivered; /* confirmed on every topic, or committed */
+    atomic_uint_fast64_t published; /* basic.publish sent (per topic) */
+    atomic_uint_fast64_t confirmed; /* basic.ack received (per topic) */
+    atomic_uint_fast64_t nacked;    /* basic.nack: republished */
+    /* drops, counted by flow.c only */
+    atomic_uint_fast64_t dropped_invalid;  /* not a trace point Python reads */
+    atomic_uint_fast64_t dropped_shutdown; /* at exit, neither memory nor spool kept it */
+    atomic_uint_fast64_t dropped_spool;    /* unreadable spool data */
+    atomic_uint_fast64_t dropped_nomem;    /* no memory for a point taken from a frame */
+    atomic_uint_fast64_t bad_frames;       /* frames refused whole (bad header, too big) */
     atomic_uint_fast64_t reconnects;
     atomic_uint_fast64_t rings;           /* shared rings attached so far */
+    atomic_uint_fast64_t rings_refused;   /* ring registrations refused */
     atomic_uint_fast64_t spooled;         /* points written to the disk spool */
     atomic_uint_fast64_t stored;          /* points committed to the store (no broker) */
     atomic_uint_fast64_t collected;       /* broker messages committed and acked */
@@ -29,10 +35,12 @@ typedef struct osp_sc_stats {
 
 extern osp_sc_stats_t osp_sc_stats;
 
-/* The counters as one JSON line (with '\n'); returns its length. */
-int osp_sc_stats_json(char *out, size_t len, size_t queued, size_t connections,
+/* The counters as one JSON line (with '\n'); returns its length. flow may
+ * be NULL (no buffers to report). */
+int osp_sc_stats_json(char *out, size_t len, osp_flow_t *flow, size_t connections,
                       size_t rings);
 
+/* Returns the value before the addition. */
 #define OSP_STAT_ADD(field, n)                                                           \
     atomic_fetch_add_explicit(&osp_sc_stats.field, (n), memory_order_relaxed)
 

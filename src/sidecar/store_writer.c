@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * store_writer - queue -> store, in batches of one transaction each.
+ * store_writer - buffered points -> store, a batch per transaction.
  *
- * The store is a local file (or a Redis next door), so there is no disk
- * spool here: when a commit fails the batch goes back to the front of the
- * queue and is retried with backoff; the queue's memory_limit bounds what
- * waits, and the intake counts what it cannot take.
+ * A batch is whatever waits, up to BATCH points: under load each commit
+ * (one fsync with synchronous=FULL) carries thousands of points, at a
+ * trickle a point is committed at once. Fields are read from the payload
+ * text in one pass (no jansson tree). When a commit fails the batch goes
+ * back to the front, the flow is told the store is down (new points go to
+ * the spool meanwhile) and the commit is retried with backoff.
  */
 #include "store_writer.h"
 
@@ -17,41 +19,46 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "common/errors.h"
 #include "log.h"
 #include "stats.h"
 #include "store/store.h"
 
-#define BATCH 512
+#define BATCH 4096
 
 struct osp_store_writer {
     const osp_sc_config_t *cfg;
-    osp_queue_t *q;
+    osp_flow_t *flow;
     osp_store_t *store;
     pthread_t thread;
     atomic_bool stop;
     double deadline;
-    size_t left;
+    osp_store_msg_t msgs[BATCH];
+    osp_buf_t strings[BATCH]; /* each message's decoded fields */
 };
 
-/* Commit a batch. false (batch kept) when the store refused it. */
-static bool commit(osp_store_writer_t *w, osp_msg_t *batch) {
-    osp_store_msg_t msgs[BATCH] = {0};
-    json_t *parsed[BATCH];
+/* Commit a batch. false (batch kept) when the store refused it. Messages
+ * that are no trace point are dropped (counted) and unlinked from *list. */
+static bool commit(osp_store_writer_t *w, osp_msg_t **list) {
     size_t n = 0;
-    for (osp_msg_t *m = batch; m && n < BATCH; m = m->next) {
-        /* the intake checked the text; jansson alone refuses NaN/Infinity */
-        json_t *p = json_loadb(m->payload, m->len, JSON_ALLOW_NUL, NULL);
-        if (!p || !osp_store_msg_from_json(p, m->payload, m->len, &msgs[n])) {
-            json_decref(p);
-            OSP_STAT_ADD(dropped_invalid, 1);
+    osp_error_t err;
+    for (osp_msg_t **pm = list; *pm;) {
+        osp_msg_t *m = *pm;
+        int rc = osp_store_msg_from_text(m->payload, m->len, &w->msgs[n], &w->strings[n],
+                                         &err);
+        if (rc != OSP_OK) {
+            /* converted from a checked entry: cannot happen but for memory */
+            *pm = m->next;
+            m->next = NULL;
+            osp_flow_discard(w->flow, m,
+                             rc == OSP_ENOMEM ? OSP_FLOW_DROP_NOMEM : OSP_FLOW_DROP_INVALID,
+                             err.text);
             continue;
         }
-        parsed[n++] = p;
+        n++;
+        pm = &m->next;
     }
-    osp_error_t err;
-    int rc = osp_store_put(w->store, msgs, n, &err);
-    for (size_t i = 0; i < n; i++)
-        json_decref(parsed[i]);
+    int rc = osp_store_put(w->store, w->msgs, n, &err);
     if (rc != OSP_OK) {
         OSP_LOG(OSP_LL_ERROR, "store", "%s; retrying", err.text);
         return false;
@@ -60,50 +67,45 @@ static bool commit(osp_store_writer_t *w, osp_msg_t *batch) {
     return true;
 }
 
-static void free_list(osp_msg_t *m) {
-    while (m) {
-        osp_msg_t *n = m->next;
-        osp_msg_free(m);
-        m = n;
-    }
-}
-
 static void *run(void *arg) {
     osp_store_writer_t *w = arg;
     double backoff = w->cfg->retry_interval;
     for (;;) {
         if (atomic_load(&w->stop) &&
-            (osp_sc_mono() >= w->deadline || osp_queue_count(w->q) == 0))
+            (osp_sc_mono() >= w->deadline || osp_flow_waiting(w->flow) == 0))
             break;
-        osp_msg_t *batch = osp_queue_pop(w->q, BATCH, 100);
+        osp_msg_t *batch = osp_flow_pop(w->flow, BATCH, 100);
         if (!batch)
             continue;
-        if (commit(w, batch)) {
-            free_list(batch);
+        if (commit(w, &batch)) {
+            for (osp_msg_t *m = batch, *n; m; m = n) {
+                n = m->next;
+                osp_flow_delivered(w->flow, m);
+            }
+            if (!osp_flow_sink_up(w->flow))
+                OSP_LOG(OSP_LL_NOTICE, "store", "committing again");
+            osp_flow_sink(w->flow, true);
             backoff = w->cfg->retry_interval;
             continue;
         }
-        osp_queue_push_front(w->q, batch);
+        osp_flow_return(w->flow, batch);
+        osp_flow_sink(w->flow, false); /* new points to the spool meanwhile */
         double until = osp_sc_mono() + backoff;
         while (osp_sc_mono() < until &&
                !(atomic_load(&w->stop) && osp_sc_mono() >= w->deadline))
             usleep(50000);
         backoff = fmin(backoff * w->cfg->retry_backoff, w->cfg->interval_max);
     }
-    osp_msg_t *rest = osp_queue_pop(w->q, SIZE_MAX, 0);
-    for (osp_msg_t *m = rest; m; m = m->next)
-        w->left++;
-    free_list(rest);
     return NULL;
 }
 
 int osp_store_writer_start(osp_store_writer_t **out, const osp_sc_config_t *cfg,
-                           osp_queue_t *q, osp_error_t *err) {
+                           osp_flow_t *flow, osp_error_t *err) {
     osp_store_writer_t *w = calloc(1, sizeof *w);
     if (!w)
         return OSP_ENOMEM;
     w->cfg = cfg;
-    w->q = q;
+    w->flow = flow;
     int rc = osp_store_open(cfg->store,
                             OSP_STORE_WRITE |
                                 (cfg->filter_error_trace ? OSP_STORE_ERROR_INDEX : 0),
@@ -115,17 +117,18 @@ int osp_store_writer_start(osp_store_writer_t **out, const osp_sc_config_t *cfg,
         free(w);
         return rc;
     }
-    atomic_store(&osp_sc_stats.connected, true); /* the intake queues, never spools */
+    atomic_store(&osp_sc_stats.connected, true);
     *out = w;
     return OSP_OK;
 }
 
-size_t osp_store_writer_stop(osp_store_writer_t *w, double grace) {
+void osp_store_writer_stop(osp_store_writer_t *w, double grace) {
     w->deadline = osp_sc_mono() + grace;
     atomic_store(&w->stop, true);
+    osp_flow_close(w->flow);
     pthread_join(w->thread, NULL);
-    size_t left = w->left;
     osp_store_close(w->store);
+    for (size_t i = 0; i < BATCH; i++)
+        osp__buf_free(&w->strings[i]);
     free(w);
-    return left;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_spool - a segment file a previous run left (torn, corrupt, forged):
- * the sidecar opens its spool, replays every readable record and must
- * neither crash nor hand out a record that fails its checks. */
+ * the sidecar opens its spool, reads every readable block, turns each entry
+ * into a message, and must neither crash nor hand out a payload that is not
+ * a trace point Python reads. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,8 @@
 
 #include "fuzz_tmpdir.h"
 
+#include "common/point.h"
+#include "sidecar/entry.h"
 #include "sidecar/spool.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -31,18 +34,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     osp_spool_t *s = osp_spool_open(dir, 1 << 30, &err);
     if (!s)
         return 0;
-    osp_msg_t *m;
-    while ((m = osp_spool_read(s, 64))) {
-        while (m) {
-            osp_msg_t *next = m->next;
-            if (!m->publisher || !m->event_type)
-                abort();
-            osp_spool_done(s, m);
+    osp_buf_t scratch = OSP_BUF_INIT;
+    osp_chunk_t *c;
+    uint64_t lost;
+    while ((c = osp_spool_read(s, &lost))) {
+        osp_entry_t e;
+        uint64_t n = 0;
+        while (osp_chunk_next(c, &e)) {
+            n++;
+            osp_msg_t *m = osp_msg_from_entry(&e, &scratch, &err);
+            if (!m)
+                continue;
+            osp_point_view_t v;
+            if (!m->publisher || !m->event_type ||
+                osp__point_scan(m->payload, m->len, &v, &err) != OSP_OK)
+                abort(); /* a payload ceilometer could not read */
             osp_msg_free(m);
-            m = next;
         }
+        osp_spool_done(s, c->spool_seg, n);
+        osp_chunk_free(c);
     }
+    osp__buf_free(&scratch);
     osp_spool_close(s);
     unlink(path); /* whatever the spool left of it */
+    char lock[128];
+    snprintf(lock, sizeof lock, "%s/lock", dir);
+    unlink(lock);
     return 0;
 }

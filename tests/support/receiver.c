@@ -2,7 +2,9 @@
 /*
  * receiver - test stand-in for the sidecar's intake: accepts connections on a
  * SOCK_SEQPACKET socket and decodes frames with the same hop decoder the
- * sidecar uses. Can be paused to simulate a stalled sidecar.
+ * sidecar uses; binary point records (rings, binary frames) are kept as the
+ * JSON payload the sidecar would send. Can be paused to simulate a stalled
+ * sidecar.
  */
 #include "receiver.h"
 
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include "common/hop.h"
+#include "common/record.h"
 #include "common/ring.h"
 
 #define MAX_CONN  64
@@ -46,18 +49,33 @@ struct rx {
     char path[108];
 };
 
-static void on_ring_record(const char *rec, size_t len, void *ud) {
+/* A binary record as the JSON payload (NULL and counted bad if invalid). */
+static json_t *record_json(rx_t *r, const char *rec, size_t len) {
+    osp_rec_t pr;
+    osp_error_t err;
+    osp_buf_t b = OSP_BUF_INIT;
+    json_t *out = NULL;
+    if (osp__rec_read(rec, len, &pr, &err) == OSP_OK &&
+        osp__rec_to_json(&pr, &b, &err) == OSP_OK)
+        out = json_stringn(b.data, b.len);
+    else
+        atomic_fetch_add(&r->bad, 1);
+    osp__buf_free(&b);
+    return out;
+}
+
+static bool on_ring_record(const char *rec, size_t len, void *ud) {
     rx_t *r = ud;
-    size_t n = len;
-    if (n && rec[n - 1] == '\n')
-        n--;
     if (r->keep) {
+        json_t *j = record_json(r, rec, len);
         pthread_mutex_lock(&r->mu);
-        json_array_append_new(r->records, json_stringn(rec, n));
+        if (j)
+            json_array_append_new(r->records, j);
         pthread_mutex_unlock(&r->mu);
     }
     atomic_fetch_add(&r->count, 1);
     atomic_fetch_add(&r->ring_records, 1);
+    return true;
 }
 
 /* Drain every ring; drop the ones whose producer is done or corrupt, and
@@ -67,11 +85,11 @@ static long drain_rings(rx_t *r, int closed_conn) {
     for (size_t i = 0; i < r->nrings;) {
         struct rx_ring *g = &r->rings[i];
         bool closed = osp__ring_closed(&g->ring);
-        long n = osp__ring_drain(&g->ring, on_ring_record, r);
+        long n = osp__ring_drain(&g->ring, (size_t)-1, on_ring_record, r);
         total += n > 0 ? n : 0;
         if (n < 0 || closed || g->conn == closed_conn) {
             if (!closed && g->conn == closed_conn)
-                osp__ring_drain(&g->ring, on_ring_record, r);
+                osp__ring_drain(&g->ring, (size_t)-1, on_ring_record, r);
             osp__ring_destroy(&g->ring, false);
             r->rings[i] = r->rings[--r->nrings];
             continue;
@@ -112,8 +130,12 @@ static void handle_frame(rx_t *r, int conn, const char *buf, size_t len, int *fd
     json_array_append_new(r->publishers, json_stringn(f.publisher, f.publisher_len));
     while ((rc = osp__hop_next(&f, &rec, &n)) == 1) {
         got++;
-        if (r->keep)
-            json_array_append_new(r->records, json_stringn(rec, n));
+        if (!r->keep)
+            continue;
+        json_t *j = f.flags & OSP_HOP_FLAG_BINARY ? record_json(r, rec, n)
+                                                  : json_stringn(rec, n);
+        if (j)
+            json_array_append_new(r->records, j);
     }
     pthread_mutex_unlock(&r->mu);
     if (rc < 0)

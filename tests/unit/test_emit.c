@@ -97,9 +97,16 @@ static void emit__burst_from_four_threads_loses_nothing(void **state) {
     for (int i = 0; i < BURST_THREADS; i++)
         pthread_join(t[i], NULL);
     size_t total = BURST_THREADS * BURST_POINTS;
-    assert_true(rx_wait_count(rx, total, 20000));
+    bool all = rx_wait_count(rx, total, 20000);
     osp_stats_t st;
     osp_get_stats(&st);
+    if (!all)
+        fprintf(stderr, "received %zu of %zu; sent %llu buffered %llu dropped %llu/%llu\n",
+                rx_count(rx), total, (unsigned long long)(st.sent - before.sent),
+                (unsigned long long)st.buffered,
+                (unsigned long long)(st.dropped_backpressure - before.dropped_backpressure),
+                (unsigned long long)(st.dropped_no_sidecar - before.dropped_no_sidecar));
+    assert_true(all);
     assert_int_equal(st.sent - before.sent, total);
     assert_int_equal(dropped(&st) - dropped(&before), 0);
     assert_int_equal(rx_count(rx), total);
@@ -111,10 +118,14 @@ static void emit__burst_from_four_threads_loses_nothing(void **state) {
     rx_stop(rx);
 }
 
-static void emit__absent_sidecar_drops_and_counts(void **state) {
+/* No sidecar: points wait in the thread buffer up to its cap, the rest is
+ * dropped and counted; every point is in exactly one counter; nothing
+ * blocks or makes a system call per point. When a sidecar appears, what
+ * waited is delivered. */
+static void emit__absent_sidecar_holds_then_drops(void **state) {
     (void)state;
     new_sock_path();
-    setup_sidecar(0); /* nobody listens on the path */
+    setup_sidecar(1 << 20); /* nobody listens on the path */
     osp_stats_t before, after;
     osp_get_stats(&before);
     osp_init("k", NULL, NULL);
@@ -125,9 +136,27 @@ static void emit__absent_sidecar_drops_and_counts(void **state) {
     }
     double took = now_s() - t0;
     osp_get_stats(&after);
-    assert_int_equal(after.dropped_no_sidecar - before.dropped_no_sidecar, 20000);
+    uint64_t held = after.buffered - before.buffered;
+    uint64_t lost = after.dropped_no_sidecar - before.dropped_no_sidecar;
+    assert_int_equal(after.emitted - before.emitted, 20000);
     assert_int_equal(after.sent - before.sent, 0);
+    assert_true(held > 1000 && held < 20000); /* up to the cap */
+    assert_int_equal(held + lost, 20000);
     assert_true(took < test_bound(2.0)); /* no blocking, no connect per point */
+    /* A sidecar comes: the next point (after the reconnect interval) hands
+     * over everything that waited, in order. */
+    rx_t *rx = rx_start(sock, false);
+    usleep(250000);
+    osp_start("y", NULL);
+    osp_stop(NULL);
+    for (int i = 0; i < 200 && osp_flush() != OSP_OK; i++)
+        usleep(10000);
+    assert_true(rx_wait_count(rx, held + 2, 5000));
+    osp_get_stats(&after);
+    assert_int_equal(after.buffered, 0);
+    assert_int_equal(after.emitted - before.emitted,
+                     after.sent - before.sent + dropped(&after) - dropped(&before));
+    rx_stop(rx);
 }
 
 static void emit__stalled_sidecar_never_blocks(void **state) {
@@ -396,7 +425,7 @@ int main(void) {
 #define T(f) cmocka_unit_test_teardown(f, teardown)
     const struct CMUnitTest tests[] = {
         T(emit__burst_from_four_threads_loses_nothing),
-        T(emit__absent_sidecar_drops_and_counts),
+        T(emit__absent_sidecar_holds_then_drops),
         T(emit__stalled_sidecar_never_blocks),
         T(emit__reconnects_after_sidecar_restart),
         T(emit__oversize_point_dropped_alone),

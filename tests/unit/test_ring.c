@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* unit.ring - the shared ring's producer and consumer, including a producer
- * that corrupts the ring (the sidecar must detach, never crash). */
+/* unit.ring - the shared ring's producer and consumer: records visible the
+ * moment they are written, budgets, refusals, wake-ups, and a producer that
+ * corrupts the ring (the sidecar must detach, never crash or loop). */
 #include <setjmp.h> /* cmocka needs these first */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,10 +21,19 @@ struct seen {
     char last[512];
 };
 
-static void collect(const char *rec, size_t len, void *ud) {
+static bool collect(const char *rec, size_t len, void *ud) {
     struct seen *s = ud;
     s->n++;
     snprintf(s->last, sizeof s->last, "%.*s", (int)len, rec);
+    return true;
+}
+
+/* Says no while one record was seen. */
+static bool refuse_second(const char *rec, size_t len, void *ud) {
+    struct seen *s = ud;
+    if (s->n == 1)
+        return false;
+    return collect(rec, len, ud);
 }
 
 /* A consumer view of the producer's ring, as the sidecar would map it. */
@@ -44,8 +54,7 @@ static void ring__roundtrip_with_wrap(void **state) {
                            100 + round, 0);
         assert_true(osp__ring_push(&p, rec, (uint32_t)len));
         assert_true(osp__ring_push(&p, rec, (uint32_t)len));
-        osp__ring_publish(&p);
-        assert_int_equal(osp__ring_drain(&c, collect, &s), 2);
+        assert_int_equal(osp__ring_drain(&c, (size_t)-1, collect, &s), 2);
         assert_string_equal(s.last, rec);
     }
     assert_int_equal(s.n, 200);
@@ -54,7 +63,7 @@ static void ring__roundtrip_with_wrap(void **state) {
     osp__ring_destroy(&p, false);
 }
 
-static void ring__full_and_unpublished(void **state) {
+static void ring__full_budget_and_refusal(void **state) {
     (void)state;
     osp_ring_t p, c;
     assert_int_equal(osp__ring_create(&p, 4096), 0);
@@ -64,18 +73,43 @@ static void ring__full_and_unpublished(void **state) {
     size_t pushed = 0;
     while (osp__ring_push(&p, rec, sizeof rec))
         pushed++;
-    assert_int_equal(pushed, 4); /* 4 x 1008 bytes fit in 4096 */
+    assert_int_equal(pushed, 4); /* 4 x (8 + 1000) bytes fit in 4096 */
+    assert_int_equal(osp__ring_pending(&p), 4);
     struct seen s = {0};
-    /* Not published yet: the consumer sees nothing. */
-    assert_int_equal(osp__ring_drain(&c, collect, &s), 0);
-    assert_true(osp__ring_unpublished(&p));
-    osp__ring_publish(&p);
-    assert_int_equal(osp__ring_drain(&c, collect, &s), 4);
+    /* Visible without any publish step; a budget of 2 records takes 2. */
+    assert_true(osp__ring_ready(&c));
+    assert_int_equal(osp__ring_drain(&c, 2 * 1008, collect, &s), 2);
+    /* A consumer that says no leaves that record for the next call. */
+    s.n = 1;
+    assert_int_equal(osp__ring_drain(&c, (size_t)-1, refuse_second, &s), 0);
+    s.n = 0;
+    assert_int_equal(osp__ring_drain(&c, (size_t)-1, collect, &s), 2);
+    assert_false(osp__ring_ready(&c));
+    assert_int_equal(osp__ring_pending(&p), 0);
     assert_true(osp__ring_push(&p, rec, sizeof rec)); /* space again */
     /* A record over half the ring never fits. */
     char *big = calloc(1, 3000);
     assert_false(osp__ring_push(&p, big, 3000));
     free(big);
+    osp__ring_destroy(&c, false);
+    osp__ring_destroy(&p, false);
+}
+
+/* The sidecar restarted: a new consumer maps the same ring and goes on from
+ * where the last one stopped, reading what was written meanwhile. */
+static void ring__reattach_goes_on(void **state) {
+    (void)state;
+    osp_ring_t p, c;
+    assert_int_equal(osp__ring_create(&p, 4096), 0);
+    attach_copy(&c, &p);
+    struct seen s = {0};
+    assert_true(osp__ring_push(&p, "one", 3));
+    assert_int_equal(osp__ring_drain(&c, (size_t)-1, collect, &s), 1);
+    osp__ring_destroy(&c, false);
+    assert_true(osp__ring_push(&p, "two", 3)); /* nobody reading */
+    attach_copy(&c, &p);
+    assert_int_equal(osp__ring_drain(&c, (size_t)-1, collect, &s), 1);
+    assert_string_equal(s.last, "two");
     osp__ring_destroy(&c, false);
     osp__ring_destroy(&p, false);
 }
@@ -87,14 +121,13 @@ static void ring__wakes_a_sleeping_consumer(void **state) {
     attach_copy(&c, &p);
     assert_true(osp__ring_prepare_sleep(&c)); /* empty: may sleep */
     assert_true(osp__ring_push(&p, "{}\n", 3));
-    osp__ring_publish(&p);
     struct pollfd pfd = {.fd = c.event_fd, .events = POLLIN};
     assert_int_equal(poll(&pfd, 1, 1000), 1);
     /* Awake consumers are not woken again. */
     uint64_t v;
     assert_int_equal(read(c.event_fd, &v, sizeof v), (ssize_t)sizeof v);
     osp__ring_push(&p, "{}\n", 3);
-    osp__ring_publish(&p);
+    osp__ring_wake(&p);
     assert_int_equal(poll(&pfd, 1, 0), 0);
     /* Records present: prepare_sleep says "do not sleep". */
     assert_false(osp__ring_prepare_sleep(&c));
@@ -108,24 +141,31 @@ static void ring__corruption_is_detected(void **state) {
     struct seen s = {0};
     assert_int_equal(osp__ring_create(&p, 4096), 0);
     attach_copy(&c, &p);
-    /* head far beyond tail */
-    atomic_store(&p.hdr->head, 1u << 20);
-    assert_int_equal(osp__ring_drain(&c, collect, &s), -1);
-    /* a length that runs past head */
-    atomic_store(&p.hdr->head, 0);
-    atomic_store(&p.hdr->tail, 0);
-    p.local_head = 0;
-    osp__ring_push(&p, "{}\n", 3);
-    osp__ring_publish(&p);
-    uint32_t evil = 4000;
-    memcpy(p.data, &evil, 4);
-    assert_int_equal(osp__ring_drain(&c, collect, &s), -1);
+    /* a committed length that runs past the area */
+    uint64_t evil = (uint64_t)1 << 32 | 4000;
+    memcpy(p.data, &evil, 8);
+    assert_int_equal(osp__ring_drain(&c, (size_t)-1, collect, &s), -1);
     assert_int_equal(s.n, 0);
+    /* tags that claim every slot forever: one lap per call at most */
+    for (uint64_t pos = 0; pos < 4096; pos += 16) {
+        uint64_t w = (uint64_t)1 << 32 | 8;
+        memcpy(p.data + pos, &w, 8);
+    }
+    osp__ring_destroy(&c, false);
+    attach_copy(&c, &p);
+    assert_int_equal(osp__ring_drain(&c, (size_t)-1, collect, &s), 256);
+    assert_int_equal(osp__ring_drain(&c, (size_t)-1, collect, &s), 0); /* lap 2: tag 2 */
     osp__ring_destroy(&c, false);
     /* attach refuses a bad header */
     p.hdr->magic = 0;
     assert_int_not_equal(osp__ring_attach(&c, dup(p.mem_fd), dup(p.event_fd)), 0);
     p.hdr->magic = OSP_RING_MAGIC;
+    p.hdr->version = 1; /* the JSON-record rings of 0.1 */
+    assert_int_not_equal(osp__ring_attach(&c, dup(p.mem_fd), dup(p.event_fd)), 0);
+    p.hdr->version = OSP_RING_VERSION;
+    atomic_store(&p.hdr->tail, 3); /* a tail no record can start at */
+    assert_int_not_equal(osp__ring_attach(&c, dup(p.mem_fd), dup(p.event_fd)), 0);
+    atomic_store(&p.hdr->tail, 0);
     p.hdr->size = 8192; /* does not match the mapping */
     assert_int_not_equal(osp__ring_attach(&c, dup(p.mem_fd), dup(p.event_fd)), 0);
     osp__ring_destroy(&p, false);
@@ -139,7 +179,8 @@ static void ring__corruption_is_detected(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ring__roundtrip_with_wrap),
-        cmocka_unit_test(ring__full_and_unpublished),
+        cmocka_unit_test(ring__full_budget_and_refusal),
+        cmocka_unit_test(ring__reattach_goes_on),
         cmocka_unit_test(ring__wakes_a_sleeping_consumer),
         cmocka_unit_test(ring__corruption_is_detected),
     };

@@ -1,0 +1,362 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * osp_load - a traced service under load, for the delivery-path tests and
+ * benchmarks: threads making start/stop pairs through libosprofiler (or,
+ * built with OSP_LOAD_LTTNG, through an LTTng-UST tracepoint pair carrying
+ * the same fields), paced or flat out, against a real osprofiler-sidecar.
+ *
+ *   osp_load pairs --socket S [--threads N] [--pairs M] [--rate R] [--group G]
+ *                  [--shape top|nested]
+ *   osp_load visibility --socket S [--trials N] [--hold-ms MS]
+ *
+ * pairs: each thread makes M pairs of osp_start("db", {"db": {"statement":
+ *   "SELECT 1", "params": {}}}) / osp_stop(NULL), at depth 0 (top) or inside
+ *   an open "wsgi" point (nested); --rate R paces each thread at R pairs/s
+ *   (0: flat out). Thread CPU time per pair is the thread's CPU time over the
+ *   loop minus that of the same loop (pacing included) without the pairs, so
+ *   pacing costs nothing in the figure. Prints one JSON object: calls made
+ *   and their results, thread CPU and wall per pair, and osp_get_stats()
+ *   after every thread ended and a final flush - the left side of the
+ *   delivery invariant (calls made = delivered + counted drops).
+ * visibility: N times, a fresh thread (the first one also the first of this
+ *   process) starts a "wsgi" point and keeps it open; the time until the
+ *   sidecar's counters (<socket>.ctl) show it received is that trial's
+ *   start visibility. Prints the latencies.
+ *
+ * Every wait is bounded.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <osprofiler/osprofiler.h>
+
+#ifdef OSP_LOAD_LTTNG
+#include "lttng_pair_tp.h"
+#endif
+
+static const char *sock_path;
+static long nthreads = 1, npairs = 100000, trials = 5, hold_ms = 300, group = 10;
+static double rate = 0;
+static bool nested = false;
+static json_t *info;
+
+static int64_t mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t thread_cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ------------------------------------------------------------ backends */
+
+#ifdef OSP_LOAD_LTTNG
+/* The same fields a pair of osprofiler points carries: name, the point's
+ * and its parent's ids, and the info text. */
+static const char info_text[] = "{\"db\": {\"statement\": \"SELECT 1\", \"params\": {}}}";
+static const char lt_trace[] = "6c2f1a3e-0d4b-4b7e-9c55-3f1d2e4a5b6c";
+static const char lt_parent[] = "1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d";
+static const char *backend_name = "lttng-ust";
+static bool pair_once(void) {
+    lttng_ust_tracepoint(osp_load, point, "db-start", lt_trace, lt_parent, info_text);
+    lttng_ust_tracepoint(osp_load, point, "db-stop", lt_trace, lt_parent, "{}");
+    return true;
+}
+static bool thread_begin(void) { return true; }
+static void thread_end(void) {}
+#else
+static const char *backend_name = "libosprofiler";
+static bool pair_once(void) {
+    int a = osp_start("db", info);
+    int b = osp_stop(NULL);
+    return a == OSP_OK && b == OSP_OK;
+}
+static bool thread_begin(void) {
+    if (!osp_init("load-key", NULL, NULL))
+        return false;
+    return !nested || osp_start("wsgi", NULL) == OSP_OK;
+}
+static void thread_end(void) {
+    if (nested)
+        osp_stop(NULL);
+    osp_clean();
+}
+#endif
+
+/* ------------------------------------------------------------ pairs */
+
+struct worker {
+    pthread_t th;
+    long ok, failed;
+    int64_t cpu_ns, wall_ns;
+};
+
+static pthread_barrier_t go;
+
+/* The pacing loop: n iterations at `rate` per second, each calling fn.
+ * Returns the thread CPU time spent in fn: flat out, the whole loop's; paced,
+ * the sum over iterations (so sleeping costs nothing in the figure) minus
+ * what reading the clock itself costs. */
+static int64_t clock_cost_ns;
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median thread CPU time of an empty measured interval. */
+static void calibrate_clock(void) {
+    enum { N = 2001 };
+    static int64_t v[N];
+    for (int i = 0; i < N; i++) {
+        int64_t c0 = thread_cpu_ns();
+        v[i] = thread_cpu_ns() - c0;
+    }
+    qsort(v, N, sizeof *v, cmp_i64);
+    clock_cost_ns = v[N / 2];
+}
+
+static int64_t paced(long n, bool (*fn)(void), long *ok, long *failed) {
+    if (rate <= 0) {
+        int64_t c0 = thread_cpu_ns();
+        for (long i = 0; i < n; i++)
+            fn() ? (*ok)++ : (*failed)++;
+        return thread_cpu_ns() - c0;
+    }
+    /* Groups of `group` pairs, one group per period: reading the thread CPU
+     * clock is a system call (~0.4 us here), so it is paid once a group. */
+    int64_t t0 = mono_ns(), period = (int64_t)(1e9 * (double)group / rate), cpu = 0;
+    for (long i = 0, k = 0; i < n; k++) {
+        int64_t due = t0 + k * period;
+        if (mono_ns() < due) {
+            struct timespec ts = {due / 1000000000, due % 1000000000};
+            clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+        }
+        int64_t c0 = thread_cpu_ns();
+        for (long g = 0; g < group && i < n; g++, i++)
+            fn() ? (*ok)++ : (*failed)++;
+        cpu += thread_cpu_ns() - c0 - clock_cost_ns;
+    }
+    return cpu;
+}
+
+static void *worker_main(void *arg) {
+    struct worker *w = arg;
+    bool ready = thread_begin();
+    pthread_barrier_wait(&go);
+    if (!ready) {
+        w->failed = npairs;
+        return NULL;
+    }
+    int64_t t0 = mono_ns();
+    w->cpu_ns = paced(npairs, pair_once, &w->ok, &w->failed);
+    w->wall_ns = mono_ns() - t0;
+    thread_end();
+    return NULL;
+}
+
+static int do_pairs(void) {
+    struct worker *w = calloc((size_t)nthreads, sizeof *w);
+    if (!w)
+        return 1;
+    calibrate_clock();
+    pthread_barrier_init(&go, NULL, (unsigned)nthreads);
+    for (long i = 0; i < nthreads; i++)
+        pthread_create(&w[i].th, NULL, worker_main, &w[i]);
+    long ok = 0, failed = 0;
+    int64_t cpu = 0, wall = 0;
+    for (long i = 0; i < nthreads; i++) {
+        pthread_join(w[i].th, NULL);
+        ok += w[i].ok;
+        failed += w[i].failed;
+        cpu += w[i].cpu_ns;
+        if (w[i].wall_ns > wall)
+            wall = w[i].wall_ns;
+    }
+    long pairs = nthreads * npairs;
+    double cpu_pair = pairs ? (double)cpu / (double)pairs : 0;
+    printf("{\"backend\": \"%s\", \"threads\": %ld, \"pairs_per_thread\": %ld, "
+           "\"rate_per_thread\": %.0f, \"shape\": \"%s\", \"pairs_ok\": %ld, "
+           "\"pairs_failed\": %ld, \"cpu_ns_per_pair\": %.1f, \"clock_cost_ns\": %" PRId64 ", "
+           "\"wall_s\": %.3f, \"wall_ns_per_pair\": %.1f",
+           backend_name, nthreads, npairs, rate, nested ? "nested" : "top", ok, failed,
+           cpu_pair, clock_cost_ns, (double)wall / 1e9,
+           npairs ? (double)wall / (double)npairs : 0);
+#ifndef OSP_LOAD_LTTNG
+    /* Points made: 2 a pair, plus the wsgi start/stop of each nested thread.
+     * Then hand over what is still buffered and read the counters. */
+    long calls = 2 * ok + (nested ? 2 * nthreads : 0);
+    osp_stats_t st;
+    osp_get_stats(&st);
+    printf(", \"calls\": %ld, \"stats\": {\"emitted\": %" PRIu64 ", \"sent\": %" PRIu64
+           ", \"buffered\": %" PRIu64 ", \"dropped_no_sidecar\": %" PRIu64
+           ", \"dropped_backpressure\": %" PRIu64 ", \"dropped_oversize\": %" PRIu64
+           ", \"dropped_io\": %" PRIu64 ", \"dropped_nomem\": %" PRIu64
+           ", \"lost_unread\": %" PRIu64 "}",
+           calls, st.emitted, st.sent, st.buffered, st.dropped_no_sidecar,
+           st.dropped_backpressure, st.dropped_oversize, st.dropped_io, st.dropped_nomem,
+           st.lost_unread);
+#endif
+    printf("}\n");
+    free(w);
+    return failed ? 3 : 0;
+}
+
+/* ------------------------------------------------------------ visibility */
+
+/* "received" from the sidecar's control socket; -1 when unreadable. */
+static long long sidecar_received(void) {
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "%s.ctl", sock_path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    char buf[4096];
+    size_t total = 0;
+    struct pollfd pf = {fd, POLLIN, 0};
+    while (total < sizeof buf - 1 && poll(&pf, 1, 2000) == 1) {
+        ssize_t n = read(fd, buf + total, sizeof buf - 1 - total);
+        if (n <= 0)
+            break;
+        total += (size_t)n;
+    }
+    close(fd);
+    buf[total] = '\0';
+    const char *p = strstr(buf, "\"received\": ");
+    return p ? strtoll(p + 12, NULL, 10) : -1;
+}
+
+struct trial {
+    double ms; /* -1: not seen within the bound */
+};
+
+static void *trial_main(void *arg) {
+    struct trial *t = arg;
+    t->ms = -1;
+#ifndef OSP_LOAD_LTTNG
+    long long before = sidecar_received();
+    if (!osp_init("load-key", NULL, NULL))
+        return NULL;
+    int64_t t0 = mono_ns();
+    if (osp_start("wsgi", NULL) != OSP_OK)
+        return NULL;
+    /* The request runs on: the start must reach the sidecar meanwhile. */
+    while (mono_ns() - t0 < (int64_t)hold_ms * 1000000) {
+        if (sidecar_received() > before) {
+            t->ms = (double)(mono_ns() - t0) / 1e6;
+            break;
+        }
+        usleep(500);
+    }
+    osp_stop(NULL);
+    osp_clean();
+#endif
+    return NULL;
+}
+
+static int do_visibility(void) {
+    printf("{\"trials_ms\": [");
+    int rc = 0;
+    for (long i = 0; i < trials; i++) {
+        struct trial t;
+        pthread_t th;
+        pthread_create(&th, NULL, trial_main, &t);
+        pthread_join(th, NULL);
+        printf("%s%.3f", i ? ", " : "", t.ms);
+        if (t.ms < 0)
+            rc = 3;
+        usleep(200000); /* let the sidecar go quiet: the next start finds it asleep */
+    }
+    printf("]}\n");
+    return rc;
+}
+
+/* ------------------------------------------------------------ main */
+
+static void usage(void) {
+    fputs("usage: osp_load pairs --socket S [--threads N] [--pairs M] [--rate R]"
+          " [--group G] [--shape top|nested]\n"
+          "       osp_load visibility --socket S [--trials N] [--hold-ms MS]\n",
+          stderr);
+    exit(2);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2)
+        usage();
+    const char *cmd = argv[1];
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (i + 1 >= argc)
+            usage();
+        const char *v = argv[++i];
+        if (!strcmp(a, "--socket"))
+            sock_path = v;
+        else if (!strcmp(a, "--threads"))
+            nthreads = atol(v);
+        else if (!strcmp(a, "--pairs"))
+            npairs = atol(v);
+        else if (!strcmp(a, "--rate"))
+            rate = atof(v);
+        else if (!strcmp(a, "--shape"))
+            nested = !strcmp(v, "nested");
+        else if (!strcmp(a, "--group"))
+            group = atol(v);
+        else if (!strcmp(a, "--trials"))
+            trials = atol(v);
+        else if (!strcmp(a, "--hold-ms"))
+            hold_ms = atol(v);
+        else
+            usage();
+    }
+    if (nthreads < 1 || npairs < 0 || group < 1)
+        usage();
+#ifndef OSP_LOAD_LTTNG
+    if (!sock_path)
+        usage();
+    osp_config_t *cfg = osp_config_new();
+    osp_config_set_enabled(cfg, true);
+    osp_config_set_hmac_keys(cfg, "load-key");
+    osp_config_set_project(cfg, "load");
+    osp_config_set_service(cfg, "load-api");
+    osp_config_set_sidecar_socket(cfg, sock_path);
+    osp_error_t err;
+    if (osp_setup(cfg, &err) != OSP_OK) {
+        fprintf(stderr, "osp_load: osp_setup: %s\n", err.text);
+        return 1;
+    }
+    osp_config_free(cfg);
+    info = json_pack("{s{s:s,s:{}}}", "db", "statement", "SELECT 1", "params");
+#endif
+    int rc;
+    if (!strcmp(cmd, "pairs"))
+        rc = do_pairs();
+    else if (!strcmp(cmd, "visibility"))
+        rc = do_visibility();
+    else
+        usage();
+#ifndef OSP_LOAD_LTTNG
+    json_decref(info);
+    osp_teardown();
+#endif
+    return rc;
+}
