@@ -4,9 +4,10 @@
  *
  * A frame is one SOCK_SEQPACKET message: an 8-byte header ("OSPH", version,
  * flags, publisher_id length), the publisher_id, then newline-terminated JSON
- * trace points, or length-prefixed binary point records (record.h). The format is specified in docs/wire.md so that any language
- * can feed the sidecar. Everything here treats input as hostile: lengths are
- * checked before use and no record is trusted until osp__point_scan().
+ * trace points, or length-prefixed binary point records (record.h). The format is
+ * specified in docs/wire.md so that any language can feed the sidecar. Everything here
+ * treats input as hostile: lengths are checked before use and no record is trusted until
+ * osp__point_scan().
  */
 #include "hop.h"
 
@@ -79,7 +80,8 @@ int osp__hop_parse(const void *buf, size_t len, osp_hop_frame_t *f, osp_error_t 
         return osp__error_set(err, OSP_EFRAME, "hop", 0,
                               "publisher_id length %zu out of bounds", plen);
     if (p[5] & ~OSP_HOP_FLAGS_KNOWN)
-        return osp__error_set(err, OSP_EFRAME, "hop", 0, "unknown frame flags 0x%x", p[5]);
+        return osp__error_set(err, OSP_EFRAME, "hop", 0, "unknown frame flags 0x%x",
+                              p[5]);
     f->flags = p[5];
     f->publisher = (const char *)p + OSP_HOP_HEADER_FIXED;
     f->publisher_len = plen;
@@ -94,9 +96,8 @@ int osp__hop_next(osp_hop_frame_t *f, const char **rec, size_t *len) {
             return 0;
         const unsigned char *u = (const unsigned char *)f->next;
         size_t left = (size_t)(f->end - f->next), n;
-        if (left < 4 ||
-            (n = (size_t)u[0] | (size_t)u[1] << 8 | (size_t)u[2] << 16 | (size_t)u[3] << 24) >
-                left - 4) {
+        if (left < 4 || (n = (size_t)u[0] | (size_t)u[1] << 8 | (size_t)u[2] << 16 |
+                             (size_t)u[3] << 24) > left - 4) {
             f->next = f->end;
             return OSP_EFRAME;
         }

@@ -131,7 +131,8 @@ static int hexval(char c) {
 }
 
 bool osp__uuid_parse_canonical(const char *t, size_t len, uint8_t out[16]) {
-    if (len != OSP_UUID_LEN || t[8] != '-' || t[13] != '-' || t[18] != '-' || t[23] != '-')
+    if (len != OSP_UUID_LEN || t[8] != '-' || t[13] != '-' || t[18] != '-' ||
+        t[23] != '-')
         return false;
     size_t k = 0;
     for (size_t i = 0; i < OSP_UUID_LEN; i += 2) {

@@ -54,11 +54,10 @@ static uint8_t *put_str(uint8_t *p, const char *s, size_t len) {
 }
 
 size_t osp__rec_write(const osp_rec_t *r, uint8_t *out) {
-    unsigned flags = (r->stop ? OSP_REC_STOP : 0) |
-                     (r->base_id.uuid ? OSP_REC_BASE_UUID : 0) |
-                     (r->parent_id.uuid ? OSP_REC_PARENT_UUID : 0) |
-                     (r->project ? 0 : OSP_REC_PROJECT_NULL) |
-                     (r->service ? 0 : OSP_REC_SERVICE_NULL);
+    unsigned flags =
+        (r->stop ? OSP_REC_STOP : 0) | (r->base_id.uuid ? OSP_REC_BASE_UUID : 0) |
+        (r->parent_id.uuid ? OSP_REC_PARENT_UUID : 0) |
+        (r->project ? 0 : OSP_REC_PROJECT_NULL) | (r->service ? 0 : OSP_REC_SERVICE_NULL);
     out[0] = OSP_REC_POINT;
     out[1] = (uint8_t)flags;
     put16(out + 2, r->name_len);
@@ -106,10 +105,11 @@ int osp__rec_read(const void *buf, size_t len, osp_rec_t *r, osp_error_t *err) {
     const uint8_t *b = buf, *end = b + len, *p;
     memset(r, 0, sizeof *r);
     if (len < OSP_REC_FIXED)
-        return osp__error_set(err, OSP_EFRAME, "record", 0, "record of %zu bytes: too short",
-                              len);
+        return osp__error_set(err, OSP_EFRAME, "record", 0,
+                              "record of %zu bytes: too short", len);
     if (b[0] != OSP_REC_POINT)
-        return osp__error_set(err, OSP_EFRAME, "record", 0, "unknown record kind %u", b[0]);
+        return osp__error_set(err, OSP_EFRAME, "record", 0, "unknown record kind %u",
+                              b[0]);
     unsigned flags = b[1];
     if (flags & ~OSP_REC_FLAGS_KNOWN)
         return osp__error_set(err, OSP_EFRAME, "record", 0, "unknown record flags 0x%x",
@@ -128,7 +128,8 @@ int osp__rec_read(const void *buf, size_t len, osp_rec_t *r, osp_error_t *err) {
         !get_id(&p, end, flags & OSP_REC_PARENT_UUID, &r->parent_id) ||
         (!(flags & OSP_REC_PROJECT_NULL) && !get_str(&p, end, &proj, &r->project_len)) ||
         (!(flags & OSP_REC_SERVICE_NULL) && !get_str(&p, end, &svc, &r->service_len)))
-        return osp__error_set(err, OSP_EFRAME, "record", 0, "record fields run past its end");
+        return osp__error_set(err, OSP_EFRAME, "record", 0,
+                              "record fields run past its end");
     r->project = proj;
     r->service = svc;
     if ((size_t)(end - p) != r->name_len + r->info_len)

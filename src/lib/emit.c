@@ -38,7 +38,8 @@
 #define RING_RETRY_MS    1000 /* a failed ring registration is retried after */
 #define SEND_RETRY_MS    1    /* after EAGAIN, the socket is left alone for */
 /* The largest record a frame carries (header and length prefix included). */
-#define MAX_FRAME_RECORD (OSP_HOP_MAX_FRAME - OSP_HOP_HEADER_FIXED - OSP_HOP_MAX_PUBLISHER - 4)
+#define MAX_FRAME_RECORD                                                                 \
+    (OSP_HOP_MAX_FRAME - OSP_HOP_HEADER_FIXED - OSP_HOP_MAX_PUBLISHER - 4)
 
 struct thread_state {
     bool registered; /* exit handler armed */

@@ -52,7 +52,7 @@ typedef struct osp_settings {
     enum osp_notifier kind;
     int file_fd; /* the file notifier's descriptor */
     size_t thread_buffer;
-    uint64_t ring_size; /* 0: no rings */
+    uint64_t ring_size;            /* 0: no rings */
     const char *project, *service; /* NULL: null in payloads */
     size_t project_len, service_len;
     osp_buf_t info_host; /* {"host": <host>}: the info of a point without one */

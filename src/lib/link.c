@@ -137,7 +137,8 @@ void osp__link_check_alive(void) {
         osp__link_connect(); /* at most every 200 ms */
         return;
     }
-    int64_t now = now_ms(), next = atomic_load_explicit(&L.next_liveness_ms, memory_order_relaxed);
+    int64_t now = now_ms(),
+            next = atomic_load_explicit(&L.next_liveness_ms, memory_order_relaxed);
     if (now < next || !atomic_compare_exchange_strong(&L.next_liveness_ms, &next,
                                                       now + LIVENESS_EVERY_MS))
         return;

@@ -92,8 +92,9 @@ static int open_sidecar(const char *cs, osp_error_t *err) {
         /* redis://, mongodb://, ... are stores the sidecar serves; a C
          * service always hands its points to the sidecar. */
         const char *colon = strstr(cs, "://");
-        osp__log(OSP_LOG_INFO, "connection_string scheme of '%.*s' is served by "
-                               "osprofiler-sidecar",
+        osp__log(OSP_LOG_INFO,
+                 "connection_string scheme of '%.*s' is served by "
+                 "osprofiler-sidecar",
                  colon ? (int)(colon - cs) : (int)strlen(cs), cs);
     }
     const char *path = S.cfg.sidecar_socket_set ? S.cfg.sidecar_socket : NULL;
@@ -141,7 +142,8 @@ int osp_setup(const osp_config_t *cfg, osp_error_t *err) {
     }
     atomic_fetch_add(&S.generation, 1);
     if (S.cfg.enabled) {
-        const char *cs = S.cfg.connection_string ? S.cfg.connection_string : "messaging://";
+        const char *cs =
+            S.cfg.connection_string ? S.cfg.connection_string : "messaging://";
         rc = strncmp(cs, "file://", 7) == 0 ? open_file(cs, err) : open_sidecar(cs, err);
         if (rc) {
             osp__config_clear(&S.cfg);

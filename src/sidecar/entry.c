@@ -144,7 +144,8 @@ static osp_msg_t *from_record(const osp_entry_t *e, osp_buf_t *json, osp_error_t
     return m;
 }
 
-osp_msg_t *osp_msg_from_entry(const osp_entry_t *e, osp_buf_t *scratch, osp_error_t *err) {
+osp_msg_t *osp_msg_from_entry(const osp_entry_t *e, osp_buf_t *scratch,
+                              osp_error_t *err) {
     return e->kind == OSP_ENTRY_RECORD ? from_record(e, scratch, err) : from_json(e, err);
 }
 

@@ -31,9 +31,6 @@
 #include "queue.h"
 #include "stats.h"
 
-/* The most entry bytes one hop frame can turn into: its bytes, plus an entry
- * header and publisher for each of the smallest valid records it can hold. */
-#define FRAME_WORST (256 * 1024 + (256 * 1024 / 36) * (OSP_ENTRY_HEADER + 255))
 
 struct osp_flow {
     osp_queue_t *mem;
@@ -51,7 +48,7 @@ struct osp_flow {
     osp_msg_t *returned, *returned_tail;
     osp_chunk_t *cur; /* being converted */
     osp_buf_t scratch;
-    atomic_size_t held_bytes;      /* cur + returned + out with the consumer */
+    atomic_size_t held_bytes;        /* cur + returned + out with the consumer */
     atomic_uint_fast64_t returned_n; /* points in returned */
     /* drops: logged at 1, 2, 4, 8, ... of each reason */
     atomic_uint_fast64_t drop_logged[OSP_FLOW_DROPS];
@@ -95,7 +92,8 @@ void osp_flow_received(osp_flow_t *f, uint64_t n) {
     OSP_STAT_ADD(received, n);
 }
 
-void osp_flow_drop(osp_flow_t *f, enum osp_flow_drop why, uint64_t n, const char *detail) {
+void osp_flow_drop(osp_flow_t *f, enum osp_flow_drop why, uint64_t n,
+                   const char *detail) {
     static const char *const what[] = {
         [OSP_FLOW_DROP_INVALID] = "not a valid trace point",
         [OSP_FLOW_DROP_SPOOL] = "unreadable on the spool",
@@ -121,8 +119,8 @@ void osp_flow_drop(osp_flow_t *f, enum osp_flow_drop why, uint64_t n, const char
         break;
     }
     uint64_t logged = atomic_load(&f->drop_logged[why]);
-    if (total >= logged * 2 && atomic_compare_exchange_strong(&f->drop_logged[why], &logged,
-                                                              total))
+    if (total >= logged * 2 &&
+        atomic_compare_exchange_strong(&f->drop_logged[why], &logged, total))
         OSP_LOG(why == OSP_FLOW_DROP_INVALID ? OSP_LL_NOTICE : OSP_LL_WARN, "flow",
                 "dropped %llu point(s) so far: %s%s%s", (unsigned long long)total,
                 what[why], detail ? ": " : "", detail ? detail : "");
@@ -191,7 +189,6 @@ size_t osp_flow_room(osp_flow_t *f) {
     return room;
 }
 
-size_t osp_flow_frame_worst(void) { return FRAME_WORST; }
 
 void osp_flow_put(osp_flow_t *f, osp_chunk_t **cp) {
     osp_chunk_t *c = *cp;

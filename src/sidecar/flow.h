@@ -40,9 +40,6 @@ void osp_flow_set_limit(osp_flow_t *f, size_t memory_limit); /* SIGHUP */
 /* Entry bytes the intake may hand over now; 0: stop reading from services
  * (logged once, with the reason, when it starts and when it ends). */
 size_t osp_flow_room(osp_flow_t *f);
-/* The most entry bytes one hop frame can become: read a frame only when
- * the room is at least this. */
-size_t osp_flow_frame_worst(void);
 /* Take the chunk's entries, into memory or onto the spool. *c is emptied or
  * replaced by a fresh chunk (NULL when none could be allocated). */
 void osp_flow_put(osp_flow_t *f, osp_chunk_t **c);

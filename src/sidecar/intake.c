@@ -7,8 +7,9 @@
  * Every pass asks flow.c how much it may take (room) and takes no more:
  * records from the rings first, then frames from the sockets, copied into a
  * chunk of entries (entry.h) that flow.c puts in memory or on the spool. A
- * frame is read only when the room covers the most a frame can hold. When
- * the room is short the sockets leave the epoll set, so the loop does not
+ * frame is taken whole once read, so the room may be overrun by one frame
+ * (256 KiB, at most ~2 MiB of entries) before the next pass sees none. When
+ * there is no room the sockets leave the epoll set, so the loop does not
  * spin, and the services' libraries hold their points (docs/design.md,
  * "Flow control"). Nothing is converted or checked deeply here: that
  * happens when a point leaves; the intake only refuses what is malformed.
@@ -93,11 +94,12 @@ static void commit(osp_intake_t *in) {
         osp_flow_put(in->flow, &in->chunk);
 }
 
-/* Copy one point into the pass's chunk. false: no room for it now. */
+/* Copy one point into the pass's chunk. false: no room for it now (a
+ * frame's points pass force: they were read already). */
 static bool take(osp_intake_t *in, int kind, const char *publisher, size_t publisher_len,
-                 const char *body, size_t len) {
+                 const char *body, size_t len, bool force) {
     size_t size = osp_entry_size(publisher_len, len);
-    if (size > in->budget)
+    if (size > in->budget && !force)
         return false;
     if (!in->chunk || !osp_chunk_add(in->chunk, kind, in->arrival_us, publisher,
                                      publisher_len, body, len)) {
@@ -110,7 +112,7 @@ static bool take(osp_intake_t *in, int kind, const char *publisher, size_t publi
                                          publisher_len, body, len))
             return false; /* out of memory: it stays with the sender */
     }
-    in->budget -= size;
+    in->budget = size < in->budget ? in->budget - size : 0;
     in->received++;
     return true;
 }
@@ -123,14 +125,14 @@ static void drop_invalid(osp_intake_t *in, const char *why) {
 /* A binary record (ring or frame): its framing is checked now, its texts
  * when it leaves. true: taken or dropped; false: no room. */
 static bool take_record(osp_intake_t *in, const char *publisher, size_t publisher_len,
-                            const char *rec, size_t len) {
+                        const char *rec, size_t len, bool force) {
     osp_rec_t r;
     osp_error_t err;
     if (osp__rec_read(rec, len, &r, &err) != OSP_OK) {
         drop_invalid(in, err.text);
         return true;
     }
-    return take(in, OSP_ENTRY_RECORD, publisher, publisher_len, rec, len);
+    return take(in, OSP_ENTRY_RECORD, publisher, publisher_len, rec, len, force);
 }
 
 /* A JSON point from a frame: checked as Python would read it. */
@@ -144,11 +146,8 @@ static void take_json(osp_intake_t *in, const char *publisher, const char *rec,
         drop_invalid(in, err.text);
         return;
     }
-    if (!take(in, OSP_ENTRY_JSON, publisher, strlen(publisher), rec, len)) {
-        /* The room covered the whole frame when it was read: only memory
-         * can fail here. */
-        in->budget = 0;
-        osp_flow_drop(in->flow, OSP_FLOW_DROP_NOMEM, 1, NULL);
+    if (!take(in, OSP_ENTRY_JSON, publisher, strlen(publisher), rec, len, true)) {
+        osp_flow_drop(in->flow, OSP_FLOW_DROP_NOMEM, 1, NULL); /* no memory */
         in->received++;
     }
 }
@@ -202,14 +201,14 @@ static void apply_publisher_policy(osp_intake_t *in, struct conn *c) {
     snprintf(c->publisher, sizeof c->publisher, "%s", in->host);
 }
 
-/* Read frames while the room covers a whole one (up to 64). Returns 1 if
- * more may be waiting, 0 when the socket is drained, -1 when the connection
- * was closed (index i is now another). force: take them whatever the room
- * (stopping: they would be lost in the socket). */
+/* Read frames while there is room (up to 64). Returns 1 if more may be
+ * waiting, 0 when the socket is drained, -1 when the connection was closed
+ * (index i is now another). force: whatever the room (stopping: they would
+ * be lost with the socket). */
 static int read_conn(osp_intake_t *in, size_t i, bool force) {
     struct conn *c = &in->conns[i];
     for (int budget = 64; budget > 0; budget--) {
-        if (!force && in->budget < osp_flow_frame_worst())
+        if (!force && !in->budget)
             return 1;
         int fds[OSP_HOP_MAX_FDS], nfds;
         bool truncated;
@@ -247,7 +246,7 @@ static int read_conn(osp_intake_t *in, size_t i, bool force) {
         while ((rc = osp__hop_next(&f, &rec, &len)) == 1) {
             if (!(f.flags & OSP_HOP_FLAG_BINARY))
                 take_json(in, c->publisher, rec, len);
-            else if (!take_record(in, c->publisher, plen, rec, len))
+            else if (!take_record(in, c->publisher, plen, rec, len, true))
                 osp_flow_drop(in->flow, OSP_FLOW_DROP_NOMEM, 1, NULL);
         }
         if (rc < 0)
@@ -423,7 +422,7 @@ static void maybe_log_stats(osp_intake_t *in) {
 
 static bool ring_take(const char *publisher, size_t publisher_len, const char *rec,
                       size_t len, void *ud) {
-    return take_record(ud, publisher, publisher_len, rec, len);
+    return take_record(ud, publisher, publisher_len, rec, len, false);
 }
 
 void osp_intake_run(osp_intake_t *in, int stop_fd) {
@@ -437,7 +436,7 @@ void osp_intake_run(osp_intake_t *in, int stop_fd) {
         long drained = in->budget ? osp_rings_drain(in->rings, ring_take, in) : 0;
         if (drained)
             last_record = now_ms();
-        set_sockets_paused(in, in->budget < osp_flow_frame_worst());
+        set_sockets_paused(in, !in->budget);
         int timeout = 1000;
         bool sleeping = false;
         if (!in->budget) {

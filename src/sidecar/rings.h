@@ -14,7 +14,8 @@ osp_rings_t *osp_rings_new(int ep, unsigned tag);
 /* Register the ring a connection sent (fds: memfd, eventfd; taken). The
  * same ring registered again (a new connection of the same process) keeps
  * its one mapping. Refused rings are counted and logged. */
-void osp_rings_add(osp_rings_t *rs, int conn_fd, const char *publisher, int *fds, int nfds);
+void osp_rings_add(osp_rings_t *rs, int conn_fd, const char *publisher, int *fds,
+                   int nfds);
 /* The connection closed: its rings are read to their end, then let go. */
 void osp_rings_orphan(osp_rings_t *rs, int conn_fd);
 /* Hand each committed record to take() until it returns false; returns

@@ -84,9 +84,8 @@ static uint32_t crc32c_table(uint32_t c, const unsigned char *p, size_t n) {
 }
 
 #if defined(__x86_64__)
-__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t c,
-                                                             const unsigned char *p,
-                                                             size_t n) {
+__attribute__((target("sse4.2"))) static uint32_t
+crc32c_hw(uint32_t c, const unsigned char *p, size_t n) {
     uint64_t c64 = c;
     for (; n >= 8; n -= 8, p += 8) {
         uint64_t v;
@@ -284,7 +283,8 @@ osp_spool_t *osp_spool_open(const char *dir, uint64_t max_bytes, osp_error_t *er
         i++;
     }
     if (found)
-        OSP_LOG(OSP_LL_NOTICE, "spool", "%llu points from a previous run in %s: replaying",
+        OSP_LOG(OSP_LL_NOTICE, "spool",
+                "%llu points from a previous run in %s: replaying",
                 (unsigned long long)found, dir);
     return s;
 }
@@ -444,8 +444,9 @@ osp_chunk_t *osp_spool_read(osp_spool_t *s, uint64_t *lost) {
             *lost += g->written - g->read;
             g->done += g->written - g->read;
             g->written = g->read;
-            OSP_LOG(OSP_LL_ERROR, "spool", "%s: unreadable from offset %lld: %llu points lost",
-                    path, (long long)g->read_off, (unsigned long long)*lost);
+            OSP_LOG(OSP_LL_ERROR, "spool",
+                    "%s: unreadable from offset %lld: %llu points lost", path,
+                    (long long)g->read_off, (unsigned long long)*lost);
             if (maybe_remove(s, i))
                 i--;
         }

@@ -16,7 +16,8 @@ int osp_sc_stats_json(char *out, size_t len, osp_flow_t *flow, size_t connection
     int n = snprintf(
         out, len,
         "{\"received\": %llu, \"delivered\": %llu, \"published\": %llu, \"confirmed\": "
-        "%llu, \"nacked\": %llu, \"spooled\": %llu, \"stored\": %llu, \"collected\": %llu, "
+        "%llu, \"nacked\": %llu, \"spooled\": %llu, \"stored\": %llu, \"collected\": "
+        "%llu, "
         "\"dropped\": {\"invalid\": %llu, \"spool\": %llu, \"shutdown\": %llu, "
         "\"nomem\": %llu, \"collect_invalid\": %llu}, \"bad_frames\": %llu, "
         "\"memory\": {\"points\": %llu, \"bytes\": %llu}, "
@@ -26,11 +27,12 @@ int osp_sc_stats_json(char *out, size_t len, osp_flow_t *flow, size_t connection
         "\"queued\": %llu, \"connections\": %zu, \"rings\": %zu, \"rings_attached\": "
         "%llu, \"rings_refused\": %llu}\n",
         U(received), U(delivered), U(published), U(confirmed), U(nacked), U(spooled),
-        U(stored), U(collected), U(dropped_invalid), U(dropped_spool), U(dropped_shutdown),
-        U(dropped_nomem), U(collect_invalid), U(bad_frames), (unsigned long long)fs.memory_points,
-        (unsigned long long)fs.memory_bytes, (unsigned long long)fs.spool_points,
-        (unsigned long long)fs.spool_bytes, fs.holding_back ? "true" : "false",
-        (unsigned long long)fs.hold_backs, U(publisher_replaced), U(reconnects),
+        U(stored), U(collected), U(dropped_invalid), U(dropped_spool),
+        U(dropped_shutdown), U(dropped_nomem), U(collect_invalid), U(bad_frames),
+        (unsigned long long)fs.memory_points, (unsigned long long)fs.memory_bytes,
+        (unsigned long long)fs.spool_points, (unsigned long long)fs.spool_bytes,
+        fs.holding_back ? "true" : "false", (unsigned long long)fs.hold_backs,
+        U(publisher_replaced), U(reconnects),
         atomic_load(&osp_sc_stats.connected) ? "true" : "false",
         (unsigned long long)(fs.memory_points + fs.spool_points), connections, rings,
         U(rings), U(rings_refused));

@@ -50,9 +50,9 @@ static bool commit(osp_store_writer_t *w, osp_msg_t **list) {
             /* converted from a checked entry: cannot happen but for memory */
             *pm = m->next;
             m->next = NULL;
-            osp_flow_discard(w->flow, m,
-                             rc == OSP_ENOMEM ? OSP_FLOW_DROP_NOMEM : OSP_FLOW_DROP_INVALID,
-                             err.text);
+            osp_flow_discard(
+                w->flow, m,
+                rc == OSP_ENOMEM ? OSP_FLOW_DROP_NOMEM : OSP_FLOW_DROP_INVALID, err.text);
             continue;
         }
         n++;

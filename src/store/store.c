@@ -103,10 +103,14 @@ int osp_store_msg_from_text(const char *json, size_t len, osp_store_msg_t *m,
     strings->len = 0;
     strings->failed = false;
     ptrdiff_t off[8] = {
-        put_jstr(strings, &v.base_id), put_jstr(strings, &v.trace_id),
-        put_jstr(strings, &v.parent_id), put_jstr(strings, &v.name),
-        put_jstr(strings, &v.timestamp), put_span(strings, &top[0]),
-        v.service.raw ? put_jstr(strings, &v.service) : -1, put_span(strings, &info[0]),
+        put_jstr(strings, &v.base_id),
+        put_jstr(strings, &v.trace_id),
+        put_jstr(strings, &v.parent_id),
+        put_jstr(strings, &v.name),
+        put_jstr(strings, &v.timestamp),
+        put_span(strings, &top[0]),
+        v.service.raw ? put_jstr(strings, &v.service) : -1,
+        put_span(strings, &info[0]),
     };
     if (strings->failed)
         return osp__error_set(err, OSP_ENOMEM, "store", 0, "out of memory");
@@ -123,7 +127,8 @@ int osp_store_msg_from_text(const char *json, size_t len, osp_store_msg_t *m,
         .service = AT(6),
         .host = AT(7),
         /* Python: info.get("etype") is not None */
-        .error = info[1].text && !(info[1].len == 4 && memcmp(info[1].text, "null", 4) == 0),
+        .error =
+            info[1].text && !(info[1].len == 4 && memcmp(info[1].text, "null", 4) == 0),
     };
 #undef AT
     return OSP_OK;

@@ -192,7 +192,8 @@ static int do_pairs(void) {
     double cpu_pair = pairs ? (double)cpu / (double)pairs : 0;
     printf("{\"backend\": \"%s\", \"threads\": %ld, \"pairs_per_thread\": %ld, "
            "\"rate_per_thread\": %.0f, \"shape\": \"%s\", \"pairs_ok\": %ld, "
-           "\"pairs_failed\": %ld, \"cpu_ns_per_pair\": %.1f, \"clock_cost_ns\": %" PRId64 ", "
+           "\"pairs_failed\": %ld, \"cpu_ns_per_pair\": %.1f, \"clock_cost_ns\": %" PRId64
+           ", "
            "\"wall_s\": %.3f, \"wall_ns_per_pair\": %.1f",
            backend_name, nthreads, npairs, rate, nested ? "nested" : "top", ok, failed,
            cpu_pair, clock_cost_ns, (double)wall / 1e9,

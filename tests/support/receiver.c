@@ -132,8 +132,8 @@ static void handle_frame(rx_t *r, int conn, const char *buf, size_t len, int *fd
         got++;
         if (!r->keep)
             continue;
-        json_t *j = f.flags & OSP_HOP_FLAG_BINARY ? record_json(r, rec, n)
-                                                  : json_stringn(rec, n);
+        json_t *j =
+            f.flags & OSP_HOP_FLAG_BINARY ? record_json(r, rec, n) : json_stringn(rec, n);
         if (j)
             json_array_append_new(r->records, j);
     }

@@ -101,11 +101,12 @@ static void emit__burst_from_four_threads_loses_nothing(void **state) {
     osp_stats_t st;
     osp_get_stats(&st);
     if (!all)
-        fprintf(stderr, "received %zu of %zu; sent %llu buffered %llu dropped %llu/%llu\n",
-                rx_count(rx), total, (unsigned long long)(st.sent - before.sent),
-                (unsigned long long)st.buffered,
-                (unsigned long long)(st.dropped_backpressure - before.dropped_backpressure),
-                (unsigned long long)(st.dropped_no_sidecar - before.dropped_no_sidecar));
+        fprintf(
+            stderr, "received %zu of %zu; sent %llu buffered %llu dropped %llu/%llu\n",
+            rx_count(rx), total, (unsigned long long)(st.sent - before.sent),
+            (unsigned long long)st.buffered,
+            (unsigned long long)(st.dropped_backpressure - before.dropped_backpressure),
+            (unsigned long long)(st.dropped_no_sidecar - before.dropped_no_sidecar));
     assert_true(all);
     assert_int_equal(st.sent - before.sent, total);
     assert_int_equal(dropped(&st) - dropped(&before), 0);
