@@ -18,10 +18,12 @@
  *   and their results, thread CPU and wall per pair, and osp_get_stats()
  *   after every thread ended and a final flush - the left side of the
  *   delivery invariant (calls made = delivered + counted drops).
- * visibility: N times, a fresh thread (the first one also the first of this
- *   process) starts a "wsgi" point and keeps it open; the time until the
- *   sidecar's counters (<socket>.ctl) show it received is that trial's
- *   start visibility. Prints the latencies.
+ * visibility: a request ("wsgi") starts and stays open; the time until the
+ *   sidecar's counters (<socket>.ctl) show it received is that trial's start
+ *   visibility. N trials in fresh threads (their first point; the first
+ *   trial is also the process's first), then N in one thread whose ring the
+ *   sidecar reads, each after a quiet spell (the sidecar sleeps). Prints
+ *   the latencies (-1: not within --hold-ms).
  *
  * Every wait is bounded.
  */
@@ -246,48 +248,86 @@ static long long sidecar_received(void) {
     return p ? strtoll(p + 12, NULL, 10) : -1;
 }
 
-struct trial {
-    double ms; /* -1: not seen within the bound */
-};
-
-static void *trial_main(void *arg) {
-    struct trial *t = arg;
-    t->ms = -1;
+/* Start a request ("wsgi") and keep it open until the sidecar counted it;
+ * returns the milliseconds that took, -1 when not within hold_ms. */
+static double start_visibility(void) {
+    double ms = -1;
 #ifndef OSP_LOAD_LTTNG
     long long before = sidecar_received();
-    if (!osp_init("load-key", NULL, NULL))
-        return NULL;
     int64_t t0 = mono_ns();
     if (osp_start("wsgi", NULL) != OSP_OK)
-        return NULL;
-    /* The request runs on: the start must reach the sidecar meanwhile. */
+        return -1;
+    /* The request runs on: its start must reach the sidecar meanwhile. */
     while (mono_ns() - t0 < (int64_t)hold_ms * 1000000) {
         if (sidecar_received() > before) {
-            t->ms = (double)(mono_ns() - t0) / 1e6;
+            ms = (double)(mono_ns() - t0) / 1e6;
             break;
         }
-        usleep(500);
+        usleep(200);
     }
     osp_stop(NULL);
-    osp_clean();
 #endif
+    return ms;
+}
+
+/* A fresh thread's first point (the first trial: the process's first too). */
+static void *fresh_main(void *arg) {
+    double *ms = arg;
+    *ms = -1;
+    if (osp_init("load-key", NULL, NULL)) {
+        *ms = start_visibility();
+        osp_clean();
+    }
     return NULL;
 }
 
-static int do_visibility(void) {
-    printf("{\"trials_ms\": [");
-    int rc = 0;
+/* A thread whose ring the sidecar reads, after a quiet spell long enough for
+ * the sidecar to sleep. */
+static void *warm_main(void *arg) {
+    double *ms = arg;
+    if (!osp_init("load-key", NULL, NULL))
+        return NULL;
     for (long i = 0; i < trials; i++) {
-        struct trial t;
-        pthread_t th;
-        pthread_create(&th, NULL, trial_main, &t);
-        pthread_join(th, NULL);
-        printf("%s%.3f", i ? ", " : "", t.ms);
-        if (t.ms < 0)
-            rc = 3;
-        usleep(200000); /* let the sidecar go quiet: the next start finds it asleep */
+        osp_start("warm-up", NULL);
+        osp_stop(NULL);
+        usleep(300000);
+        ms[i] = start_visibility();
     }
-    printf("]}\n");
+    osp_clean();
+    return NULL;
+}
+
+static int print_trials(const char *name, const double *ms, long n, bool last) {
+    int rc = 0;
+    printf("\"%s\": [", name);
+    for (long i = 0; i < n; i++) {
+        printf("%s%.3f", i ? ", " : "", ms[i]);
+        if (ms[i] < 0)
+            rc = 3;
+    }
+    printf("]%s", last ? "" : ", ");
+    return rc;
+}
+
+static int do_visibility(void) {
+    double *fresh = calloc((size_t)trials, sizeof *fresh);
+    double *warm = calloc((size_t)trials, sizeof *warm);
+    if (!fresh || !warm)
+        return 1;
+    pthread_t th;
+    for (long i = 0; i < trials; i++) {
+        pthread_create(&th, NULL, fresh_main, &fresh[i]);
+        pthread_join(th, NULL);
+        usleep(200000); /* let the sidecar go quiet */
+    }
+    pthread_create(&th, NULL, warm_main, warm);
+    pthread_join(th, NULL);
+    printf("{\"hold_ms\": %ld, ", hold_ms);
+    int rc = print_trials("fresh_thread_ms", fresh, trials, false);
+    rc |= print_trials("warm_thread_ms", warm, trials, true);
+    printf("}\n");
+    free(fresh);
+    free(warm);
     return rc;
 }
 
