@@ -2,13 +2,14 @@
 /* internal - what the library's modules share; nothing here is exported.
  *
  * Modules, each with one job; calls go down this list, never up:
- *   profiler.c  the per-thread profiler: ids, start/stop, point records
  *   web.c       signed headers, the WSGI middleware's begin/end
+ *   profiler.c  the per-thread profiler: ids, start/stop, point records
+ *   setup.c     osp_setup/osp_teardown: installs the configuration
  *   emit.c      where a thread's record goes: its ring, its buffer, the
  *               socket or the file; flushing; thread exit
  *   link.c      the process's one connection to the sidecar
- *   setup.c     osp_setup/osp_teardown: the installed configuration
  *   counters.c  what happened to every point, per thread, and drops
+ *   settings.c  what setup installed, as the modules above read it; logging
  *   config.c    osp_config_t and the oslo .conf reader
  */
 #ifndef OSP_LIB_INTERNAL_H
@@ -46,7 +47,7 @@ struct osp_config {
 int osp__config_copy(osp_config_t *dst, const osp_config_t *src);
 void osp__config_clear(osp_config_t *cfg);
 
-/* ---- setup.c: the installed configuration ---- */
+/* ---- settings.c: the installed configuration (setup.c writes it) ---- */
 enum osp_notifier { OSP_NOTIFIER_NONE, OSP_NOTIFIER_SIDECAR, OSP_NOTIFIER_FILE };
 typedef struct osp_settings {
     enum osp_notifier kind;
@@ -62,8 +63,11 @@ extern osp_settings_t osp__settings;
 /* Bumped by every osp_setup/osp_teardown: per-thread state of an older
  * setup is dropped when a thread sees it. */
 unsigned osp__setup_generation(void);
+void osp__settings_changed(void);
 void osp__log(osp_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* ---- setup.c ---- */
 const char *osp__host(void); /* gethostname(), read once */
 const char *const *osp__hmac_keys(size_t *count);
 bool osp__db_enabled(void);

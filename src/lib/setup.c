@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * setup - osp_setup/osp_teardown: installs a copy of the configuration as
- * the process-wide notifier, and serialises once what every point repeats
- * (the host as JSON, the info of a point without one).
+ * the process-wide notifier (settings.c holds what the lower modules read),
+ * and serialises once what every point repeats (the host as JSON, the info
+ * of a point without one).
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,37 +16,11 @@
 #include "../common/pyjson.h"
 #include "internal.h"
 
-osp_settings_t osp__settings = {.file_fd = -1};
-
 static struct {
     bool is_setup;
     osp_config_t cfg;
     char host[256];
-    atomic_uint generation;
 } S;
-
-static osp_log_cb log_cb;
-static void *log_ud;
-
-void osp_set_log_cb(osp_log_cb cb, void *ud) {
-    log_cb = cb;
-    log_ud = ud;
-}
-
-void osp__log(osp_log_level_t level, const char *fmt, ...) {
-    if (!log_cb)
-        return;
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    log_cb(level, msg, log_ud);
-}
-
-unsigned osp__setup_generation(void) {
-    return atomic_load_explicit(&S.generation, memory_order_relaxed);
-}
 
 const char *osp__host(void) {
     if (!S.host[0] && gethostname(S.host, sizeof S.host - 1) != 0)
@@ -140,7 +114,7 @@ int osp_setup(const osp_config_t *cfg, osp_error_t *err) {
         osp__config_clear(&S.cfg);
         return osp__error_set(err, OSP_ENOMEM, "", 0, "out of memory");
     }
-    atomic_fetch_add(&S.generation, 1);
+    osp__settings_changed();
     if (S.cfg.enabled) {
         const char *cs =
             S.cfg.connection_string ? S.cfg.connection_string : "messaging://";
@@ -172,6 +146,6 @@ void osp_teardown(void) {
     osp__buf_free(&osp__settings.host_json);
     osp__buf_free(&osp__settings.info_host);
     osp__config_clear(&S.cfg);
-    atomic_fetch_add(&S.generation, 1);
+    osp__settings_changed();
     S.is_setup = false;
 }

@@ -31,7 +31,6 @@
 #include "queue.h"
 #include "stats.h"
 
-
 struct osp_flow {
     osp_queue_t *mem;
     osp_spool_t *spool;
@@ -50,6 +49,7 @@ struct osp_flow {
     osp_buf_t scratch;
     atomic_size_t held_bytes;        /* cur + returned + out with the consumer */
     atomic_uint_fast64_t returned_n; /* points in returned */
+    atomic_uint_fast64_t cur_n;      /* points in cur not yet converted */
     /* drops: logged at 1, 2, 4, 8, ... of each reason */
     atomic_uint_fast64_t drop_logged[OSP_FLOW_DROPS];
 };
@@ -189,7 +189,6 @@ size_t osp_flow_room(osp_flow_t *f) {
     return room;
 }
 
-
 void osp_flow_put(osp_flow_t *f, osp_chunk_t **cp) {
     osp_chunk_t *c = *cp;
     if (!c || !c->used)
@@ -255,9 +254,12 @@ osp_msg_t *osp_flow_pop(osp_flow_t *f, size_t max, int timeout_ms) {
             if (!f->cur)
                 break;
             held(f, (ssize_t)f->cur->cap);
+            atomic_store(&f->cur_n, f->cur->count);
         }
         osp_entry_t e;
-        if (!osp_chunk_next(f->cur, &e)) {
+        bool got = osp_chunk_next(f->cur, &e);
+        atomic_store(&f->cur_n, f->cur->count);
+        if (!got) {
             uint64_t lost = f->cur->count; /* a damaged entry ends the chunk */
             osp_flow_drop(f, OSP_FLOW_DROP_SPOOL, lost, "a damaged entry");
             if (f->spool && f->cur->spool_seg)
@@ -265,6 +267,7 @@ osp_msg_t *osp_flow_pop(osp_flow_t *f, size_t max, int timeout_ms) {
             held(f, -(ssize_t)f->cur->cap);
             osp_chunk_free(f->cur);
             f->cur = NULL;
+            atomic_store(&f->cur_n, 0);
             continue;
         }
         osp_error_t err;
@@ -284,6 +287,7 @@ osp_msg_t *osp_flow_pop(osp_flow_t *f, size_t max, int timeout_ms) {
             held(f, -(ssize_t)f->cur->cap);
             osp_chunk_free(f->cur);
             f->cur = NULL;
+            atomic_store(&f->cur_n, 0);
         }
     }
     return head;
@@ -324,7 +328,7 @@ void osp_flow_delivered(osp_flow_t *f, osp_msg_t *m) {
 
 uint64_t osp_flow_waiting(osp_flow_t *f) {
     return osp_queue_count(f->mem) + (f->spool ? osp_spool_pending(f->spool) : 0) +
-           atomic_load(&f->returned_n);
+           atomic_load(&f->returned_n) + atomic_load(&f->cur_n);
 }
 
 void osp_flow_close(osp_flow_t *f) { osp_queue_close(f->mem); }
@@ -374,6 +378,7 @@ uint64_t osp_flow_spill(osp_flow_t *f) {
     spill_returned(f, &kept, &lost);
     osp_chunk_t *c = f->cur;
     f->cur = NULL;
+    atomic_store(&f->cur_n, 0);
     do {
         if (!c)
             continue;
@@ -393,8 +398,9 @@ uint64_t osp_flow_spill(osp_flow_t *f) {
     return lost;
 }
 
-void osp_flow_state(osp_flow_t *f, osp_flow_state_t *out) {
-    out->memory_points = osp_queue_count(f->mem) + atomic_load(&f->returned_n);
+void osp_flow_state(osp_flow_t *f, osp_sc_buffers_t *out) {
+    out->memory_points =
+        osp_queue_count(f->mem) + atomic_load(&f->returned_n) + atomic_load(&f->cur_n);
     out->memory_bytes = memory_bytes(f);
     out->spool_points = f->spool ? osp_spool_pending(f->spool) : 0;
     out->spool_bytes = f->spool ? osp_spool_bytes(f->spool) : 0;

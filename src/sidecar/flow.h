@@ -18,6 +18,7 @@
 
 #include "entry.h"
 #include "spool.h"
+#include "stats.h"
 
 typedef struct osp_flow osp_flow_t;
 
@@ -65,7 +66,8 @@ void osp_flow_sink(osp_flow_t *f, bool up);
 bool osp_flow_sink_up(osp_flow_t *f);
 /* Readable when points arrived for the consumer (poll it). */
 int osp_flow_wake_fd(osp_flow_t *f);
-/* Points waiting: memory, spool, returned (not those out with the consumer). */
+/* Points waiting: memory, spool, returned, the chunk being converted (not
+ * those out with the consumer). */
 uint64_t osp_flow_waiting(osp_flow_t *f);
 /* Wake a consumer blocked in osp_flow_pop (stopping). */
 void osp_flow_close(osp_flow_t *f);
@@ -75,11 +77,6 @@ void osp_flow_close(osp_flow_t *f);
 uint64_t osp_flow_spill(osp_flow_t *f);
 
 /* ---- stats (any thread) ---- */
-typedef struct osp_flow_state {
-    uint64_t memory_points, memory_bytes, spool_points, spool_bytes;
-    bool holding_back; /* the intake stopped reading */
-    uint64_t hold_backs;
-} osp_flow_state_t;
-void osp_flow_state(osp_flow_t *f, osp_flow_state_t *out);
+void osp_flow_state(osp_flow_t *f, osp_sc_buffers_t *out);
 
 #endif

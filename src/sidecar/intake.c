@@ -255,6 +255,12 @@ static int read_conn(osp_intake_t *in, size_t i, bool force) {
     return 1;
 }
 
+static const osp_sc_buffers_t *buffers(osp_intake_t *in) {
+    static osp_sc_buffers_t b;
+    osp_flow_state(in->flow, &b);
+    return &b;
+}
+
 /* One JSON line of counters per connection to the control socket (what
  * "osprofiler-sidecar --stats" prints). */
 static void serve_stats(osp_intake_t *in) {
@@ -262,7 +268,7 @@ static void serve_stats(osp_intake_t *in) {
     if (fd < 0)
         return;
     char out[2048];
-    int n = osp_sc_stats_json(out, sizeof out, in->flow, in->nconns,
+    int n = osp_sc_stats_json(out, sizeof out, buffers(in), in->nconns,
                               osp_rings_count(in->rings));
     ssize_t w = send(fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)w;
@@ -411,7 +417,7 @@ static void maybe_log_stats(osp_intake_t *in) {
         return;
     in->last_stats = now_ms();
     char json[2048];
-    int n = osp_sc_stats_json(json, sizeof json, in->flow, in->nconns,
+    int n = osp_sc_stats_json(json, sizeof json, buffers(in), in->nconns,
                               osp_rings_count(in->rings));
     if (n > 0 && json[n - 1] == '\n')
         json[n - 1] = '\0';

@@ -51,7 +51,9 @@ static const char usage[] =
 /* The counters, as --stats prints them. */
 static void log_stats(const char *why, osp_flow_t *flow) {
     char json[2048];
-    int n = osp_sc_stats_json(json, sizeof json, flow, 0, 0);
+    osp_sc_buffers_t b;
+    osp_flow_state(flow, &b);
+    int n = osp_sc_stats_json(json, sizeof json, &b, 0, 0);
     if (n > 0 && json[n - 1] == '\n')
         json[n - 1] = '\0';
     OSP_LOG(OSP_LL_NOTICE, "stats", "%s: %s", why, json);

@@ -7,11 +7,11 @@
 
 osp_sc_stats_t osp_sc_stats;
 
-int osp_sc_stats_json(char *out, size_t len, osp_flow_t *flow, size_t connections,
-                      size_t rings) {
-    osp_flow_state_t fs = {0};
-    if (flow)
-        osp_flow_state(flow, &fs);
+int osp_sc_stats_json(char *out, size_t len, const osp_sc_buffers_t *b,
+                      size_t connections, size_t rings) {
+    osp_sc_buffers_t fs = {0};
+    if (b)
+        fs = *b;
 #define U(f) (unsigned long long)atomic_load(&osp_sc_stats.f)
     int n = snprintf(
         out, len,

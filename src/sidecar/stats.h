@@ -8,8 +8,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "flow.h"
-
 typedef struct osp_sc_stats {
     atomic_uint_fast64_t received;  /* points taken from services (valid or not) */
     atomic_uint_fast64_t delivered; /* confirmed on every topic, or committed */
@@ -35,10 +33,17 @@ typedef struct osp_sc_stats {
 
 extern osp_sc_stats_t osp_sc_stats;
 
-/* The counters as one JSON line (with '\n'); returns its length. flow may
- * be NULL (no buffers to report). */
-int osp_sc_stats_json(char *out, size_t len, osp_flow_t *flow, size_t connections,
-                      size_t rings);
+/* Where points wait now (flow.c fills it). */
+typedef struct osp_sc_buffers {
+    uint64_t memory_points, memory_bytes, spool_points, spool_bytes;
+    bool holding_back; /* the intake stopped reading */
+    uint64_t hold_backs;
+} osp_sc_buffers_t;
+
+/* The counters as one JSON line (with '\n'); returns its length. b may be
+ * NULL (no buffers to report). */
+int osp_sc_stats_json(char *out, size_t len, const osp_sc_buffers_t *b,
+                      size_t connections, size_t rings);
 
 /* Returns the value before the addition. */
 #define OSP_STAT_ADD(field, n)                                                           \
