@@ -4,8 +4,9 @@
 # python3-osprofiler, the sidecar against a private RabbitMQ node it starts
 # and stops itself, the sidecar's integration tests again with the sidecar
 # under valgrind memcheck), then the same under AddressSanitizer +
-# UndefinedBehaviorSanitizer, and the threaded unit tests under
-# ThreadSanitizer, and finally both quick-start modes of the README.
+# UndefinedBehaviorSanitizer, the unit tests and the sidecar's integration
+# tests (its three threads, under load) under ThreadSanitizer, and finally
+# both quick-start modes of the README.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
@@ -20,8 +21,8 @@ echo "== build-test: RelWithDebInfo"
 run build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOSP_TEST_VALGRIND=ON
 echo "== build-asan: AddressSanitizer + UndefinedBehaviorSanitizer"
 run build-asan -DCMAKE_BUILD_TYPE=Debug -DOSP_SANITIZE=address,undefined
-echo "== build-tsan: ThreadSanitizer (unit tests; time bounds x10)"
-OSP_TEST_TIMEOUT_MULTIPLIER=10 CTEST_ARGS="-L unit" \
+echo "== build-tsan: ThreadSanitizer (unit tests, and the sidecar's integration tests; time bounds x10)"
+OSP_TEST_TIMEOUT_MULTIPLIER=10 CTEST_ARGS="-L unit|integration" \
     run build-tsan -DCMAKE_BUILD_TYPE=Debug -DOSP_SANITIZE=thread
 echo "== secrets: no test log of any build holds a password or key the tests used"
 # integration.secrets drives these through every path; here the whole

@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-int osp_log_level = OSP_LL_INFO;
+_Atomic int osp_log_level = OSP_LL_INFO;
 
 static const char *const names[] = {"error", "warn", "notice", "info", "debug"};
 

@@ -3,13 +3,16 @@
 #ifndef OSP_SIDECAR_LOG_H
 #define OSP_SIDECAR_LOG_H
 
+#include <stdatomic.h>
+
 enum { OSP_LL_ERROR, OSP_LL_WARN, OSP_LL_NOTICE, OSP_LL_INFO, OSP_LL_DEBUG };
-extern int osp_log_level;
+/* Atomic: SIGHUP changes it while the other threads log. */
+extern _Atomic int osp_log_level;
 
 /* Arguments are not evaluated when the level is off. */
 #define OSP_LOG(lvl, comp, ...)                                                          \
     do {                                                                                 \
-        if ((lvl) > osp_log_level)                                                       \
+        if ((lvl) > atomic_load_explicit(&osp_log_level, memory_order_relaxed))          \
             break;                                                                       \
         osp__log_line((lvl), (comp), __VA_ARGS__);                                       \
     } while (0)

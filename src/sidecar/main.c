@@ -257,8 +257,8 @@ int main(int argc, char **argv) {
         osp_sc_config_free(&cfg);
         return 1;
     }
-    osp_log_level = cfg.log_level;
-    if (level && (osp_log_level = osp__log_level_parse(level)) < 0) {
+    osp_log_level = level ? osp__log_level_parse(level) : cfg.log_level;
+    if (osp_log_level < 0) {
         fprintf(stderr, "osprofiler-sidecar: unknown log level '%s'\n", level);
         return 2;
     }
