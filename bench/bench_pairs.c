@@ -224,10 +224,11 @@ int main(int argc, char **argv) {
            pct(sb, (size_t)batches, 99), sb[0], sb[batches - 1],
            pct(per_pair, (size_t)timed, 50), pct(per_pair, (size_t)timed, 99),
            pct(per_pair, (size_t)timed, 99.9), timed ? per_pair[timed - 1] : 0.0,
-           (double)wall / (double)(batches * batch), cpu * 1e9 / (double)(batches * batch),
-           expected, st.emitted, st.sent, st.dropped_no_sidecar, st.dropped_backpressure,
-           st.dropped_oversize, st.dropped_io, st.dropped_nomem, st.lost_unread, flush_rc,
-           ring_size, ru.ru_maxrss);
+           (double)wall / (double)(batches * batch),
+           cpu * 1e9 / (double)(batches * batch), expected, st.emitted, st.sent,
+           st.dropped_no_sidecar, st.dropped_backpressure, st.dropped_oversize,
+           st.dropped_io, st.dropped_nomem, st.lost_unread, flush_rc, ring_size,
+           ru.ru_maxrss);
     free(sb);
     free(per_batch);
     free(per_pair);

@@ -97,8 +97,8 @@ static long drain_rings(int closed_conn) {
     long total = 0;
     for (int i = 0; i < nrings;) {
         bool closed = osp__ring_closed(&rings[i].ring);
-        uint64_t backlog = atomic_load(&rings[i].ring.hdr->head) -
-                           atomic_load(&rings[i].ring.hdr->tail);
+        uint64_t backlog =
+            atomic_load(&rings[i].ring.hdr->head) - atomic_load(&rings[i].ring.hdr->tail);
         if (backlog > max_backlog && backlog <= rings[i].ring.size)
             max_backlog = backlog;
         long n = osp__ring_drain(&rings[i].ring, on_ring_record, NULL);
@@ -198,8 +198,10 @@ int main(int argc, char **argv) {
             break;
     }
     if (argc - ai < 1 || argc - ai > 2) {
-        fprintf(stderr, "usage: %s [--rings] [--spin-us N] [--poll-us N] SOCKET_PATH [READY_FILE]\n",
-                argv[0]);
+        fprintf(
+            stderr,
+            "usage: %s [--rings] [--spin-us N] [--poll-us N] SOCKET_PATH [READY_FILE]\n",
+            argv[0]);
         return 2;
     }
     const char *path = argv[ai];
@@ -294,7 +296,8 @@ int main(int argc, char **argv) {
                     }
                     n_conns++;
                     conns[nconns++] = c;
-                    struct epoll_event cev = {.events = EPOLLIN | EPOLLRDHUP, .data.fd = c};
+                    struct epoll_event cev = {.events = EPOLLIN | EPOLLRDHUP,
+                                              .data.fd = c};
                     epoll_ctl(ep, EPOLL_CTL_ADD, c, &cev);
                 }
             } else if (is_ring_eventfd(fd)) {
@@ -318,8 +321,8 @@ int main(int argc, char **argv) {
     printf("frames=%" PRIu64 " points=%" PRIu64 " bytes=%" PRIu64 " bad_frames=%" PRIu64
            " connections=%" PRIu64 " ring_regs=%" PRIu64 " rings=%" PRIu64
            " ring_points=%" PRIu64 " wakeups=%" PRIu64 " max_backlog=%" PRIu64 "\n",
-           n_frames, n_points + n_ring_points, n_bytes, n_bad, n_conns, n_ring_regs, n_rings,
-           n_ring_points, n_wakeups, max_backlog);
+           n_frames, n_points + n_ring_points, n_bytes, n_bad, n_conns, n_ring_regs,
+           n_rings, n_ring_points, n_wakeups, max_backlog);
     fflush(stdout);
     unlink(path);
     return 0;

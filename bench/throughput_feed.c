@@ -162,7 +162,8 @@ static void send_frame(int fd, const char *buf, size_t len, int64_t deadline) {
             poll(&pf, 1, 100);
             sample_rss(false);
             if (tp_mono_ns() > deadline) {
-                fprintf(stderr, "throughput_feed: the sidecar accepts nothing: timed out\n");
+                fprintf(stderr,
+                        "throughput_feed: the sidecar accepts nothing: timed out\n");
                 exit(1);
             }
             continue;
@@ -200,8 +201,8 @@ static int do_burst(void) {
     sample_rss(true);
     int64_t t0 = tp_mono_ns(), deadline = t0 + (int64_t)(timeout_s * 1e9);
     for (long i = 0; i < count; i++) {
-        size_t pl = tp_point(point, sizeof point, salt, (uint64_t)i, "db-start",
-                             tp_real_ns());
+        size_t pl =
+            tp_point(point, sizeof point, salt, (uint64_t)i, "db-start", tp_real_ns());
         if (len + pl + 1 > (size_t)frame_max) {
             send_frame(fd, frame, len, deadline);
             frames++;
@@ -306,7 +307,8 @@ static int do_paced(bool lib) {
             return 1;
         }
         osp_config_free(cfg);
-        start_info = json_pack("{s{s:s,s:{}}}", "db", "statement", TP_STATEMENT, "params");
+        start_info =
+            json_pack("{s{s:s,s:{}}}", "db", "statement", TP_STATEMENT, "params");
         /* Let the library connect and register its ring before timing. */
         for (int i = 0; i < 50; i++) {
             osp_start("warmup", NULL);
@@ -338,8 +340,8 @@ static int do_paced(bool lib) {
             osp_stop(si);
             json_decref(si);
         } else {
-            size_t pl = tp_point(point, sizeof point, salt, (uint64_t)i, "db-stop",
-                                 tp_real_ns());
+            size_t pl =
+                tp_point(point, sizeof point, salt, (uint64_t)i, "db-stop", tp_real_ns());
             memcpy(frame + hl, point, pl);
             frame[hl + pl] = '\n';
             send_frame(fd, frame, hl + pl + 1, deadline);
@@ -368,23 +370,24 @@ static int do_paced(bool lib) {
     } else {
         close(fd);
     }
-    printf("{\"mode\": \"%s\", \"rate\": %.0f, \"seconds\": %.3f, \"points\": %ld, "
-           "\"late_ticks\": %ld, \"eagain\": %ld, \"received\": %lld, \"confirmed\": %lld, "
-           "\"lib_sent\": %llu, \"lib_dropped\": %llu, \"sidecar_cpu_s\": %.3f, "
-           "\"sidecar_cpu_pct\": %.1f, \"rss_start_kib\": %ld, \"rss_max_kib\": %ld, "
-           "\"rss_median_kib\": %ld, \"vmhwm_kib\": %ld, \"machine_cpu_pct\": %.1f, "
-           "\"broker_cpu_pct\": %.1f}\n",
-           lib ? "lib" : "rate", rate, (double)(t1 - t0) / 1e9, events * per_event, late,
-           eagains, c.received - c0.received, c.confirmed - c0.confirmed,
-           (unsigned long long)st.sent,
-           (unsigned long long)(st.dropped_no_sidecar + st.dropped_backpressure +
-                                st.dropped_io + st.dropped_nomem + st.dropped_oversize),
-           scpu0 >= 0 && scpu1 >= 0 ? scpu1 - scpu0 : -1.0,
-           scpu0 >= 0 && scpu1 >= 0 ? 100.0 * (scpu1 - scpu0) / ((double)(t1 - t0) / 1e9)
-                                    : -1.0,
-           rss_n ? rss_samples[0] : -1, rss_max, rss_median(), hwm,
-           100.0 * mb / ((double)(t1 - t0) / 1e9),
-           broker_pid > 0 ? 100.0 * bcpu / ((double)(t1 - t0) / 1e9) : -1.0);
+    printf(
+        "{\"mode\": \"%s\", \"rate\": %.0f, \"seconds\": %.3f, \"points\": %ld, "
+        "\"late_ticks\": %ld, \"eagain\": %ld, \"received\": %lld, \"confirmed\": %lld, "
+        "\"lib_sent\": %llu, \"lib_dropped\": %llu, \"sidecar_cpu_s\": %.3f, "
+        "\"sidecar_cpu_pct\": %.1f, \"rss_start_kib\": %ld, \"rss_max_kib\": %ld, "
+        "\"rss_median_kib\": %ld, \"vmhwm_kib\": %ld, \"machine_cpu_pct\": %.1f, "
+        "\"broker_cpu_pct\": %.1f}\n",
+        lib ? "lib" : "rate", rate, (double)(t1 - t0) / 1e9, events * per_event, late,
+        eagains, c.received - c0.received, c.confirmed - c0.confirmed,
+        (unsigned long long)st.sent,
+        (unsigned long long)(st.dropped_no_sidecar + st.dropped_backpressure +
+                             st.dropped_io + st.dropped_nomem + st.dropped_oversize),
+        scpu0 >= 0 && scpu1 >= 0 ? scpu1 - scpu0 : -1.0,
+        scpu0 >= 0 && scpu1 >= 0 ? 100.0 * (scpu1 - scpu0) / ((double)(t1 - t0) / 1e9)
+                                 : -1.0,
+        rss_n ? rss_samples[0] : -1, rss_max, rss_median(), hwm,
+        100.0 * mb / ((double)(t1 - t0) / 1e9),
+        broker_pid > 0 ? 100.0 * bcpu / ((double)(t1 - t0) / 1e9) : -1.0);
     return 0;
 }
 
@@ -424,8 +427,8 @@ int main(int argc, char **argv) {
         else
             usage();
     }
-    if (!sock_path || count < 1 || frame_max < 1024 || frame_max > MAX_FRAME || rate <= 0 ||
-        seconds <= 0)
+    if (!sock_path || count < 1 || frame_max < 1024 || frame_max > MAX_FRAME ||
+        rate <= 0 || seconds <= 0)
         usage();
     if (!strcmp(mode, "burst"))
         return do_burst();

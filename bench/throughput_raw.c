@@ -119,8 +119,8 @@ static long queue_depth(amqp_connection_state_t c, long want, double max_s) {
     long last = -1;
     int stable = 0;
     for (;;) {
-        amqp_queue_declare_ok_t *ok = amqp_queue_declare(
-            c, 1, amqp_cstring_bytes(QUEUE), 1, 0, 0, 0, amqp_empty_table);
+        amqp_queue_declare_ok_t *ok = amqp_queue_declare(c, 1, amqp_cstring_bytes(QUEUE),
+                                                         1, 0, 0, 0, amqp_empty_table);
         check(amqp_get_rpc_reply(c), "queue.declare passive");
         long n = (long)ok->message_count;
         if (n >= want || tp_mono_ns() > end)
@@ -242,14 +242,15 @@ static int do_publish(void) {
     close_broker(c);
     free(acked);
     double secs = (double)(t1 - t0) / 1e9;
-    printf("{\"mode\": \"raw\", \"durable\": %d, \"window\": %ld, \"count\": %ld, "
-           "\"confirmed\": %ld, \"nacked\": %ld, \"seconds\": %.6f, \"msgs_per_s\": %.1f, "
-           "\"body_len\": %zu, \"queue_depth\": %ld, \"client_cpu_s\": %.3f, "
-           "\"broker_cpu_s\": %.3f, \"full_window_waits_1s\": %ld, "
-           "\"machine_cpu_pct\": %.1f}\n",
-           durable, window, count, confirmed, nacked, secs, (double)confirmed / secs,
-           body_len, depth, cpu, bcpu0 >= 0 && bcpu1 >= 0 ? bcpu1 - bcpu0 : -1.0, waits,
-           100.0 * mb / secs);
+    printf(
+        "{\"mode\": \"raw\", \"durable\": %d, \"window\": %ld, \"count\": %ld, "
+        "\"confirmed\": %ld, \"nacked\": %ld, \"seconds\": %.6f, \"msgs_per_s\": %.1f, "
+        "\"body_len\": %zu, \"queue_depth\": %ld, \"client_cpu_s\": %.3f, "
+        "\"broker_cpu_s\": %.3f, \"full_window_waits_1s\": %ld, "
+        "\"machine_cpu_pct\": %.1f}\n",
+        durable, window, count, confirmed, nacked, secs, (double)confirmed / secs,
+        body_len, depth, cpu, bcpu0 >= 0 && bcpu1 >= 0 ? bcpu1 - bcpu0 : -1.0, waits,
+        100.0 * mb / secs);
     return confirmed == count && nacked == 0 ? 0 : 3;
 }
 
@@ -261,7 +262,8 @@ static long pace_acks(amqp_connection_state_t c, int64_t until, uint64_t *low,
         int64_t left = until - tp_mono_ns();
         if (left < 0)
             left = 0;
-        struct timeval tv = {(time_t)(left / 1000000000), (long)(left % 1000000000) / 1000};
+        struct timeval tv = {(time_t)(left / 1000000000),
+                             (long)(left % 1000000000) / 1000};
         amqp_frame_t f;
         int rc = amqp_simple_wait_frame_noblock(c, &f, &tv);
         if (rc == AMQP_STATUS_TIMEOUT)
@@ -414,16 +416,17 @@ static int do_consume(void) {
     double sum = 0;
     for (size_t i = 0; i < n; i++)
         sum += (double)lat[i];
-    printf("{\"mode\": \"consume\", \"durable\": %d, \"received\": %zu, \"expected\": %ld, "
-           "\"without_t_send\": %ld, \"unparsable\": %ld, \"span_s\": %.3f, "
-           "\"lat_min_us\": %.1f, \"lat_p50_us\": %.1f, \"lat_p90_us\": %.1f, "
-           "\"lat_p99_us\": %.1f, \"lat_p999_us\": %.1f, \"lat_max_us\": %.1f, "
-           "\"lat_mean_us\": %.1f}\n",
-           durable, n, expect, other, bad, (double)(last - first) / 1e9,
-           n ? (double)lat[0] / 1e3 : 0.0, (double)tp_pct(lat, n, 50) / 1e3,
-           (double)tp_pct(lat, n, 90) / 1e3, (double)tp_pct(lat, n, 99) / 1e3,
-           (double)tp_pct(lat, n, 99.9) / 1e3, n ? (double)lat[n - 1] / 1e3 : 0.0,
-           n ? sum / (double)n / 1e3 : 0.0);
+    printf(
+        "{\"mode\": \"consume\", \"durable\": %d, \"received\": %zu, \"expected\": %ld, "
+        "\"without_t_send\": %ld, \"unparsable\": %ld, \"span_s\": %.3f, "
+        "\"lat_min_us\": %.1f, \"lat_p50_us\": %.1f, \"lat_p90_us\": %.1f, "
+        "\"lat_p99_us\": %.1f, \"lat_p999_us\": %.1f, \"lat_max_us\": %.1f, "
+        "\"lat_mean_us\": %.1f}\n",
+        durable, n, expect, other, bad, (double)(last - first) / 1e9,
+        n ? (double)lat[0] / 1e3 : 0.0, (double)tp_pct(lat, n, 50) / 1e3,
+        (double)tp_pct(lat, n, 90) / 1e3, (double)tp_pct(lat, n, 99) / 1e3,
+        (double)tp_pct(lat, n, 99.9) / 1e3, n ? (double)lat[n - 1] / 1e3 : 0.0,
+        n ? sum / (double)n / 1e3 : 0.0);
     free(lat);
     return expect > 0 && (long)n < expect ? 3 : 0;
 }

@@ -83,28 +83,61 @@ static void notification_timestamp(int64_t us, char out[27]) {
     memcpy(out, ts, 27);
 }
 
+/* A string made of up to two pieces. */
+typedef struct piece {
+    const char *p[2];
+    size_t n[2];
+} piece_t;
+
+enum { F_PUBLISHER, F_EVENT_TYPE, F_BASE, F_TRACE, F_NAME, F_TS, F_N };
+
+/* One allocation: the struct, the payload, then each field NUL-terminated. */
 static osp_msg_t *msg_new(const char *payload, size_t len, const osp_entry_t *e,
-                          const char *service, size_t service_len) {
-    osp_msg_t *m = malloc(sizeof *m + len + 1);
+                          const piece_t f[F_N], bool error) {
+    size_t size = sizeof(osp_msg_t) + len + 1;
+    for (int i = 0; i < F_N; i++)
+        size += f[i].n[0] + f[i].n[1] + 1;
+    osp_msg_t *m = malloc(size);
     if (!m)
         return NULL;
     memset(m, 0, sizeof *m);
     memcpy(m->payload, payload, len);
     m->payload[len] = '\0';
     m->len = len;
-    m->publisher = strndup(e->publisher, e->publisher_len);
-    m->event_type = malloc(service_len + 10);
-    if (!m->publisher || !m->event_type) {
-        osp_msg_free(m);
-        return NULL;
+    char *w = m->payload + len + 1;
+    const char **dst[F_N] = {&m->publisher, &m->event_type, &m->base_id,
+                             &m->trace_id,  &m->name,       &m->point_timestamp};
+    for (int i = 0; i < F_N; i++) {
+        *dst[i] = w;
+        for (int k = 0; k < 2; k++) {
+            memcpy(w, f[i].p[k], f[i].n[k]);
+            w += f[i].n[k];
+        }
+        *w++ = '\0';
     }
-    memcpy(m->event_type, "profiler.", 9);
-    memcpy(m->event_type + 9, service, service_len);
-    m->event_type[9 + service_len] = '\0';
-    osp__uuid4(m->message_id);
+    m->error = error;
     m->arrival_us = e->arrival_us;
     notification_timestamp(e->arrival_us, m->timestamp);
     return m;
+}
+
+#define PIECE(s, n)                                                                      \
+    {                                                                                    \
+        {(s), ""}, { (n), 0 }                                                            \
+    }
+
+/* info.etype present and not null (Python: info.get("etype") is not None). */
+static bool has_error(const char *info, size_t len) {
+    static const char *const key[] = {"etype"};
+    osp_jspan_t v;
+    osp__json_members(info, len, key, 1, &v);
+    return v.text && !(v.len == 4 && memcmp(v.text, "null", 4) == 0);
+}
+
+/* A checked JSON string, decoded in place into buf (never longer). */
+static piece_t decoded(const osp_jstr_t *s, char *buf) {
+    piece_t p = PIECE(buf, osp__jstr_decode(s, buf, s->len + 1));
+    return p;
 }
 
 /* event_type = "profiler.%s" % service, as the messaging driver: None when
@@ -113,20 +146,45 @@ static osp_msg_t *from_json(const osp_entry_t *e, osp_error_t *err) {
     osp_point_view_t pt;
     if (osp__point_scan(e->body, e->body_len, &pt, err) != OSP_OK)
         return NULL;
-    char small[128] = "None", *service = small;
-    size_t slen = 4;
-    if (pt.service.raw) {
-        size_t cap = pt.service.len + 1; /* decoding never lengthens */
-        if (cap > sizeof small && !(service = malloc(cap)))
-            service = small, cap = sizeof small;
-        slen = osp__jstr_decode(&pt.service, service, cap);
+    /* decoding never lengthens: one scratch holds the decoded strings */
+    size_t need = pt.service.len + pt.base_id.len + pt.trace_id.len + pt.name.len +
+                  pt.timestamp.len + 5;
+    char *scratch = malloc(need), *w = scratch;
+    if (!scratch) {
+        osp__error_set(err, OSP_ENOMEM, "entry", 0, "out of memory");
+        return NULL;
     }
-    osp_msg_t *m = msg_new(e->body, e->body_len, e, service, slen);
-    if (service != small)
-        free(service);
+    piece_t f[F_N] = {[F_PUBLISHER] = PIECE(e->publisher, e->publisher_len)};
+    f[F_EVENT_TYPE] = (piece_t){{"profiler.", "None"}, {9, 4}};
+    if (pt.service.raw) {
+        f[F_EVENT_TYPE].n[1] = osp__jstr_decode(&pt.service, w, pt.service.len + 1);
+        f[F_EVENT_TYPE].p[1] = w;
+        w += pt.service.len + 1;
+    }
+    const osp_jstr_t *js[] = {&pt.base_id, &pt.trace_id, &pt.name, &pt.timestamp};
+    for (int i = 0; i < 4; i++) {
+        f[F_BASE + i] = decoded(js[i], w);
+        w += js[i]->len + 1;
+    }
+    static const char *const key[] = {"info"};
+    osp_jspan_t info;
+    osp__json_members(e->body, e->body_len, key, 1, &info);
+    osp_msg_t *m =
+        msg_new(e->body, e->body_len, e, f, info.text && has_error(info.text, info.len));
+    free(scratch);
     if (!m)
         osp__error_set(err, OSP_ENOMEM, "entry", 0, "out of memory");
     return m;
+}
+
+static piece_t id_piece(const osp_rec_id_t *id, char text[37]) {
+    if (!id->uuid) {
+        piece_t p = PIECE(id->text, id->len);
+        return p;
+    }
+    osp__uuid_format(id->uuid, text);
+    piece_t p = PIECE(text, 36);
+    return p;
 }
 
 static osp_msg_t *from_record(const osp_entry_t *e, osp_buf_t *json, osp_error_t *err) {
@@ -137,8 +195,19 @@ static osp_msg_t *from_record(const osp_entry_t *e, osp_buf_t *json, osp_error_t
     json->failed = false;
     if (osp__rec_to_json(&r, json, err) != OSP_OK)
         return NULL;
-    osp_msg_t *m = r.service ? msg_new(json->data, json->len, e, r.service, r.service_len)
-                             : msg_new(json->data, json->len, e, "None", 4);
+    char base[37], trace[37], ts[OSP_TS_LEN + 1];
+    osp__uuid_format(r.trace_id, trace);
+    osp__timestamp_us(r.timestamp_us, ts);
+    piece_t f[F_N] = {
+        [F_PUBLISHER] = PIECE(e->publisher, e->publisher_len),
+        [F_EVENT_TYPE] = {{"profiler.", r.service ? r.service : "None"},
+                          {9, r.service ? r.service_len : 4}},
+        [F_BASE] = id_piece(&r.base_id, base),
+        [F_TRACE] = PIECE(trace, 36),
+        [F_NAME] = {{r.name, r.stop ? "-stop" : "-start"}, {r.name_len, r.stop ? 5 : 6}},
+        [F_TS] = PIECE(ts, OSP_TS_LEN),
+    };
+    osp_msg_t *m = msg_new(json->data, json->len, e, f, has_error(r.info, r.info_len));
     if (!m)
         osp__error_set(err, OSP_ENOMEM, "entry", 0, "out of memory");
     return m;
@@ -149,13 +218,7 @@ osp_msg_t *osp_msg_from_entry(const osp_entry_t *e, osp_buf_t *scratch,
     return e->kind == OSP_ENTRY_RECORD ? from_record(e, scratch, err) : from_json(e, err);
 }
 
-void osp_msg_free(osp_msg_t *m) {
-    if (!m)
-        return;
-    free(m->publisher);
-    free(m->event_type);
-    free(m);
-}
+void osp_msg_free(osp_msg_t *m) { free(m); }
 
 size_t osp_msg_cost(const osp_msg_t *m) { return sizeof *m + m->len + 64; }
 

@@ -326,6 +326,27 @@ void osp_flow_delivered(osp_flow_t *f, osp_msg_t *m) {
     osp_msg_free(m);
 }
 
+void osp_flow_delivered_list(osp_flow_t *f, osp_msg_t *list) {
+    uint64_t n = 0, seg = 0, seg_n = 0;
+    size_t bytes = 0;
+    for (osp_msg_t *m = list, *next; m; m = next) {
+        next = m->next;
+        if (f->spool && m->spool_seg != seg) { /* a batch is one or two segments */
+            osp_spool_done(f->spool, seg, seg_n);
+            seg = m->spool_seg;
+            seg_n = 0;
+        }
+        seg_n++;
+        bytes += osp_msg_cost(m);
+        n++;
+        osp_msg_free(m);
+    }
+    if (f->spool)
+        osp_spool_done(f->spool, seg, seg_n);
+    held(f, -(ssize_t)bytes);
+    OSP_STAT_ADD(delivered, n);
+}
+
 uint64_t osp_flow_waiting(osp_flow_t *f) {
     return osp_queue_count(f->mem) + (f->spool ? osp_spool_pending(f->spool) : 0) +
            atomic_load(&f->returned_n) + atomic_load(&f->cur_n);

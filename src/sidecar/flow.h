@@ -60,6 +60,8 @@ void osp_flow_discard(osp_flow_t *f, osp_msg_t *m, enum osp_flow_drop why,
                       const char *detail);
 /* Delivered (confirmed on every topic, or committed): frees it. */
 void osp_flow_delivered(osp_flow_t *f, osp_msg_t *m);
+/* The same for a whole list (a committed batch), accounted once. */
+void osp_flow_delivered_list(osp_flow_t *f, osp_msg_t *list);
 /* The broker is connected / the store commits (up), or not: while it is
  * down new points go to the spool. */
 void osp_flow_sink(osp_flow_t *f, bool up);

@@ -212,6 +212,8 @@ static bool publish(osp_publisher_t *p, osp_msg_t *m) {
     props.delivery_mode = 2;
     props.priority = 0;
     m->acks_left = (unsigned)p->cfg->ntopics;
+    if (!m->message_id[0])
+        osp__uuid4(m->message_id); /* kept for every retry */
     for (size_t i = 0; i < p->cfg->ntopics; i++) {
         char rk[300], uid[33];
         snprintf(rk, sizeof rk, "%s.info", p->cfg->topics[i]);

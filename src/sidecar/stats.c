@@ -16,7 +16,8 @@ int osp_sc_stats_json(char *out, size_t len, const osp_sc_buffers_t *b,
     int n = snprintf(
         out, len,
         "{\"received\": %llu, \"delivered\": %llu, \"published\": %llu, \"confirmed\": "
-        "%llu, \"nacked\": %llu, \"spooled\": %llu, \"stored\": %llu, \"collected\": "
+        "%llu, \"nacked\": %llu, \"spooled\": %llu, \"stored\": %llu, \"store_commits\": "
+        "%llu, \"collected\": "
         "%llu, "
         "\"dropped\": {\"invalid\": %llu, \"spool\": %llu, \"shutdown\": %llu, "
         "\"nomem\": %llu, \"collect_invalid\": %llu}, \"bad_frames\": %llu, "
@@ -27,7 +28,7 @@ int osp_sc_stats_json(char *out, size_t len, const osp_sc_buffers_t *b,
         "\"queued\": %llu, \"connections\": %zu, \"rings\": %zu, \"rings_attached\": "
         "%llu, \"rings_refused\": %llu}\n",
         U(received), U(delivered), U(published), U(confirmed), U(nacked), U(spooled),
-        U(stored), U(collected), U(dropped_invalid), U(dropped_spool),
+        U(stored), U(store_commits), U(collected), U(dropped_invalid), U(dropped_spool),
         U(dropped_shutdown), U(dropped_nomem), U(collect_invalid), U(bad_frames),
         (unsigned long long)fs.memory_points, (unsigned long long)fs.memory_bytes,
         (unsigned long long)fs.spool_points, (unsigned long long)fs.spool_bytes,

@@ -25,6 +25,7 @@ typedef struct osp_sc_stats {
     atomic_uint_fast64_t rings_refused;   /* ring registrations refused */
     atomic_uint_fast64_t spooled;         /* points written to the disk spool */
     atomic_uint_fast64_t stored;          /* points committed to the store (no broker) */
+    atomic_uint_fast64_t store_commits;   /* transactions that stored them */
     atomic_uint_fast64_t collected;       /* broker messages committed and acked */
     atomic_uint_fast64_t collect_invalid; /* consumed messages that are no trace point */
     atomic_uint_fast64_t publisher_replaced; /* frames re-labelled by publisher_policy */

@@ -4,10 +4,10 @@
  *
  * A batch is whatever waits, up to BATCH points: under load each commit
  * (one fsync with synchronous=FULL) carries thousands of points, at a
- * trickle a point is committed at once. Fields are read from the payload
- * text in one pass (no jansson tree). When a commit fails the batch goes
- * back to the front, the flow is told the store is down (new points go to
- * the spool meanwhile) and the commit is retried with backoff.
+ * trickle a point is committed at once. The fields a store indexes come
+ * decoded with each message (entry.c): no JSON is read here. When a commit fails the
+ * batch goes back to the front, the flow is told the store is down (new points go to the
+ * spool meanwhile) and the commit is retried with backoff.
  */
 #include "store_writer.h"
 
@@ -34,36 +34,27 @@ struct osp_store_writer {
     atomic_bool stop;
     double deadline;
     osp_store_msg_t msgs[BATCH];
-    osp_buf_t strings[BATCH]; /* each message's decoded fields */
 };
 
-/* Commit a batch. false (batch kept) when the store refused it. Messages
- * that are no trace point are dropped (counted) and unlinked from *list. */
-static bool commit(osp_store_writer_t *w, osp_msg_t **list) {
+/* Commit a batch. false (batch kept) when the store refused it. */
+static bool commit(osp_store_writer_t *w, osp_msg_t *list) {
     size_t n = 0;
+    for (osp_msg_t *m = list; m; m = m->next)
+        w->msgs[n++] = (osp_store_msg_t){.json = m->payload,
+                                         .len = m->len,
+                                         .base_id = m->base_id,
+                                         .trace_id = m->trace_id,
+                                         .name = m->name,
+                                         .timestamp = m->point_timestamp,
+                                         .error = m->error};
     osp_error_t err;
-    for (osp_msg_t **pm = list; *pm;) {
-        osp_msg_t *m = *pm;
-        int rc = osp_store_msg_from_text(m->payload, m->len, &w->msgs[n], &w->strings[n],
-                                         &err);
-        if (rc != OSP_OK) {
-            /* converted from a checked entry: cannot happen but for memory */
-            *pm = m->next;
-            m->next = NULL;
-            osp_flow_discard(
-                w->flow, m,
-                rc == OSP_ENOMEM ? OSP_FLOW_DROP_NOMEM : OSP_FLOW_DROP_INVALID, err.text);
-            continue;
-        }
-        n++;
-        pm = &m->next;
-    }
     int rc = osp_store_put(w->store, w->msgs, n, &err);
     if (rc != OSP_OK) {
         OSP_LOG(OSP_LL_ERROR, "store", "%s; retrying", err.text);
         return false;
     }
     OSP_STAT_ADD(stored, n);
+    OSP_STAT_ADD(store_commits, 1);
     return true;
 }
 
@@ -77,11 +68,8 @@ static void *run(void *arg) {
         osp_msg_t *batch = osp_flow_pop(w->flow, BATCH, 100);
         if (!batch)
             continue;
-        if (commit(w, &batch)) {
-            for (osp_msg_t *m = batch, *n; m; m = n) {
-                n = m->next;
-                osp_flow_delivered(w->flow, m);
-            }
+        if (commit(w, batch)) {
+            osp_flow_delivered_list(w->flow, batch);
             if (!osp_flow_sink_up(w->flow))
                 OSP_LOG(OSP_LL_NOTICE, "store", "committing again");
             osp_flow_sink(w->flow, true);
@@ -128,7 +116,5 @@ void osp_store_writer_stop(osp_store_writer_t *w, double grace) {
     osp_flow_close(w->flow);
     pthread_join(w->thread, NULL);
     osp_store_close(w->store);
-    for (size_t i = 0; i < BATCH; i++)
-        osp__buf_free(&w->strings[i]);
     free(w);
 }

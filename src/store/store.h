@@ -24,8 +24,6 @@
 
 #include <osprofiler/osprofiler.h>
 
-#include "common/buf.h"
-
 typedef struct osp_store osp_store_t;
 
 /* Where the sidecar stores and the CLI reads when nothing else is said. */
@@ -54,19 +52,12 @@ typedef struct osp_store_msg {
 bool osp_store_msg_from_json(const json_t *payload, const char *json, size_t len,
                              osp_store_msg_t *m);
 
-/* The same from the payload's JSON text, without a tree: checks it as a
- * trace point (osp__point_scan) and decodes the fields into strings (reset
- * first; the pointers in m stay valid until strings changes). OSP_OK or
- * OSP_EFRAME / OSP_ENOMEM with err. */
-int osp_store_msg_from_text(const char *json, size_t len, osp_store_msg_t *m,
-                            osp_buf_t *strings, osp_error_t *err);
-
 /* Open url. Returns OSP_OK with *out, or OSP_EINVAL (bad url) / OSP_ESTORE. */
 int osp_store_open(const char *url, int flags, osp_store_t **out, osp_error_t *err);
 
 /* Store n messages as one unit: on OSP_OK all of them are durable (the
- * collector acknowledges the broker only then). A message whose (base_id,
- * trace_id, name) is already stored is skipped: redelivery stores once. */
+ * collector acknowledges the broker only then). A point delivered twice is
+ * read once: redis skips it when storing, sqlite when reading. */
 int osp_store_put(osp_store_t *s, const osp_store_msg_t *msgs, size_t n,
                   osp_error_t *err);
 
