@@ -46,7 +46,7 @@ static long count = 100000, frame_max = 65536, pid = 0, broker_pid = 0;
 static double rate = 1000, seconds = 10, timeout_s = 300;
 
 struct ctl {
-    long long received, published, confirmed, spooled, dropped_invalid, dropped_memory,
+    long long received, published, confirmed, spooled, dropped_invalid, dropped_other,
         queued;
     bool connected;
 };
@@ -85,7 +85,9 @@ static bool read_ctl(struct ctl *out) {
     out->confirmed = field(buf, "\"confirmed\": ");
     out->spooled = field(buf, "\"spooled\": ");
     out->dropped_invalid = field(buf, "\"invalid\": ");
-    out->dropped_memory = field(buf, "\"memory\": ");
+    /* the sidecar's other drops ("spool" comes first inside "dropped") */
+    out->dropped_other = field(buf, "\"spool\": ") + field(buf, "\"shutdown\": ") +
+                         field(buf, "\"nomem\": ");
     out->queued = field(buf, "\"queued\": ");
     out->connected = strstr(buf, "\"connected\": true") != NULL;
     return true;
@@ -229,10 +231,10 @@ static int do_burst(void) {
                 ok = true;
                 break;
             }
-            if (c.dropped_memory > c0.dropped_memory ||
+            if (c.dropped_other > c0.dropped_other ||
                 c.dropped_invalid > c0.dropped_invalid) {
                 dropped = true;
-                if (c.confirmed - c0.confirmed + (c.dropped_memory - c0.dropped_memory) +
+                if (c.confirmed - c0.confirmed + (c.dropped_other - c0.dropped_other) +
                         (c.dropped_invalid - c0.dropped_invalid) >=
                     count)
                     break;
@@ -255,7 +257,7 @@ static int do_burst(void) {
            "\"ok\": %s, \"dropped\": %s, \"confirmed\": %lld, \"seconds\": %.6f, "
            "\"msgs_per_s\": %.1f, \"send_seconds\": %.6f, \"eagain\": %ld, "
            "\"received\": %lld, \"published\": %lld, \"spooled\": %lld, "
-           "\"dropped_invalid\": %lld, \"dropped_memory\": %lld, "
+           "\"dropped_invalid\": %lld, \"dropped_other\": %lld, "
            "\"sidecar_cpu_s\": %.3f, \"broker_cpu_s\": %.3f, "
            "\"rss_start_kib\": %ld, \"rss_max_kib\": %ld, \"rss_median_kib\": %ld, "
            "\"rss_done_kib\": %ld, \"rss_idle_1s_kib\": %ld, \"vmhwm_kib\": %ld, "
@@ -265,7 +267,7 @@ static int do_burst(void) {
            count, frame_max, frames, ok ? "true" : "false", dropped ? "true" : "false",
            conf, secs, (double)conf / secs, (double)(t_sent - t0) / 1e9, eagains,
            c.received - c0.received, c.published - c0.published, c.spooled - c0.spooled,
-           c.dropped_invalid - c0.dropped_invalid, c.dropped_memory - c0.dropped_memory,
+           c.dropped_invalid - c0.dropped_invalid, c.dropped_other - c0.dropped_other,
            scpu0 >= 0 && scpu1 >= 0 ? scpu1 - scpu0 : -1.0,
            bcpu0 >= 0 && bcpu1 >= 0 ? bcpu1 - bcpu0 : -1.0, rss_n ? rss_samples[0] : -1,
            rss_max, rss_median(), rss_done, rss_idle, hwm, at_sent,

@@ -18,9 +18,9 @@ import os
 import statistics
 import sys
 
-TARGET_ND = 0.90      # sidecar / raw, non-durable queue
+TARGET_ND = 0.95      # sidecar / raw, non-durable queue
 TARGET_PY = 10.0      # sidecar / Python reference
-TARGET_SPOOL = 0.85   # sidecar with spool / raw, durable queue
+TARGET_SPOOL = 0.90   # sidecar with spool / raw, durable queue
 TARGET_P99_MS = 5.0   # stop -> in the queue at 1k points/s
 TARGET_RSS_MIB = 16.0
 
@@ -103,6 +103,14 @@ def ratio(a, b):
     return a / b if a is not None and b else None
 
 
+def ratio_med(xs, ys):
+    """The median of the per-repetition ratios: raw and sidecar of one
+    repetition ran back to back on the same broker. (A ratio of medians
+    mixes repetitions: it printed 160 % where the runs were 79, 87 and
+    160 %.)"""
+    return med([ratio(x, y) for x, y in zip(xs, ys)])
+
+
 def yes(ok):
     return "n/a" if ok is None else ("**yes**" if ok else "**NO**")
 
@@ -166,10 +174,10 @@ def main():
         if not f or not cons or cons.get("received", 0) < cons.get("expected", 1):
             return None
         return cons["lat_p99_us"] / 1000.0
-    r_nd = ratio(meds["sc-nd"], meds["raw-nd"])
-    r_py = ratio(meds["sc-nd"], meds["py"])
-    r_sp = ratio(meds["sc-dspool"], meds["raw-d"])
-    r_d = ratio(meds["sc-d"], meds["raw-d"])
+    r_nd = ratio_med(rates["sc-nd"], rates["raw-nd"])
+    r_py = ratio_med(rates["sc-nd"], rates["py"])
+    r_sp = ratio_med(rates["sc-dspool"], rates["raw-d"])
+    r_d = ratio_med(rates["sc-d"], rates["raw-d"])
     p99s = {name: [p99_ms(f, c) for f, c, _ in lat[name]] for name in lat_names}
     p99 = med(p99s["lat-lib-nd"])
     p99_raw = med(p99s["lat-raw-nd"])
@@ -187,11 +195,13 @@ def main():
 
     L.append("## Against the targets")
     L.append("")
-    L.append("Medians over the repetitions (per-repetition figures below).")
+    L.append("Rates: medians over the repetitions; ratios: the median of the "
+             "per-repetition ratios (each repetition ran both sides back to back on the "
+             "same broker). Per-repetition figures below.")
     L.append("")
     L.append("| target | measured | met? |")
     L.append("|---|---|---|")
-    L.append("| sidecar ≥ 90 %% of raw rabbitmq-c (windowed confirms), non-durable queue | "
+    L.append("| sidecar ≥ 95 %% of raw rabbitmq-c (windowed confirms), non-durable queue | "
              "%s vs %s msg/s = **%s** | %s |"
              % (fmt(meds["sc-nd"]), fmt(meds["raw-nd"]),
                 "%.1f %%" % (100 * r_nd) if r_nd else "n/a",
@@ -201,7 +211,7 @@ def main():
              % (fmt(meds["sc-nd"]), fmt(meds["py"]),
                 "%.1f×" % r_py if r_py else "n/a",
                 yes(r_py >= TARGET_PY if r_py else None)))
-    L.append("| durable queue, disk spool active: sidecar ≥ 85 %% of raw | "
+    L.append("| durable queue, disk spool active: sidecar ≥ 90 %% of raw | "
              "%s vs %s msg/s = **%s** | %s |"
              % (fmt(meds["sc-dspool"]), fmt(meds["raw-d"]),
                 "%.1f %%" % (100 * r_sp) if r_sp else "n/a",
@@ -248,7 +258,7 @@ def main():
         pyr = b == "py"
         f = (lambda v: "n/a" if v is None else ("%.1f×" % v if pyr else "%.1f %%" % (100 * v)))
         L.append("| %s (same repetition) | %s | **%s** |"
-                 % (label, " | ".join(f(v) for v in vals), f(ratio(meds[a], meds[b]))))
+                 % (label, " | ".join(f(v) for v in vals), f(med(vals))))
     L.append("")
 
     # details per run
@@ -285,7 +295,7 @@ def main():
                 except OSError:
                     pass
                 chk = "confirmed %s/%s, dropped %s" % (
-                    d["confirmed"], d["count"], d["dropped_invalid"] + d["dropped_memory"])
+                    d["confirmed"], d["count"], d["dropped_invalid"] + d["dropped_other"])
                 if st:
                     chk += "; --stats: confirmed %s" % st.get("confirmed")
                 if segs is not None:

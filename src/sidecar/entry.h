@@ -30,7 +30,7 @@
 #include "common/buf.h"
 
 #define OSP_ENTRY_RECORD 1 /* body: a binary point record (common/record.h) */
-#define OSP_ENTRY_JSON   2 /* body: the payload's JSON text, checked at intake */
+#define OSP_ENTRY_JSON   2 /* body: the payload's JSON text, as a frame carried it */
 #define OSP_ENTRY_HEADER 16
 
 /* A run of entries back to back. */

@@ -12,7 +12,8 @@
  * there is no room the sockets leave the epoll set, so the loop does not
  * spin, and the services' libraries hold their points (docs/design.md,
  * "Flow control"). Nothing is converted or checked deeply here: that
- * happens when a point leaves; the intake only refuses what is malformed.
+ * happens when a point leaves; the intake only refuses malformed frames and
+ * record framing.
  */
 #include "intake.h"
 
@@ -31,7 +32,6 @@
 #include "clock.h"
 #include "common/errors.h"
 #include "common/hop.h"
-#include "common/point.h"
 #include "common/record.h"
 #include "log.h"
 #include "rings.h"
@@ -135,17 +135,12 @@ static bool take_record(osp_intake_t *in, const char *publisher, size_t publishe
     return take(in, OSP_ENTRY_RECORD, publisher, publisher_len, rec, len, force);
 }
 
-/* A JSON point from a frame: checked as Python would read it. */
+/* A JSON point from a frame: checked as Python would read it when it
+ * leaves (entry.c), like a binary record's texts. */
 static void take_json(osp_intake_t *in, const char *publisher, const char *rec,
                       size_t len) {
-    osp_point_view_t pt;
-    osp_error_t err;
     if (len && rec[len - 1] == '\n')
         len--;
-    if (osp__point_scan(rec, len, &pt, &err) != OSP_OK) {
-        drop_invalid(in, err.text);
-        return;
-    }
     if (!take(in, OSP_ENTRY_JSON, publisher, strlen(publisher), rec, len, true)) {
         osp_flow_drop(in->flow, OSP_FLOW_DROP_NOMEM, 1, NULL); /* no memory */
         in->received++;
