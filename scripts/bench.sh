@@ -5,6 +5,7 @@
 #   scripts/bench.sh throughput  sidecar throughput, latency, RSS -> bench/results/throughput.md
 #   scripts/bench.sh outage      60 s broker outage at 10k points/s -> bench/results/outage.md
 #   scripts/bench.sh show        trace show --json, 10k points from Redis, C vs Python -> bench/results/show.md
+#   scripts/bench.sh store       sidecar store writer into SQLite/Redis vs raw -> bench/results/store.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh bench
@@ -16,5 +17,6 @@ pairs) exec bench/run.sh build-bench ;;
 throughput) exec bench/throughput.sh build-bench ;;
 outage) exec bench/outage.sh build-bench ;;
 show) exec bench/show.sh build-bench ;;
-*) echo "usage: $0 [pairs|throughput|outage|show]" >&2; exit 2 ;;
+store) exec bench/store.sh build-bench ;;
+*) echo "usage: $0 [pairs|throughput|outage|show|store]" >&2; exit 2 ;;
 esac

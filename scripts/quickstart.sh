@@ -51,15 +51,15 @@ start_sidecar() { # start_sidecar NAME ARGS...
     return 1
 }
 
+mkdir -m 700 "$demo/spool"
 if [ "$mode" = embedded ]; then
     echo "== osprofiler-sidecar, no broker: storing into $store"
-    start_sidecar sidecar --store "$store"
+    start_sidecar sidecar --store "$store" --spool-dir "$demo/spool"
 else
     echo "== private RabbitMQ on 127.0.0.1 (build/demo/broker)"
     tests/integration/broker.sh start "$demo/broker" >/dev/null
     . "$demo/broker/env"
     echo "   $OSP_BROKER_URL"
-    mkdir -m 700 "$demo/spool"
     echo "== osprofiler-sidecar -> $OSP_BROKER_URL (exchange openstack, queue profiler.info)"
     start_sidecar sidecar --transport-url "$OSP_BROKER_URL" --spool-dir "$demo/spool"
     echo "== osprofiler-sidecar --collect: own queue osprofiler-collector -> $store"

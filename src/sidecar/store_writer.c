@@ -5,9 +5,17 @@
  * A batch is whatever waits, up to BATCH points: under load each commit
  * (one fsync with synchronous=FULL) carries thousands of points, at a
  * trickle a point is committed at once. The fields a store indexes come
- * decoded with each message (entry.c): no JSON is read here. When a commit fails the
- * batch goes back to the front, the flow is told the store is down (new points go to the
- * spool meanwhile) and the commit is retried with backoff.
+ * decoded with each message (entry.c): no JSON is read here.
+ *
+ * Two threads, so that taking the next batch out of the flow (converting
+ * each point to its payload) overlaps the commit of the previous one, which
+ * mostly waits for the disk: measured, one thread doing both used 60 % of a
+ * core and reached half of what SQLite alone commits. The preparing thread
+ * is the flow's only consumer (pop, return, delivered); the committing
+ * thread only calls the store. When a commit fails the batch goes back to
+ * the front (with the one prepared behind it), the flow is told the store is
+ * down (new points go to the spool meanwhile) and the commit is retried with
+ * backoff.
  */
 #include "store_writer.h"
 
@@ -26,64 +34,146 @@
 
 #define BATCH 4096
 
+/* A batch: its messages, and their store view. */
+struct batch {
+    osp_msg_t *msgs;
+    size_t n;
+    osp_store_msg_t view[BATCH];
+};
+
 struct osp_store_writer {
     const osp_sc_config_t *cfg;
     osp_flow_t *flow;
     osp_store_t *store;
-    pthread_t thread;
+    pthread_t prep_thread, commit_thread;
     atomic_bool stop;
     double deadline;
-    osp_store_msg_t msgs[BATCH];
+    /* handoff: the preparer puts a batch in `todo`, the committer commits it
+     * and leaves the result in `done` */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct batch *todo, *done;
+    bool done_ok, quit;
+    struct batch slots[2];
 };
 
-/* Commit a batch. false (batch kept) when the store refused it. */
-static bool commit(osp_store_writer_t *w, osp_msg_t *list) {
-    size_t n = 0;
-    for (osp_msg_t *m = list; m; m = m->next)
-        w->msgs[n++] = (osp_store_msg_t){.json = m->payload,
-                                         .len = m->len,
-                                         .base_id = m->base_id,
-                                         .trace_id = m->trace_id,
-                                         .name = m->name,
-                                         .timestamp = m->point_timestamp,
-                                         .error = m->error};
-    osp_error_t err;
-    int rc = osp_store_put(w->store, w->msgs, n, &err);
-    if (rc != OSP_OK) {
-        OSP_LOG(OSP_LL_ERROR, "store", "%s; retrying", err.text);
-        return false;
-    }
-    OSP_STAT_ADD(stored, n);
-    OSP_STAT_ADD(store_commits, 1);
-    return true;
+static void view(struct batch *b) {
+    b->n = 0;
+    for (osp_msg_t *m = b->msgs; m; m = m->next)
+        b->view[b->n++] = (osp_store_msg_t){.json = m->payload,
+                                            .len = m->len,
+                                            .base_id = m->base_id,
+                                            .trace_id = m->trace_id,
+                                            .name = m->name,
+                                            .timestamp = m->point_timestamp,
+                                            .error = m->error};
 }
 
-static void *run(void *arg) {
+/* The committing thread: the store, nothing else. */
+static void *commit_main(void *arg) {
+    osp_store_writer_t *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->todo && !w->quit)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (!w->todo)
+            break;
+        struct batch *b = w->todo;
+        pthread_mutex_unlock(&w->mu);
+        osp_error_t err;
+        bool ok = osp_store_put(w->store, b->view, b->n, &err) == OSP_OK;
+        if (ok) {
+            OSP_STAT_ADD(stored, b->n);
+            OSP_STAT_ADD(store_commits, 1);
+        } else {
+            OSP_LOG(OSP_LL_ERROR, "store", "%s; retrying", err.text);
+        }
+        pthread_mutex_lock(&w->mu);
+        w->todo = NULL;
+        w->done = b;
+        w->done_ok = ok;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* Wait for the batch in the committer's hands; deliver it or put it back
+ * (then `next`, popped meanwhile, goes back before it). Returns whether
+ * the store took it (true when there was none). */
+static bool settle(osp_store_writer_t *w, struct batch *next) {
+    pthread_mutex_lock(&w->mu);
+    while (w->todo)
+        pthread_cond_wait(&w->cv, &w->mu);
+    struct batch *b = w->done;
+    bool ok = w->done_ok;
+    w->done = NULL;
+    pthread_mutex_unlock(&w->mu);
+    if (!b)
+        return true;
+    if (ok) {
+        osp_flow_delivered_list(w->flow, b->msgs);
+        if (!osp_flow_sink_up(w->flow))
+            OSP_LOG(OSP_LL_NOTICE, "store", "committing again");
+        osp_flow_sink(w->flow, true);
+    } else {
+        if (next) { /* behind the failed batch, in order */
+            osp_flow_return(w->flow, next->msgs);
+            next->msgs = NULL;
+            next->n = 0;
+        }
+        osp_flow_return(w->flow, b->msgs);
+        osp_flow_sink(w->flow, false); /* new points to the spool meanwhile */
+    }
+    b->msgs = NULL;
+    b->n = 0;
+    return ok;
+}
+
+static void hand_over(osp_store_writer_t *w, struct batch *b) {
+    pthread_mutex_lock(&w->mu);
+    w->todo = b;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static bool stopping(osp_store_writer_t *w) {
+    return atomic_load(&w->stop) &&
+           (osp_sc_mono() >= w->deadline || osp_flow_waiting(w->flow) == 0);
+}
+
+/* The preparing thread: the flow's consumer. */
+static void *prep_main(void *arg) {
     osp_store_writer_t *w = arg;
     double backoff = w->cfg->retry_interval;
-    for (;;) {
-        if (atomic_load(&w->stop) &&
-            (osp_sc_mono() >= w->deadline || osp_flow_waiting(w->flow) == 0))
-            break;
-        osp_msg_t *batch = osp_flow_pop(w->flow, BATCH, 100);
-        if (!batch)
+    int k = 0;
+    bool in_flight = false;
+    while (!stopping(w)) {
+        struct batch *b = &w->slots[k];
+        b->msgs = osp_flow_pop(w->flow, BATCH, in_flight ? 0 : 100);
+        if (b->msgs)
+            view(b);
+        if (!in_flight && !b->msgs)
             continue;
-        if (commit(w, batch)) {
-            osp_flow_delivered_list(w->flow, batch);
-            if (!osp_flow_sink_up(w->flow))
-                OSP_LOG(OSP_LL_NOTICE, "store", "committing again");
-            osp_flow_sink(w->flow, true);
-            backoff = w->cfg->retry_interval;
+        if (in_flight && !settle(w, b)) {
+            in_flight = false;
+            double until = osp_sc_mono() + backoff;
+            while (osp_sc_mono() < until &&
+                   !(atomic_load(&w->stop) && osp_sc_mono() >= w->deadline))
+                usleep(50000);
+            backoff = fmin(backoff * w->cfg->retry_backoff, w->cfg->interval_max);
             continue;
         }
-        osp_flow_return(w->flow, batch);
-        osp_flow_sink(w->flow, false); /* new points to the spool meanwhile */
-        double until = osp_sc_mono() + backoff;
-        while (osp_sc_mono() < until &&
-               !(atomic_load(&w->stop) && osp_sc_mono() >= w->deadline))
-            usleep(50000);
-        backoff = fmin(backoff * w->cfg->retry_backoff, w->cfg->interval_max);
+        if (in_flight)
+            backoff = w->cfg->retry_interval;
+        in_flight = b->msgs != NULL;
+        if (in_flight) {
+            hand_over(w, b);
+            k ^= 1; /* prepare into the other slot meanwhile */
+        }
     }
+    if (in_flight)
+        settle(w, NULL);
     return NULL;
 }
 
@@ -94,14 +184,24 @@ int osp_store_writer_start(osp_store_writer_t **out, const osp_sc_config_t *cfg,
         return OSP_ENOMEM;
     w->cfg = cfg;
     w->flow = flow;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
     int rc = osp_store_open(cfg->store,
                             OSP_STORE_WRITE |
                                 (cfg->filter_error_trace ? OSP_STORE_ERROR_INDEX : 0),
                             &w->store, err);
-    if (rc == OSP_OK && pthread_create(&w->thread, NULL, run, w) != 0)
+    if (rc == OSP_OK && pthread_create(&w->commit_thread, NULL, commit_main, w) != 0)
         rc = OSP_ENOMEM;
+    if (rc == OSP_OK && pthread_create(&w->prep_thread, NULL, prep_main, w) != 0) {
+        w->quit = true;
+        pthread_cond_broadcast(&w->cv);
+        pthread_join(w->commit_thread, NULL);
+        rc = OSP_ENOMEM;
+    }
     if (rc != OSP_OK) {
         osp_store_close(w->store);
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
         free(w);
         return rc;
     }
@@ -114,7 +214,14 @@ void osp_store_writer_stop(osp_store_writer_t *w, double grace) {
     w->deadline = osp_sc_mono() + grace;
     atomic_store(&w->stop, true);
     osp_flow_close(w->flow);
-    pthread_join(w->thread, NULL);
+    pthread_join(w->prep_thread, NULL);
+    pthread_mutex_lock(&w->mu);
+    w->quit = true;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->commit_thread, NULL);
     osp_store_close(w->store);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
     free(w);
 }

@@ -87,8 +87,8 @@ def main():
             f.write('transport_url = "rabbit://u:%s@h/"\nmemory_limit = "lots"\n' % BROKER_PW)
         seen.append(run([args.sidecar, "--config", conf, "--test-config"]))
         seen.append(sidecar_for(args.sidecar, [
-            "--socket", sock, "--store", "redis://:%s@127.0.0.1:%d/0" % (REDIS_PW, dead)],
-            work, 1))
+            "--socket", sock, "--store", "redis://:%s@127.0.0.1:%d/0" % (REDIS_PW, dead),
+            "--spool-dir", ""], work, 1))
         # the library and the CLI
         pconf = os.path.join(work, "profiler.conf")
         with open(pconf, "w") as f:

@@ -81,8 +81,8 @@ def sidecar_store(sidecar, store, work, records):
     """A sidecar with no broker storing into store; records sent as one frame."""
     sock = os.path.join(work, "sc%d.sock" % len(PROCS))
     log = open(sock + ".log", "w+")
-    p = subprocess.Popen([sidecar, "--socket", sock, "--store", store], stdout=log,
-                         stderr=subprocess.STDOUT)
+    p = subprocess.Popen([sidecar, "--socket", sock, "--store", store, "--spool-dir",
+                          sock + ".spool"], stdout=log, stderr=subprocess.STDOUT)
     PROCS.append(p)
     deadline = time.time() + 20
     while not os.path.exists(sock) and time.time() < deadline:

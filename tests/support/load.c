@@ -6,18 +6,24 @@
  * the same fields), paced or flat out, against a real osprofiler-sidecar.
  *
  *   osp_load pairs --socket S [--threads N] [--pairs M] [--rate R] [--group G]
- *                  [--shape top|nested]
+ *                  [--shape top|nested] [--trace-pairs K]
  *   osp_load visibility --socket S [--trials N] [--hold-ms MS]
  *
  * pairs: each thread makes M pairs of osp_start("db", {"db": {"statement":
  *   "SELECT 1", "params": {}}}) / osp_stop(NULL), at depth 0 (top) or inside
  *   an open "wsgi" point (nested); --rate R paces each thread at R pairs/s
- *   (0: flat out). Thread CPU time per pair is the thread's CPU time over the
- *   loop minus that of the same loop (pacing included) without the pairs, so
- *   pacing costs nothing in the figure. Prints one JSON object: calls made
- *   and their results, thread CPU and wall per pair, and osp_get_stats()
- *   after every thread ended and a final flush - the left side of the
- *   delivery invariant (calls made = delivered + counted drops).
+ *   (0: flat out). --trace-pairs K > 0 begins a new trace (osp_clean(), then
+ *   osp_init(): a new base_id; nested: its own "wsgi" point) every K pairs,
+ *   as a service serving short requests does; 0 (the default) keeps one
+ *   trace per thread. The store groups its rows by trace, so the trace
+ *   length shapes its work. Paced threads run groups of --group G (10)
+ *   pairs, one group per period. Thread CPU time per pair: flat out, the
+ *   loop's; paced, measured around each group (the sleeps are not in it)
+ *   less the median cost of reading the thread clock. Prints one JSON
+ *   object: calls made and their results, thread CPU and wall per
+ *   pair, and osp_get_stats() after every thread ended and a final flush -
+ *   the left side of the delivery invariant (calls made = delivered +
+ *   counted drops).
  * visibility: a request ("wsgi") starts and stays open; the time until the
  *   sidecar's counters (<socket>.ctl) show it received is that trial's start
  *   visibility. N trials in fresh threads (their first point; the first
@@ -50,6 +56,7 @@
 static const char *sock_path;
 static long nthreads = 1, npairs = 100000, trials = 5, hold_ms = 300, group = 10;
 static double rate = 0;
+static long trace_pairs = 0; /* 0: one trace per thread */
 static bool nested = false;
 static json_t *info;
 
@@ -81,30 +88,44 @@ static bool pair_once(void) {
 }
 static bool thread_begin(void) { return true; }
 static void thread_end(void) {}
+static long thread_traces(void) { return 1; }
 #else
 static const char *backend_name = "libosprofiler";
-static bool pair_once(void) {
-    int a = osp_start("db", info);
-    int b = osp_stop(NULL);
-    return a == OSP_OK && b == OSP_OK;
-}
+/* The calling thread's traces begun and pairs made in the current one. */
+static _Thread_local long traces, trace_left;
 static bool thread_begin(void) {
-    if (!osp_init("load-key", NULL, NULL))
+    trace_left = trace_pairs;
+    if (!osp_init("load-key", NULL, NULL) ||
+        (nested && osp_start("wsgi", NULL) != OSP_OK))
         return false;
-    return !nested || osp_start("wsgi", NULL) == OSP_OK;
+    traces++;
+    return true;
 }
 static void thread_end(void) {
     if (nested)
         osp_stop(NULL);
     osp_clean();
 }
+static bool pair_once(void) {
+    /* Inside the timed loop on purpose: ending a trace and beginning the next
+     * is part of what a short-request service pays per pair. */
+    if (trace_pairs > 0 && trace_left-- == 0) {
+        thread_end();
+        thread_begin();
+        trace_left--;
+    }
+    int a = osp_start("db", info);
+    int b = osp_stop(NULL);
+    return a == OSP_OK && b == OSP_OK;
+}
+static long thread_traces(void) { return traces; }
 #endif
 
 /* ------------------------------------------------------------ pairs */
 
 struct worker {
     pthread_t th;
-    long ok, failed;
+    long ok, failed, traces;
     int64_t cpu_ns, wall_ns;
 };
 
@@ -169,6 +190,7 @@ static void *worker_main(void *arg) {
     w->cpu_ns = paced(npairs, pair_once, &w->ok, &w->failed);
     w->wall_ns = mono_ns() - t0;
     thread_end();
+    w->traces = thread_traces();
     return NULL;
 }
 
@@ -180,12 +202,13 @@ static int do_pairs(void) {
     pthread_barrier_init(&go, NULL, (unsigned)nthreads);
     for (long i = 0; i < nthreads; i++)
         pthread_create(&w[i].th, NULL, worker_main, &w[i]);
-    long ok = 0, failed = 0;
+    long ok = 0, failed = 0, ntraces = 0;
     int64_t cpu = 0, wall = 0;
     for (long i = 0; i < nthreads; i++) {
         pthread_join(w[i].th, NULL);
         ok += w[i].ok;
         failed += w[i].failed;
+        ntraces += w[i].traces;
         cpu += w[i].cpu_ns;
         if (w[i].wall_ns > wall)
             wall = w[i].wall_ns;
@@ -193,17 +216,18 @@ static int do_pairs(void) {
     long pairs = nthreads * npairs;
     double cpu_pair = pairs ? (double)cpu / (double)pairs : 0;
     printf("{\"backend\": \"%s\", \"threads\": %ld, \"pairs_per_thread\": %ld, "
-           "\"rate_per_thread\": %.0f, \"shape\": \"%s\", \"pairs_ok\": %ld, "
+           "\"rate_per_thread\": %.0f, \"shape\": \"%s\", \"trace_pairs\": %ld, "
+           "\"traces\": %ld, \"pairs_ok\": %ld, "
            "\"pairs_failed\": %ld, \"cpu_ns_per_pair\": %.1f, \"clock_cost_ns\": %" PRId64
            ", "
            "\"wall_s\": %.3f, \"wall_ns_per_pair\": %.1f",
-           backend_name, nthreads, npairs, rate, nested ? "nested" : "top", ok, failed,
-           cpu_pair, clock_cost_ns, (double)wall / 1e9,
+           backend_name, nthreads, npairs, rate, nested ? "nested" : "top", trace_pairs,
+           ntraces, ok, failed, cpu_pair, clock_cost_ns, (double)wall / 1e9,
            npairs ? (double)wall / (double)npairs : 0);
 #ifndef OSP_LOAD_LTTNG
-    /* Points made: 2 a pair, plus the wsgi start/stop of each nested thread.
+    /* Points made: 2 a pair, plus the wsgi start/stop of each nested trace.
      * Then hand over what is still buffered and read the counters. */
-    long calls = 2 * ok + (nested ? 2 * nthreads : 0);
+    long calls = 2 * ok + (nested ? 2 * ntraces : 0);
     osp_stats_t st;
     osp_get_stats(&st);
     printf(", \"calls\": %ld, \"stats\": {\"emitted\": %" PRIu64 ", \"sent\": %" PRIu64
@@ -344,6 +368,7 @@ static int do_visibility(void) {
 static void usage(void) {
     fputs("usage: osp_load pairs --socket S [--threads N] [--pairs M] [--rate R]"
           " [--group G] [--shape top|nested]\n"
+          "                      [--trace-pairs K]\n"
           "       osp_load visibility --socket S [--trials N] [--hold-ms MS]\n",
           stderr);
     exit(2);
@@ -370,6 +395,8 @@ int main(int argc, char **argv) {
             nested = !strcmp(v, "nested");
         else if (!strcmp(a, "--group"))
             group = atol(v);
+        else if (!strcmp(a, "--trace-pairs"))
+            trace_pairs = atol(v);
         else if (!strcmp(a, "--trials"))
             trials = atol(v);
         else if (!strcmp(a, "--hold-ms"))
@@ -377,7 +404,7 @@ int main(int argc, char **argv) {
         else
             usage();
     }
-    if (nthreads < 1 || npairs < 0 || group < 1)
+    if (nthreads < 1 || npairs < 0 || group < 1 || trace_pairs < 0)
         usage();
 #ifndef OSP_LOAD_LTTNG
     if (!sock_path)
