@@ -47,17 +47,16 @@ bool osp_chunk_add(osp_chunk_t *c, int kind, int64_t arrival_us, const char *pub
     return true;
 }
 
-bool osp_chunk_next(osp_chunk_t *c, osp_entry_t *e) {
-    if (c->used - c->read < OSP_ENTRY_HEADER)
+bool osp_chunk_entry_at(const osp_chunk_t *c, size_t *pos, osp_entry_t *e) {
+    if (*pos > c->used || c->used - *pos < OSP_ENTRY_HEADER)
         return false;
-    const char *p = c->data + c->read;
+    const char *p = c->data + *pos;
     uint32_t n;
     memcpy(&n, p, 4);
     size_t plen = (unsigned char)p[5];
-    if (n < OSP_ENTRY_HEADER + plen || n > c->used - c->read ||
+    if (n < OSP_ENTRY_HEADER + plen || n > c->used - *pos ||
         (p[4] != OSP_ENTRY_RECORD && p[4] != OSP_ENTRY_JSON)) {
-        c->read = c->used; /* damaged (a spool block that passed its CRC?): stop */
-        c->count = 0;
+        *pos = c->used; /* damaged (a spool block that passed its CRC?): stop */
         return false;
     }
     e->kind = p[4];
@@ -66,7 +65,15 @@ bool osp_chunk_next(osp_chunk_t *c, osp_entry_t *e) {
     e->publisher_len = plen;
     e->body = e->publisher + plen;
     e->body_len = n - OSP_ENTRY_HEADER - plen;
-    c->read += n;
+    *pos += n;
+    return true;
+}
+
+bool osp_chunk_next(osp_chunk_t *c, osp_entry_t *e) {
+    if (!osp_chunk_entry_at(c, &c->read, e)) {
+        c->count = 0;
+        return false;
+    }
     if (c->count)
         c->count--;
     return true;
@@ -91,40 +98,20 @@ typedef struct piece {
 
 enum { F_PUBLISHER, F_EVENT_TYPE, F_BASE, F_TRACE, F_NAME, F_TS, F_N };
 
-/* One allocation: the struct, the payload, then each field NUL-terminated. */
-static osp_msg_t *msg_new(const char *payload, size_t len, const osp_entry_t *e,
-                          const piece_t f[F_N], bool error) {
-    size_t size = sizeof(osp_msg_t) + len + 1;
-    for (int i = 0; i < F_N; i++)
-        size += f[i].n[0] + f[i].n[1] + 1;
-    osp_msg_t *m = malloc(size);
-    if (!m)
-        return NULL;
-    memset(m, 0, sizeof *m);
-    memcpy(m->payload, payload, len);
-    m->payload[len] = '\0';
-    m->len = len;
-    char *w = m->payload + len + 1;
-    const char **dst[F_N] = {&m->publisher, &m->event_type, &m->base_id,
-                             &m->trace_id,  &m->name,       &m->point_timestamp};
-    for (int i = 0; i < F_N; i++) {
-        *dst[i] = w;
-        for (int k = 0; k < 2; k++) {
-            memcpy(w, f[i].p[k], f[i].n[k]);
-            w += f[i].n[k];
-        }
-        *w++ = '\0';
-    }
-    m->error = error;
-    m->arrival_us = e->arrival_us;
-    notification_timestamp(e->arrival_us, m->timestamp);
-    return m;
-}
-
 #define PIECE(s, n)                                                                      \
     {                                                                                    \
         {(s), ""}, { (n), 0 }                                                            \
     }
+
+/* What an entry converts to: the payload text (in the caller's scratch or
+ * the entry itself) and the fields, as pieces into them. */
+typedef struct converted {
+    const char *payload;
+    size_t len;
+    piece_t f[F_N];
+    bool error;
+    char base[37], trace[37], ts[OSP_TS_LEN + 1]; /* texts the pieces may use */
+} converted_t;
 
 /* info.etype present and not null (Python: info.get("etype") is not None). */
 static bool has_error(const char *info, size_t len) {
@@ -134,47 +121,44 @@ static bool has_error(const char *info, size_t len) {
     return v.text && !(v.len == 4 && memcmp(v.text, "null", 4) == 0);
 }
 
-/* A checked JSON string, decoded in place into buf (never longer). */
+/* A checked JSON string, decoded into buf (never longer). */
 static piece_t decoded(const osp_jstr_t *s, char *buf) {
     piece_t p = PIECE(buf, osp__jstr_decode(s, buf, s->len + 1));
     return p;
 }
 
 /* event_type = "profiler.%s" % service, as the messaging driver: None when
- * the payload has no service. */
-static osp_msg_t *from_json(const osp_entry_t *e, osp_error_t *err) {
+ * the payload has no service. The decoded strings go to scratch. */
+static int convert_json(const osp_entry_t *e, osp_buf_t *scratch, converted_t *c,
+                        osp_error_t *err) {
     osp_point_view_t pt;
     if (osp__point_scan(e->body, e->body_len, &pt, err) != OSP_OK)
-        return NULL;
-    /* decoding never lengthens: one scratch holds the decoded strings */
+        return OSP_EFRAME;
+    /* decoding never lengthens: the scratch holds every decoded string */
     size_t need = pt.service.len + pt.base_id.len + pt.trace_id.len + pt.name.len +
                   pt.timestamp.len + 5;
-    char *scratch = malloc(need), *w = scratch;
-    if (!scratch) {
-        osp__error_set(err, OSP_ENOMEM, "entry", 0, "out of memory");
-        return NULL;
-    }
-    piece_t f[F_N] = {[F_PUBLISHER] = PIECE(e->publisher, e->publisher_len)};
-    f[F_EVENT_TYPE] = (piece_t){{"profiler.", "None"}, {9, 4}};
+    scratch->len = 0;
+    if (!osp__buf_reserve(scratch, need))
+        return osp__error_set(err, OSP_ENOMEM, "entry", 0, "out of memory");
+    char *w = scratch->data;
+    c->payload = e->body;
+    c->len = e->body_len;
+    c->f[F_EVENT_TYPE] = (piece_t){{"profiler.", "None"}, {9, 4}};
     if (pt.service.raw) {
-        f[F_EVENT_TYPE].n[1] = osp__jstr_decode(&pt.service, w, pt.service.len + 1);
-        f[F_EVENT_TYPE].p[1] = w;
+        c->f[F_EVENT_TYPE].n[1] = osp__jstr_decode(&pt.service, w, pt.service.len + 1);
+        c->f[F_EVENT_TYPE].p[1] = w;
         w += pt.service.len + 1;
     }
     const osp_jstr_t *js[] = {&pt.base_id, &pt.trace_id, &pt.name, &pt.timestamp};
     for (int i = 0; i < 4; i++) {
-        f[F_BASE + i] = decoded(js[i], w);
+        c->f[F_BASE + i] = decoded(js[i], w);
         w += js[i]->len + 1;
     }
     static const char *const key[] = {"info"};
     osp_jspan_t info;
     osp__json_members(e->body, e->body_len, key, 1, &info);
-    osp_msg_t *m =
-        msg_new(e->body, e->body_len, e, f, info.text && has_error(info.text, info.len));
-    free(scratch);
-    if (!m)
-        osp__error_set(err, OSP_ENOMEM, "entry", 0, "out of memory");
-    return m;
+    c->error = info.text && has_error(info.text, info.len);
+    return OSP_OK;
 }
 
 static piece_t id_piece(const osp_rec_id_t *id, char text[37]) {
@@ -187,35 +171,126 @@ static piece_t id_piece(const osp_rec_id_t *id, char text[37]) {
     return p;
 }
 
-static osp_msg_t *from_record(const osp_entry_t *e, osp_buf_t *json, osp_error_t *err) {
+/* A binary record: its payload written into json. */
+static int convert_record(const osp_entry_t *e, osp_buf_t *json, converted_t *c,
+                          osp_error_t *err) {
     osp_rec_t r;
     if (osp__rec_read(e->body, e->body_len, &r, err) != OSP_OK)
-        return NULL;
-    json->len = 0;
-    json->failed = false;
-    if (osp__rec_to_json(&r, json, err) != OSP_OK)
-        return NULL;
-    char base[37], trace[37], ts[OSP_TS_LEN + 1];
-    osp__uuid_format(r.trace_id, trace);
-    osp__timestamp_us(r.timestamp_us, ts);
-    piece_t f[F_N] = {
-        [F_PUBLISHER] = PIECE(e->publisher, e->publisher_len),
-        [F_EVENT_TYPE] = {{"profiler.", r.service ? r.service : "None"},
-                          {9, r.service ? r.service_len : 4}},
-        [F_BASE] = id_piece(&r.base_id, base),
-        [F_TRACE] = PIECE(trace, 36),
-        [F_NAME] = {{r.name, r.stop ? "-stop" : "-start"}, {r.name_len, r.stop ? 5 : 6}},
-        [F_TS] = PIECE(ts, OSP_TS_LEN),
-    };
-    osp_msg_t *m = msg_new(json->data, json->len, e, f, has_error(r.info, r.info_len));
+        return OSP_EFRAME;
+    size_t start = json->len;
+    int rc = osp__rec_to_json(&r, json, err);
+    if (rc != OSP_OK)
+        return rc;
+    c->payload = json->data + start;
+    c->len = json->len - start;
+    osp__uuid_format(r.trace_id, c->trace);
+    osp__timestamp_us(r.timestamp_us, c->ts);
+    c->f[F_EVENT_TYPE] = (piece_t){{"profiler.", r.service ? r.service : "None"},
+                                   {9, r.service ? r.service_len : 4}};
+    c->f[F_BASE] = id_piece(&r.base_id, c->base);
+    c->f[F_TRACE] = (piece_t)PIECE(c->trace, 36);
+    c->f[F_NAME] =
+        (piece_t){{r.name, r.stop ? "-stop" : "-start"}, {r.name_len, r.stop ? 5 : 6}};
+    c->f[F_TS] = (piece_t)PIECE(c->ts, OSP_TS_LEN);
+    c->error = has_error(r.info, r.info_len);
+    return OSP_OK;
+}
+
+static int convert(const osp_entry_t *e, osp_buf_t *scratch, converted_t *c,
+                   osp_error_t *err) {
+    c->f[F_PUBLISHER] = (piece_t)PIECE(e->publisher, e->publisher_len);
+    return e->kind == OSP_ENTRY_RECORD ? convert_record(e, scratch, c, err)
+                                       : convert_json(e, scratch, c, err);
+}
+
+/* One allocation: the struct, the payload, then each field NUL-terminated. */
+static osp_msg_t *msg_new(const osp_entry_t *e, const converted_t *c) {
+    size_t size = sizeof(osp_msg_t) + c->len + 1;
+    for (int i = 0; i < F_N; i++)
+        size += c->f[i].n[0] + c->f[i].n[1] + 1;
+    osp_msg_t *m = malloc(size);
     if (!m)
-        osp__error_set(err, OSP_ENOMEM, "entry", 0, "out of memory");
+        return NULL;
+    memset(m, 0, sizeof *m);
+    memcpy(m->payload, c->payload, c->len);
+    m->payload[c->len] = '\0';
+    m->len = c->len;
+    char *w = m->payload + c->len + 1;
+    const char **dst[F_N] = {&m->publisher, &m->event_type, &m->base_id,
+                             &m->trace_id,  &m->name,       &m->point_timestamp};
+    for (int i = 0; i < F_N; i++) {
+        *dst[i] = w;
+        for (int k = 0; k < 2; k++) {
+            memcpy(w, c->f[i].p[k], c->f[i].n[k]);
+            w += c->f[i].n[k];
+        }
+        *w++ = '\0';
+    }
+    m->error = c->error;
+    m->arrival_us = e->arrival_us;
+    notification_timestamp(e->arrival_us, m->timestamp);
     return m;
 }
 
 osp_msg_t *osp_msg_from_entry(const osp_entry_t *e, osp_buf_t *scratch,
                               osp_error_t *err) {
-    return e->kind == OSP_ENTRY_RECORD ? from_record(e, scratch, err) : from_json(e, err);
+    converted_t c;
+    scratch->len = 0;
+    scratch->failed = false;
+    if (convert(e, scratch, &c, err) != OSP_OK)
+        return NULL;
+    osp_msg_t *m = msg_new(e, &c);
+    if (!m)
+        osp__error_set(err, OSP_ENOMEM, "entry", 0, "out of memory");
+    return m;
+}
+
+/* Append a piece and a NUL; returns where it starts. */
+static size_t put_piece(osp_buf_t *b, const piece_t *p) {
+    size_t at = b->len;
+    osp__buf_append(b, p->p[0], p->n[0]);
+    osp__buf_append(b, p->p[1], p->n[1]);
+    osp__buf_putc(b, '\0');
+    return at;
+}
+
+int osp_entry_to_text(const osp_entry_t *e, osp_buf_t *b, osp_buf_t *scratch,
+                      osp_entry_text_t *out, osp_error_t *err) {
+    converted_t c;
+    size_t start = b->len;
+    int rc;
+    if (e->kind == OSP_ENTRY_RECORD) { /* the payload straight into b */
+        c.f[F_PUBLISHER] = (piece_t)PIECE(e->publisher, e->publisher_len);
+        rc = convert_record(e, b, &c, err);
+        out->payload = start;
+        out->len = c.len;
+        if (rc == OSP_OK)
+            osp__buf_putc(b, '\0');
+    } else {
+        scratch->len = 0;
+        scratch->failed = false;
+        rc = convert(e, scratch, &c, err);
+        out->payload = b->len;
+        out->len = c.len;
+        if (rc == OSP_OK) {
+            osp__buf_append(b, c.payload, c.len);
+            osp__buf_putc(b, '\0');
+        }
+    }
+    if (rc != OSP_OK) {
+        b->len = start;
+        return rc;
+    }
+    out->base_id = put_piece(b, &c.f[F_BASE]);
+    out->trace_id = put_piece(b, &c.f[F_TRACE]);
+    out->name = put_piece(b, &c.f[F_NAME]);
+    out->timestamp = put_piece(b, &c.f[F_TS]);
+    out->error = c.error;
+    if (b->failed) {
+        b->len = start;
+        return osp__error_set(err, OSP_ENOMEM, "entry", 0, "out of memory");
+    }
+    return OSP_OK;
 }
 
 void osp_msg_free(osp_msg_t *m) { free(m); }

@@ -55,7 +55,8 @@ static inline size_t osp_entry_size(size_t publisher_len, size_t body_len) {
 bool osp_chunk_add(osp_chunk_t *c, int kind, int64_t arrival_us, const char *publisher,
                    size_t publisher_len, const char *body, size_t body_len);
 /* The next entry at c->read (checked against the chunk's end): its parts, or
- * false at the end or on a damaged entry (which ends the chunk). */
+ * false at the end or on a damaged entry (which ends the chunk). Advances
+ * read and counts the entry off count. */
 typedef struct osp_entry {
     int kind;
     int64_t arrival_us;
@@ -63,6 +64,8 @@ typedef struct osp_entry {
     size_t publisher_len, body_len;
 } osp_entry_t;
 bool osp_chunk_next(osp_chunk_t *c, osp_entry_t *e);
+/* The same at *pos, leaving the chunk as it is. */
+bool osp_chunk_entry_at(const osp_chunk_t *c, size_t *pos, osp_entry_t *e);
 
 /* What the publisher sends and the store keeps: one allocation, the
  * strings after the payload. */
@@ -89,6 +92,18 @@ typedef struct osp_msg {
  * scratch: a buffer the caller keeps for the conversion. */
 osp_msg_t *osp_msg_from_entry(const osp_entry_t *e, osp_buf_t *scratch, osp_error_t *err);
 void osp_msg_free(osp_msg_t *m);
+
+/* An entry converted into a caller's buffer (the store writer's batches: no
+ * allocation per point): offsets into it of the payload and the fields,
+ * each NUL-terminated. */
+typedef struct osp_entry_text {
+    size_t payload, len, base_id, trace_id, name, timestamp;
+    bool error;
+} osp_entry_text_t;
+/* Append e's payload and fields to b (scratch: a buffer for the decoding).
+ * OSP_OK, OSP_EFRAME (not a valid point) or OSP_ENOMEM, b as it was. */
+int osp_entry_to_text(const osp_entry_t *e, osp_buf_t *b, osp_buf_t *scratch,
+                      osp_entry_text_t *out, osp_error_t *err);
 /* Bytes a message is charged against memory_limit. */
 size_t osp_msg_cost(const osp_msg_t *m);
 /* Append the message back as a JSON entry (for the spool at shutdown). */

@@ -50,6 +50,8 @@ struct osp_flow {
     atomic_size_t held_bytes;        /* cur + returned + out with the consumer */
     atomic_uint_fast64_t returned_n; /* points in returned */
     atomic_uint_fast64_t cur_n;      /* points in cur not yet converted */
+    osp_chunk_t *front;              /* chunks of batches not committed: first */
+    atomic_uint_fast64_t front_n;
     /* drops: logged at 1, 2, 4, 8, ... of each reason */
     atomic_uint_fast64_t drop_logged[OSP_FLOW_DROPS];
 };
@@ -76,6 +78,10 @@ void osp_flow_free(osp_flow_t *f) {
         osp_msg_free(m);
     }
     osp_chunk_free(f->cur);
+    for (osp_chunk_t *c = f->front, *n; c; c = n) {
+        n = c->next;
+        osp_chunk_free(c);
+    }
     osp__buf_free(&f->scratch);
     osp_queue_free(f->mem);
     free(f);
@@ -293,6 +299,94 @@ osp_msg_t *osp_flow_pop(osp_flow_t *f, size_t max, int timeout_ms) {
     return head;
 }
 
+/* ---------------------------------------------------------------- batches */
+
+bool osp_flow_take_batch(osp_flow_t *f, osp_flow_batch_t *b, size_t max, int timeout_ms) {
+    osp_chunk_t **tail = &b->chunks;
+    b->n = 0;
+    b->text.len = 0;
+    b->text.failed = false;
+    b->invalid = b->damaged = 0;
+    while (b->n < max) {
+        osp_chunk_t *c = f->front;
+        if (c) {
+            f->front = c->next;
+            atomic_fetch_sub(&f->front_n, c->count);
+        } else if ((c = next_chunk(f, b->chunks ? 0 : timeout_ms))) {
+            held(f, (ssize_t)c->cap);
+        } else {
+            break;
+        }
+        c->next = NULL;
+        *tail = c;
+        tail = &c->next;
+        size_t pos = 0;
+        uint64_t seen = 0;
+        osp_entry_t e;
+        while (osp_chunk_entry_at(c, &pos, &e)) {
+            seen++;
+            if (b->n == b->cap) {
+                size_t cap = b->cap ? 2 * b->cap : 1024;
+                osp_entry_text_t *grown = realloc(b->items, cap * sizeof *grown);
+                if (!grown) { /* the rest of this chunk waits for the next batch */
+                    b->invalid++;
+                    snprintf(b->why, sizeof b->why, "out of memory");
+                    continue;
+                }
+                b->items = grown;
+                b->cap = cap;
+            }
+            osp_error_t err;
+            if (osp_entry_to_text(&e, &b->text, &b->scratch, &b->items[b->n], &err) ==
+                OSP_OK) {
+                b->n++;
+            } else {
+                b->invalid++;
+                snprintf(b->why, sizeof b->why, "%s", err.text);
+            }
+        }
+        if (seen < c->count)
+            b->damaged += c->count - seen; /* a damaged entry ends a chunk */
+    }
+    return b->chunks != NULL;
+}
+
+void osp_flow_settle_batch(osp_flow_t *f, osp_flow_batch_t *b, bool delivered) {
+    if (!b->chunks)
+        return;
+    if (!delivered) {
+        osp_chunk_t *last = b->chunks;
+        uint64_t n = last->count;
+        while (last->next) {
+            last = last->next;
+            n += last->count;
+        }
+        last->next = f->front;
+        f->front = b->chunks;
+        atomic_fetch_add(&f->front_n, n);
+        b->chunks = NULL;
+        return;
+    }
+    for (osp_chunk_t *c = b->chunks, *n; c; c = n) {
+        n = c->next;
+        if (f->spool && c->spool_seg)
+            osp_spool_done(f->spool, c->spool_seg, c->count);
+        held(f, -(ssize_t)c->cap);
+        osp_chunk_free(c);
+    }
+    b->chunks = NULL;
+    OSP_STAT_ADD(delivered, b->n);
+    osp_flow_drop(f, OSP_FLOW_DROP_INVALID, b->invalid, b->why);
+    osp_flow_drop(f, OSP_FLOW_DROP_SPOOL, b->damaged, "a damaged entry");
+}
+
+void osp_flow_batch_free(osp_flow_batch_t *b) {
+    osp__buf_free(&b->text);
+    osp__buf_free(&b->scratch);
+    free(b->items);
+    memset(b, 0, sizeof *b);
+}
+
 void osp_flow_return(osp_flow_t *f, osp_msg_t *list) {
     if (!list)
         return;
@@ -349,7 +443,8 @@ void osp_flow_delivered_list(osp_flow_t *f, osp_msg_t *list) {
 
 uint64_t osp_flow_waiting(osp_flow_t *f) {
     return osp_queue_count(f->mem) + (f->spool ? osp_spool_pending(f->spool) : 0) +
-           atomic_load(&f->returned_n) + atomic_load(&f->cur_n);
+           atomic_load(&f->returned_n) + atomic_load(&f->cur_n) +
+           atomic_load(&f->front_n);
 }
 
 void osp_flow_close(osp_flow_t *f) { osp_queue_close(f->mem); }
@@ -397,9 +492,17 @@ static void spill_returned(osp_flow_t *f, uint64_t *kept, uint64_t *lost) {
 uint64_t osp_flow_spill(osp_flow_t *f) {
     uint64_t lost = 0, kept = 0;
     spill_returned(f, &kept, &lost);
-    osp_chunk_t *c = f->cur;
-    f->cur = NULL;
+    if (f->cur) { /* the chunk being converted goes first, then the front */
+        f->cur->next = f->front;
+        f->front = f->cur;
+        f->cur = NULL;
+    }
     atomic_store(&f->cur_n, 0);
+    osp_chunk_t *c = f->front;
+    if (c) {
+        f->front = c->next;
+        c->next = NULL;
+    }
     do {
         if (!c)
             continue;
@@ -411,7 +514,12 @@ uint64_t osp_flow_spill(osp_flow_t *f) {
         else
             lost += n;
         osp_chunk_free(c);
-    } while ((c = osp_queue_take(f->mem, 0)));
+        if ((c = f->front)) {
+            f->front = c->next;
+            c->next = NULL;
+        }
+    } while (c || (c = osp_queue_take(f->mem, 0)));
+    atomic_store(&f->front_n, 0);
     atomic_store(&f->held_bytes, 0);
     if (kept)
         OSP_STAT_ADD(spooled, kept);
@@ -420,8 +528,8 @@ uint64_t osp_flow_spill(osp_flow_t *f) {
 }
 
 void osp_flow_state(osp_flow_t *f, osp_sc_buffers_t *out) {
-    out->memory_points =
-        osp_queue_count(f->mem) + atomic_load(&f->returned_n) + atomic_load(&f->cur_n);
+    out->memory_points = osp_queue_count(f->mem) + atomic_load(&f->returned_n) +
+                         atomic_load(&f->cur_n) + atomic_load(&f->front_n);
     out->memory_bytes = memory_bytes(f);
     out->spool_points = f->spool ? osp_spool_pending(f->spool) : 0;
     out->spool_bytes = f->spool ? osp_spool_bytes(f->spool) : 0;

@@ -66,6 +66,27 @@ void osp_flow_delivered_list(osp_flow_t *f, osp_msg_t *list);
  * down new points go to the spool. */
 void osp_flow_sink(osp_flow_t *f, bool up);
 bool osp_flow_sink_up(osp_flow_t *f);
+/* ---- consumer, in batches (the store writer): whole chunks converted
+ * into one buffer, nothing allocated per point ---- */
+typedef struct osp_flow_batch {
+    osp_chunk_t *chunks; /* what it was made from, kept until settled */
+    osp_buf_t text;      /* the payloads and fields (items hold offsets) */
+    osp_entry_text_t *items;
+    size_t n, cap;
+    uint64_t invalid, damaged; /* entries no valid point / unreadable */
+    osp_buf_t scratch;
+    char why[160]; /* the last invalid entry's reason */
+} osp_flow_batch_t;
+/* Whole chunks into b until it holds max points or nothing more waits
+ * (waiting up to timeout_ms for the first). false: it took nothing. b must
+ * be settled before it is taken into again. */
+bool osp_flow_take_batch(osp_flow_t *f, osp_flow_batch_t *b, size_t max, int timeout_ms);
+/* The store committed b (delivered: counted, its spool entries done, its
+ * invalid entries dropped and counted), or did not (its chunks go back to
+ * the front, to be taken again). */
+void osp_flow_settle_batch(osp_flow_t *f, osp_flow_batch_t *b, bool delivered);
+void osp_flow_batch_free(osp_flow_batch_t *b);
+
 /* Readable when points arrived for the consumer (poll it). */
 int osp_flow_wake_fd(osp_flow_t *f);
 /* Points waiting: memory, spool, returned, the chunk being converted (not

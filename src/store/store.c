@@ -2,6 +2,7 @@
 /* store - picks the back end by the connection string's scheme. */
 #include "store_impl.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/errors.h"
@@ -21,9 +22,47 @@ int osp_store_open(const char *url, int flags, osp_store_t **out, osp_error_t *e
                           "redis://[:PASSWORD@]HOST[:PORT][/DB])");
 }
 
+osp_store_batch_t *osp_store_batch_new(void) {
+    return calloc(1, sizeof(osp_store_batch_t));
+}
+
+void osp_store_batch_free(osp_store_batch_t *b) {
+    if (!b)
+        return;
+    osp__buf_free(&b->text);
+    free(b->rows);
+    free(b->scratch);
+    free(b);
+}
+
+int osp_store_prepare(osp_store_t *s, osp_store_batch_t *b, const osp_store_msg_t *msgs,
+                      size_t n, osp_error_t *err) {
+    b->msgs = msgs;
+    b->n = n;
+    return s->ops->prepare && n ? s->ops->prepare(b, err) : OSP_OK;
+}
+
+int osp_store_commit(osp_store_t *s, osp_store_batch_t *b, osp_error_t *err) {
+    if (!b->n)
+        return OSP_OK;
+    return s->ops->commit ? s->ops->commit(s, b, err)
+                          : s->ops->put(s, b->msgs, b->n, err);
+}
+
 int osp_store_put(osp_store_t *s, const osp_store_msg_t *msgs, size_t n,
                   osp_error_t *err) {
-    return n ? s->ops->put(s, msgs, n, err) : OSP_OK;
+    if (!n)
+        return OSP_OK;
+    if (!s->ops->prepare)
+        return s->ops->put(s, msgs, n, err);
+    osp_store_batch_t *b = osp_store_batch_new();
+    if (!b)
+        return osp__error_set(err, OSP_ENOMEM, "store", 0, "out of memory");
+    int rc = osp_store_prepare(s, b, msgs, n, err);
+    if (rc == OSP_OK)
+        rc = osp_store_commit(s, b, err);
+    osp_store_batch_free(b);
+    return rc;
 }
 
 int osp_store_get(osp_store_t *s, const char *base_id, osp_store_msg_cb cb, void *ud,

@@ -61,6 +61,18 @@ int osp_store_open(const char *url, int flags, osp_store_t **out, osp_error_t *e
 int osp_store_put(osp_store_t *s, const osp_store_msg_t *msgs, size_t n,
                   osp_error_t *err);
 
+/* The same in two steps, so that a writer prepares the next batch while the
+ * previous one commits: prepare builds what will be written, with no I/O
+ * (it may run in another thread than commit, never on the same batch at
+ * once); commit writes it as one unit, as osp_store_put. msgs must stay
+ * valid until the commit. */
+typedef struct osp_store_batch osp_store_batch_t;
+osp_store_batch_t *osp_store_batch_new(void);
+int osp_store_prepare(osp_store_t *s, osp_store_batch_t *b, const osp_store_msg_t *msgs,
+                      size_t n, osp_error_t *err);
+int osp_store_commit(osp_store_t *s, osp_store_batch_t *b, osp_error_t *err);
+void osp_store_batch_free(osp_store_batch_t *b);
+
 /* The messages of one trace, in the order the Python driver for the same
  * layout feeds them to its report (for sqlite: the order they were stored).
  * cb's JSON text is valid only during the call; a non-zero return from cb

@@ -3,7 +3,26 @@
 #ifndef OSP_STORE_IMPL_H
 #define OSP_STORE_IMPL_H
 
+#include "common/buf.h"
 #include "store.h"
+
+/* What a back end writes for a batch, made by prepare (no I/O). Back ends
+ * without prepare keep the messages for put. */
+typedef struct osp_store_row {
+    const char *base_id, *first_timestamp;
+    size_t text, len; /* into the batch's text */
+    int points, error;
+} osp_store_row_t;
+
+struct osp_store_batch {
+    const osp_store_msg_t *msgs;
+    size_t n;
+    osp_buf_t text;
+    osp_store_row_t *rows;
+    size_t nrows, rows_cap;
+    size_t *scratch; /* grouping */
+    size_t scratch_cap;
+};
 
 typedef struct osp_store_ops {
     const char *scheme; /* "sqlite", "redis" */
@@ -11,6 +30,9 @@ typedef struct osp_store_ops {
      * end, its first member a struct osp_store). */
     int (*open)(const char *url, int flags, osp_store_t **out, osp_error_t *err);
     int (*put)(osp_store_t *s, const osp_store_msg_t *msgs, size_t n, osp_error_t *err);
+    /* optional: build b's rows (no I/O), then write them in one unit */
+    int (*prepare)(osp_store_batch_t *b, osp_error_t *err);
+    int (*commit)(osp_store_t *s, osp_store_batch_t *b, osp_error_t *err);
     int (*get)(osp_store_t *s, const char *base_id, osp_store_msg_cb cb, void *ud,
                osp_error_t *err);
     int (*list)(osp_store_t *s, bool error_only, osp_store_trace_cb cb, void *ud,

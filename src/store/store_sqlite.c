@@ -41,7 +41,6 @@ typedef struct sqlite_store {
     sqlite3 *db;
     sqlite3_stmt *insert;
     bool layout1; /* an old database, read as it is */
-    osp_buf_t chunk;
 } sqlite_store_t;
 
 #define CHUNKS                                                                           \
@@ -87,7 +86,6 @@ static void sqlite_close(osp_store_t *base) {
     sqlite_store_t *s = (sqlite_store_t *)base;
     sqlite3_finalize(s->insert);
     sqlite3_close(s->db);
-    osp__buf_free(&s->chunk);
     free(s);
 }
 
@@ -163,38 +161,6 @@ out:
     return rc;
 }
 
-/* Insert msgs[idx[0..k)] (one trace, in arrival order) as one chunk row. */
-static int put_trace(sqlite_store_t *s, const osp_store_msg_t *msgs, const size_t *idx,
-                     size_t k, osp_error_t *err) {
-    const char *ts = msgs[idx[0]].timestamp;
-    osp_buf_t *b = &s->chunk;
-    b->len = 0;
-    b->failed = false;
-    osp__buf_putc(b, '[');
-    int error = 0;
-    for (size_t i = 0; i < k; i++) {
-        const osp_store_msg_t *m = &msgs[idx[i]];
-        if (i)
-            osp__buf_append(b, ",\n", 2);
-        osp__buf_append(b, m->json, m->len);
-        error |= m->error;
-        if (strcmp(m->timestamp, ts) < 0)
-            ts = m->timestamp;
-    }
-    osp__buf_putc(b, ']');
-    if (b->failed)
-        return osp__error_set(err, OSP_ENOMEM, "store", 0, "out of memory");
-    sqlite3_stmt *st = s->insert;
-    sqlite3_bind_text(st, 1, msgs[idx[0]].base_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, ts, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 3, (int)k);
-    sqlite3_bind_int(st, 4, error);
-    sqlite3_bind_text(st, 5, b->data, (int)b->len, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? OSP_OK : fail(s, err, "cannot insert");
-}
-
 static uint64_t fnv1a(const char *s) {
     uint64_t h = 1469598103934665603ull;
     for (; *s; s++)
@@ -239,34 +205,86 @@ static size_t group_by_trace(const osp_store_msg_t *msgs, size_t n, size_t *idx,
     return ntraces;
 }
 
-static int sqlite_put(osp_store_t *base, const osp_store_msg_t *msgs, size_t n,
-                      osp_error_t *err) {
+/* The row of one trace: msgs[idx[0..k)], in arrival order, as a JSON array
+ * of their payloads, one per line. */
+static void build_row(osp_store_batch_t *b, const size_t *idx, size_t k,
+                      osp_store_row_t *row) {
+    const osp_store_msg_t *msgs = b->msgs;
+    osp_buf_t *t = &b->text;
+    row->base_id = msgs[idx[0]].base_id;
+    row->first_timestamp = msgs[idx[0]].timestamp;
+    row->text = t->len;
+    row->points = (int)k;
+    row->error = 0;
+    osp__buf_putc(t, '[');
+    for (size_t i = 0; i < k; i++) {
+        const osp_store_msg_t *m = &msgs[idx[i]];
+        if (i)
+            osp__buf_append(t, ",\n", 2);
+        osp__buf_append(t, m->json, m->len);
+        row->error |= m->error;
+        if (strcmp(m->timestamp, row->first_timestamp) < 0)
+            row->first_timestamp = m->timestamp;
+    }
+    osp__buf_putc(t, ']');
+    row->len = t->len - row->text;
+}
+
+static int sqlite_prepare(osp_store_batch_t *b, osp_error_t *err) {
+    size_t n = b->n, cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    size_t need = 3 * n + 1 + cap;
+    if (need > b->scratch_cap) {
+        size_t *grown = realloc(b->scratch, need * sizeof *grown);
+        if (!grown)
+            return osp__error_set(err, OSP_ENOMEM, "store", 0, "out of memory");
+        b->scratch = grown;
+        b->scratch_cap = need;
+    }
+    size_t *idx = b->scratch, *starts = idx + n, *trace_of = starts + n + 1,
+           *slots = trace_of + n;
+    size_t ntraces = group_by_trace(b->msgs, n, idx, starts, trace_of, slots, cap);
+    if (ntraces > b->rows_cap) {
+        osp_store_row_t *grown = realloc(b->rows, ntraces * sizeof *grown);
+        if (!grown)
+            return osp__error_set(err, OSP_ENOMEM, "store", 0, "out of memory");
+        b->rows = grown;
+        b->rows_cap = ntraces;
+    }
+    b->text.len = 0;
+    b->text.failed = false;
+    for (size_t k = 0; k < ntraces; k++)
+        build_row(b, idx + starts[k], starts[k + 1] - starts[k], &b->rows[k]);
+    b->nrows = ntraces;
+    return b->text.failed ? osp__error_set(err, OSP_ENOMEM, "store", 0, "out of memory")
+                          : OSP_OK;
+}
+
+static int sqlite_commit(osp_store_t *base, osp_store_batch_t *b, osp_error_t *err) {
     sqlite_store_t *s = (sqlite_store_t *)base;
     if (!s->insert)
         return osp__error_set(err, OSP_EINVAL, "store", 0, "%s: opened read-only",
                               s->base.name);
-    size_t cap = 16;
-    while (cap < 2 * n)
-        cap *= 2;
-    size_t *mem = malloc((3 * n + 1 + cap) * sizeof *mem);
-    if (!mem)
-        return osp__error_set(err, OSP_ENOMEM, "store", 0, "out of memory");
-    size_t *idx = mem, *starts = idx + n, *trace_of = starts + n + 1,
-           *slots = trace_of + n;
-    size_t ntraces = group_by_trace(msgs, n, idx, starts, trace_of, slots, cap);
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return fail(s, err, "cannot begin a transaction");
     int rc = OSP_OK;
-    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-        rc = fail(s, err, "cannot begin a transaction");
-        goto out;
+    sqlite3_stmt *st = s->insert;
+    for (size_t k = 0; k < b->nrows && rc == OSP_OK; k++) {
+        const osp_store_row_t *r = &b->rows[k];
+        sqlite3_bind_text(st, 1, r->base_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, r->first_timestamp, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, r->points);
+        sqlite3_bind_int(st, 4, r->error);
+        sqlite3_bind_text(st, 5, b->text.data + r->text, (int)r->len, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = fail(s, err, "cannot insert");
+        sqlite3_reset(st);
     }
-    for (size_t k = 0; k < ntraces && rc == OSP_OK; k++)
-        rc = put_trace(s, msgs, idx + starts[k], starts[k + 1] - starts[k], err);
     if (rc == OSP_OK && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         rc = fail(s, err, "cannot commit");
     if (rc != OSP_OK)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-out:
-    free(mem);
     return rc;
 }
 
@@ -431,7 +449,8 @@ static int sqlite_count(osp_store_t *base, size_t *traces, osp_error_t *err) {
 const osp_store_ops_t osp_store_sqlite_ops = {
     .scheme = "sqlite",
     .open = sqlite_open,
-    .put = sqlite_put,
+    .prepare = sqlite_prepare,
+    .commit = sqlite_commit,
     .get = sqlite_get,
     .list = sqlite_list,
     .count = sqlite_count,
