@@ -1,7 +1,8 @@
 #!/bin/bash
-# The benchmarks (not tests), each measuring the Python reference and/or raw
-# rabbitmq-c in the same run and reporting ratios (bench/README.md):
-#   scripts/bench.sh             start/stop pair cost  -> bench/results/latest.md
+# The benchmarks (not tests), each measuring its reference (Python osprofiler,
+# LTTng-UST, raw rabbitmq-c, raw SQLite or hiredis) in the same run and
+# reporting ratios (bench/README.md):
+#   scripts/bench.sh             start/stop pair cost with the real sidecar vs LTTng-UST and Python -> bench/results/pairs.md
 #   scripts/bench.sh throughput  sidecar throughput, latency, RSS -> bench/results/throughput.md
 #   scripts/bench.sh outage      60 s broker outage at 10k points/s -> bench/results/outage.md
 #   scripts/bench.sh show        trace show --json, 10k points from Redis, C vs Python -> bench/results/show.md
@@ -13,7 +14,7 @@ cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
       -DOSP_BUILD_BENCH=ON >/dev/null
 cmake --build build-bench -j"$(nproc)" >/dev/null
 case "${1:-pairs}" in
-pairs) exec bench/run.sh build-bench ;;
+pairs) exec /usr/bin/python3 bench/pairs.py build-bench ;;
 throughput) exec bench/throughput.sh build-bench ;;
 outage) exec bench/outage.sh build-bench ;;
 show) exec bench/show.sh build-bench ;;

@@ -2,7 +2,8 @@
 # Install the Debian packages osprofiler-c needs.
 #   deps.sh build   - to build the library, CLI and examples
 #   deps.sh test    - also what the tests talk to (real Python osprofiler, cmocka)
-#   deps.sh bench   - also the Python reference stack and RabbitMQ
+#   deps.sh bench   - also the references: the Python stack, RabbitMQ, Redis,
+#                     LTTng-UST
 # apt-get runs only when something is missing, so a prepared machine needs no
 # network. Uses sudo when not root.
 set -euo pipefail
@@ -15,7 +16,7 @@ test) want+=(libcmocka-dev python3 python3-osprofiler python3-webob clang-format
             ceilometer-agent-notification python3-yaml redis-server python3-redis
             chromium python3-websocket valgrind) ;;
 bench) want+=(libcmocka-dev python3 python3-osprofiler python3-webob python3-oslo.messaging
-              rabbitmq-server redis-server python3-redis) ;;
+              rabbitmq-server redis-server python3-redis lttng-tools liblttng-ust-dev) ;;
 *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
 missing=()
