@@ -27,7 +27,8 @@ static pthread_mutex_t list_mu = PTHREAD_MUTEX_INITIALIZER;
 static osp_thread_counters_t *threads; /* listed, live */
 static struct {
     uint64_t emitted, sent, lost_unread, dropped[OSP_DROP_REASONS];
-} exited; /* under list_mu */
+    uint64_t buffered; /* left by exited threads, not adopted yet */
+} exited;              /* under list_mu */
 static atomic_uint_fast64_t web_traced, web_rejected[7];
 
 /* Logging drops: the first, then at most every 10 s with the count since. */
@@ -79,6 +80,20 @@ void osp__counters_thread_exit(void) {
     /* A thread-exit handler may still count (its last flush) after this:
      * those go straight to the totals. */
     memset(&osp__tc, 0, sizeof osp__tc);
+}
+
+void osp__counters_orphan(uint64_t n) {
+    pthread_mutex_lock(&list_mu);
+    osp__uncount(&osp__tc.buffered, n);
+    exited.buffered += n;
+    pthread_mutex_unlock(&list_mu);
+}
+
+void osp__counters_adopt(uint64_t n) {
+    pthread_mutex_lock(&list_mu);
+    exited.buffered -= n;
+    osp__count(&osp__tc.buffered, n);
+    pthread_mutex_unlock(&list_mu);
 }
 
 /* The child of fork() counts its own points from zero; the other threads
@@ -139,6 +154,7 @@ void osp_get_stats(osp_stats_t *out) {
     out->emitted = exited.emitted;
     out->sent = exited.sent;
     out->lost_unread = exited.lost_unread;
+    out->buffered = exited.buffered;
     memcpy(dropped, exited.dropped, sizeof dropped);
     for (osp_thread_counters_t *c = threads; c; c = c->next) {
         out->emitted += atomic_load_explicit(&c->emitted, memory_order_relaxed);

@@ -19,6 +19,10 @@
  * writes them when the thread's outermost point stops: one write(2) with
  * O_APPEND, so lines of concurrent writers never interleave.
  *
+ * A thread that exits with points still buffered (the sidecar was slow)
+ * leaves them to the process: the next thread to flush or end a request
+ * adopts them into its own buffer, and osp_teardown makes a last attempt.
+ *
  * fork(): the child drops the buffer and ring it inherited (they are the
  * parent's thread's), and counts from zero.
  */
@@ -57,6 +61,14 @@ static __thread struct thread_state T;
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static pthread_key_t exit_key;
+
+/* Points exited threads left buffered ([u32 len][record]...). */
+static struct {
+    pthread_mutex_t mu;
+    osp_buf_t buf;
+    uint64_t points;
+    atomic_bool any;
+} left = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static int64_t now_ms(void) {
     struct timespec ts;
@@ -132,8 +144,14 @@ static void pending_to_ring(void) {
     uint64_t n = 0;
     while (off < T.pending.len) {
         size_t len = rec_len_at(T.pending.data + off);
-        if (!osp__ring_push(&T.ring, T.pending.data + off + 4, (uint32_t)len))
+        if (len > osp__ring_max_record(&T.ring)) {
+            /* Larger than half a small ring: the socket carries it. */
+            uint64_t k;
+            if (!osp__link_send(T.pending.data + off, 4 + len, &k))
+                break;
+        } else if (!osp__ring_push(&T.ring, T.pending.data + off + 4, (uint32_t)len)) {
             break;
+        }
         off += 4 + len;
         n++;
     }
@@ -254,8 +272,45 @@ static void check_generation(void) {
     T.setup_gen = sg;
 }
 
+/* Take what exited threads left into this thread's buffer. */
+static void adopt_leftovers(void) {
+    if (!atomic_load_explicit(&left.any, memory_order_relaxed) ||
+        osp__settings.kind != OSP_NOTIFIER_SIDECAR)
+        return;
+    osp__thread_register(); /* its counters take them over */
+    if (pthread_mutex_trylock(&left.mu))
+        return;
+    if (left.points && osp__buf_reserve(&T.pending, left.buf.len)) {
+        memcpy(T.pending.data + T.pending.len, left.buf.data, left.buf.len);
+        T.pending.len += left.buf.len;
+        T.pending_points += left.points;
+        osp__counters_adopt(left.points);
+        left.buf.len = 0;
+        left.points = 0;
+        osp__buf_free(&left.buf);
+        atomic_store(&left.any, false);
+    }
+    pthread_mutex_unlock(&left.mu);
+}
+
+/* Leave this exiting thread's buffered points to the process. */
+static void leave_leftovers(void) {
+    pthread_mutex_lock(&left.mu);
+    osp__buf_append(&left.buf, T.pending.data, T.pending.len);
+    if (!left.buf.failed) {
+        left.points += T.pending_points;
+        osp__counters_orphan(T.pending_points);
+        T.pending_points = 0;
+        atomic_store(&left.any, true);
+    } else {
+        left.buf.failed = false;
+    }
+    pthread_mutex_unlock(&left.mu);
+}
+
 static int flush_thread(void) {
     check_generation();
+    adopt_leftovers();
     if (osp__settings.kind == OSP_NOTIFIER_FILE)
         file_flush();
     else
@@ -271,7 +326,9 @@ static void thread_exit(void *unused) {
     (void)unused;
     T.registered = false;
     flush_thread();
-    /* What the sidecar could not take now is dropped, counted. */
+    if (T.pending_points && osp__settings.kind == OSP_NOTIFIER_SIDECAR)
+        leave_leftovers(); /* another thread hands them over */
+    /* What could not even be left (no memory) is dropped, counted. */
     if (T.pending_points) {
         osp__uncount(&osp__tc.buffered, T.pending_points);
         osp__drop(osp__link_up() ? OSP_DROP_BACKPRESSURE : OSP_DROP_NO_SIDECAR,
@@ -285,6 +342,10 @@ static void thread_exit(void *unused) {
 }
 
 static void after_fork_child(void) {
+    pthread_mutex_init(&left.mu, NULL); /* the parent's leftovers are the parent's */
+    left.buf.len = 0;
+    left.points = 0;
+    atomic_store(&left.any, false);
     osp__ids_after_fork();
     osp__link_after_fork();
     osp__counters_after_fork();
@@ -327,16 +388,14 @@ void osp__emit(const osp_rec_t *rec, bool request_end) {
         file_emit(rec, request_end);
         return;
     }
-    size_t size = osp__rec_size(rec), max = MAX_FRAME_RECORD;
-    if (osp__settings.ring_size && osp__settings.ring_size / 2 - 8 < max)
-        max = osp__settings.ring_size / 2 - 8; /* a ring holds up to half its size */
-    if (size > max) {
+    size_t size = osp__rec_size(rec);
+    if (size > MAX_FRAME_RECORD) {
         osp__drop(OSP_DROP_OVERSIZE, 1);
         return;
     }
     if (T.pending.len)
         drain_pending(); /* older points first */
-    if (!T.pending.len && ring_usable()) {
+    if (!T.pending.len && ring_usable() && size <= osp__ring_max_record(&T.ring)) {
         void *p = osp__ring_reserve(&T.ring, (uint32_t)size);
         if (p) {
             osp__rec_write(rec, p);
@@ -345,6 +404,8 @@ void osp__emit(const osp_rec_t *rec, bool request_end) {
             if (request_end) {
                 osp__ring_wake(&T.ring);
                 osp__link_check_alive();
+                adopt_leftovers(); /* what exited threads left, if any */
+                drain_pending();
             }
             return;
         }

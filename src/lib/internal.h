@@ -137,6 +137,10 @@ void osp__drop(enum osp_drop why, uint64_t n);
 void osp__counters_thread_start(void);
 void osp__counters_thread_exit(void);
 void osp__counters_after_fork(void);
+/* An exiting thread leaves n buffered points to the process (still counted
+ * as buffered); another thread adopts them into its own buffer. */
+void osp__counters_orphan(uint64_t n);
+void osp__counters_adopt(uint64_t n);
 void osp__count_web(int code); /* OSP_OK or a rejection code */
 
 /* ---- profiler.c: per-thread state shared with web.c ---- */

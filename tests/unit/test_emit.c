@@ -196,6 +196,94 @@ static void emit__stalled_sidecar_never_blocks(void **state) {
     rx_stop(rx);
 }
 
+static void *stalled_thread(void *arg) {
+    rx_t *rx = arg;
+    osp_init("k", NULL, NULL);
+    /* Its ring attached, then the sidecar stops reading. */
+    osp_start("warm", NULL);
+    osp_stop(NULL);
+    for (int i = 0; i < 2000 && rx_rings_attached(rx) == 0; i++)
+        usleep(1000);
+    rx_wait_count(rx, 2, 5000);
+    rx_pause(rx, true);
+    for (int i = 0; i < 5000; i++) { /* beyond the 4 KiB ring: buffered */
+        osp_start("x", NULL);
+        osp_stop(NULL);
+    }
+    osp_clean(); /* -EAGAIN inside: the sidecar does not read */
+    return NULL; /* exits with points still buffered */
+}
+
+/* A thread exits while the sidecar holds back: what it had buffered is left
+ * to the process, still counted as buffered, and another thread's flush
+ * hands it over once the sidecar reads again. */
+static void emit__exited_thread_leaves_its_points(void **state) {
+    (void)state;
+    new_sock_path();
+    rx_t *rx = rx_start(sock, false);
+    osp_config_t *c = osp_config_new();
+    osp_config_set_enabled(c, true);
+    osp_config_set_sidecar_socket(c, sock);
+    osp_config_set_ring_size(c, 4096); /* full at once: the buffer takes over */
+    assert_int_equal(osp_setup(c, NULL), OSP_OK);
+    osp_config_free(c);
+    osp_stats_t before, after;
+    osp_get_stats(&before);
+    pthread_t t;
+    pthread_create(&t, NULL, stalled_thread, rx);
+    pthread_join(t, NULL);
+    osp_get_stats(&after);
+    uint64_t made = after.emitted - before.emitted;
+    assert_int_equal(made, 10002);
+    assert_true(rx_rings_attached(rx) == 1 && after.buffered > 0); /* left, not dropped */
+    assert_int_equal(dropped(&after) - dropped(&before), 0);
+    assert_int_equal(after.sent - before.sent + after.buffered, made);
+    rx_pause(rx, false);
+    drain(); /* this thread adopts them */
+    osp_get_stats(&after);
+    assert_int_equal(after.buffered, 0);
+    assert_int_equal(after.sent - before.sent, made);
+    assert_true(rx_wait_count(rx, made, 10000));
+    rx_stop(rx);
+}
+
+/* A point larger than half the ring goes through the socket, in its place
+ * among the others. */
+static void emit__point_larger_than_the_ring(void **state) {
+    (void)state;
+    new_sock_path();
+    rx_t *rx = rx_start(sock, true);
+    osp_config_t *c = osp_config_new();
+    osp_config_set_enabled(c, true);
+    osp_config_set_sidecar_socket(c, sock);
+    osp_config_set_ring_size(c, 4096);
+    assert_int_equal(osp_setup(c, NULL), OSP_OK);
+    osp_config_free(c);
+    osp_init("k", NULL, NULL);
+    osp_start("warm", NULL);
+    osp_stop(NULL);
+    for (int i = 0; i < 2000 && rx_rings_attached(rx) == 0; i++)
+        usleep(1000);
+    char big[3000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    json_t *info = json_pack("{s:s}", "pad", big);
+    osp_stats_t before, after;
+    osp_get_stats(&before);
+    osp_start("big", info);
+    osp_stop(NULL);
+    json_decref(info);
+    drain();
+    osp_get_stats(&after);
+    assert_int_equal(after.sent - before.sent, 2);
+    assert_int_equal(dropped(&after) - dropped(&before), 0);
+    assert_true(rx_wait_count(rx, 4, 5000));
+    json_t *recs = rx_records(rx);
+    assert_non_null(strstr(json_string_value(json_array_get(recs, 2)), "\"big-start\""));
+    json_decref(recs);
+    rx_stop(rx);
+}
+
 /* The socket path (rings off): points sent while no sidecar listens are
  * dropped and counted; after the restart points flow again. */
 static void emit__reconnects_after_sidecar_restart(void **state) {
@@ -428,6 +516,8 @@ int main(void) {
         T(emit__burst_from_four_threads_loses_nothing),
         T(emit__absent_sidecar_holds_then_drops),
         T(emit__stalled_sidecar_never_blocks),
+        T(emit__exited_thread_leaves_its_points),
+        T(emit__point_larger_than_the_ring),
         T(emit__reconnects_after_sidecar_restart),
         T(emit__oversize_point_dropped_alone),
         T(emit__disabled_emits_nothing),
