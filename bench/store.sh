@@ -19,7 +19,8 @@
 #             (`osprofiler-sidecar --stats`) are sampled every INTERVAL s from
 #             the start of the feed until every point received is stored (or
 #             dropped and counted);
-#   raw       BUILD/bench/store_raw sqlite: ROWS points, a new trace every
+#   raw       BUILD/bench/store_raw sqlite: ROWS points (as many as the
+#             sidecar stored, so both databases grow alike), a new trace every
 #             2000, B points per transaction where B is that sidecar run's
 #             mean commit (stored / store_commits, rounded);
 #   sq-short  the same with a new trace every TRACE_PAIRS (10) pairs
@@ -38,7 +39,7 @@
 # (KEEP_WORK=1 keeps it).
 #
 # Knobs (defaults in brackets): REPS [3] THREADS [2] PAIRS [300000] RATE
-# [60000] TRACE_PAIRS [10] ROWS [300000] INTERVAL [0.25] MAX_WAIT [120]
+# [60000] TRACE_PAIRS [10] ROWS [THREADS x PAIRS x 2] INTERVAL [0.25] MAX_WAIT [120]
 # REDIS_SHORT [1] KEEP_WORK [0] OUT [bench/results/store.md]
 set -euo pipefail
 
@@ -56,7 +57,7 @@ for b in "$SIDECAR" "$LOAD" "$RAW" /usr/bin/redis-server /usr/bin/redis-cli; do
 done
 
 REPS=${REPS:-3} THREADS=${THREADS:-2} PAIRS=${PAIRS:-300000} RATE=${RATE:-60000}
-TRACE_PAIRS=${TRACE_PAIRS:-10} ROWS=${ROWS:-300000} INTERVAL=${INTERVAL:-0.25}
+TRACE_PAIRS=${TRACE_PAIRS:-10} ROWS=${ROWS:-$((THREADS * PAIRS * 2))} INTERVAL=${INTERVAL:-0.25}
 MAX_WAIT=${MAX_WAIT:-120} REDIS_SHORT=${REDIS_SHORT:-1}
 OUT=${OUT:-$HERE/results/store.md}
 LONG_T=2000                     # store_raw --trace-points, long traces

@@ -40,7 +40,7 @@ static double mono(void) {
 }
 
 struct row {
-    osp_msg_t *msg;
+    osp_buf_t text; /* the payload and fields, as the store writer has them */
     osp_store_msg_t m;
 };
 
@@ -81,19 +81,19 @@ static struct row *make_rows(long n) {
                          .body = (const char *)rec,
                          .body_len = len};
         osp_error_t err;
-        osp_msg_t *m = osp_msg_from_entry(&e, &scratch, &err);
-        if (!m) {
+        osp_entry_text_t t;
+        osp_buf_t *b = &rows[i].text;
+        if (osp_entry_to_text(&e, b, &scratch, &t, &err) != OSP_OK) {
             fprintf(stderr, "store_raw: %s\n", err.text);
             exit(1);
         }
-        rows[i].msg = m;
-        rows[i].m = (osp_store_msg_t){.json = m->payload,
-                                      .len = m->len,
-                                      .base_id = m->base_id,
-                                      .trace_id = m->trace_id,
-                                      .name = m->name,
-                                      .timestamp = m->point_timestamp,
-                                      .error = m->error};
+        rows[i].m = (osp_store_msg_t){.json = b->data + t.payload,
+                                      .len = t.len,
+                                      .base_id = b->data + t.base_id,
+                                      .trace_id = b->data + t.trace_id,
+                                      .name = b->data + t.name,
+                                      .timestamp = b->data + t.timestamp,
+                                      .error = t.error};
     }
     osp__buf_free(&scratch);
     return rows;
@@ -245,7 +245,7 @@ int main(int argc, char **argv) {
            "\"points_per_s\": %.0f}\n",
            n, batch, trace_points, dt, (double)n / dt);
     for (long i = 0; i < n; i++)
-        osp_msg_free(rows[i].msg);
+        osp__buf_free(&rows[i].text);
     free(rows);
     return 0;
 usage:

@@ -128,9 +128,10 @@ static piece_t decoded(const osp_jstr_t *s, char *buf) {
 }
 
 /* event_type = "profiler.%s" % service, as the messaging driver: None when
- * the payload has no service. The decoded strings go to scratch. */
-static int convert_json(const osp_entry_t *e, osp_buf_t *scratch, converted_t *c,
-                        osp_error_t *err) {
+ * the payload has no service. The decoded strings go to scratch; the fields
+ * a store indexes only when asked (the publisher needs none). */
+static int convert_json(const osp_entry_t *e, osp_buf_t *scratch, bool fields,
+                        converted_t *c, osp_error_t *err) {
     osp_point_view_t pt;
     if (osp__point_scan(e->body, e->body_len, &pt, err) != OSP_OK)
         return OSP_EFRAME;
@@ -149,6 +150,8 @@ static int convert_json(const osp_entry_t *e, osp_buf_t *scratch, converted_t *c
         c->f[F_EVENT_TYPE].p[1] = w;
         w += pt.service.len + 1;
     }
+    if (!fields)
+        return OSP_OK;
     const osp_jstr_t *js[] = {&pt.base_id, &pt.trace_id, &pt.name, &pt.timestamp};
     for (int i = 0; i < 4; i++) {
         c->f[F_BASE + i] = decoded(js[i], w);
@@ -171,9 +174,10 @@ static piece_t id_piece(const osp_rec_id_t *id, char text[37]) {
     return p;
 }
 
-/* A binary record: its payload written into json. */
-static int convert_record(const osp_entry_t *e, osp_buf_t *json, converted_t *c,
-                          osp_error_t *err) {
+/* A binary record: its payload written into json (and the fields a store
+ * indexes when asked). */
+static int convert_record(const osp_entry_t *e, osp_buf_t *json, bool fields,
+                          converted_t *c, osp_error_t *err) {
     osp_rec_t r;
     if (osp__rec_read(e->body, e->body_len, &r, err) != OSP_OK)
         return OSP_EFRAME;
@@ -183,10 +187,12 @@ static int convert_record(const osp_entry_t *e, osp_buf_t *json, converted_t *c,
         return rc;
     c->payload = json->data + start;
     c->len = json->len - start;
-    osp__uuid_format(r.trace_id, c->trace);
-    osp__timestamp_us(r.timestamp_us, c->ts);
     c->f[F_EVENT_TYPE] = (piece_t){{"profiler.", r.service ? r.service : "None"},
                                    {9, r.service ? r.service_len : 4}};
+    if (!fields)
+        return OSP_OK;
+    osp__uuid_format(r.trace_id, c->trace);
+    osp__timestamp_us(r.timestamp_us, c->ts);
     c->f[F_BASE] = id_piece(&r.base_id, c->base);
     c->f[F_TRACE] = (piece_t)PIECE(c->trace, 36);
     c->f[F_NAME] =
@@ -196,17 +202,17 @@ static int convert_record(const osp_entry_t *e, osp_buf_t *json, converted_t *c,
     return OSP_OK;
 }
 
-static int convert(const osp_entry_t *e, osp_buf_t *scratch, converted_t *c,
+static int convert(const osp_entry_t *e, osp_buf_t *scratch, bool fields, converted_t *c,
                    osp_error_t *err) {
     c->f[F_PUBLISHER] = (piece_t)PIECE(e->publisher, e->publisher_len);
-    return e->kind == OSP_ENTRY_RECORD ? convert_record(e, scratch, c, err)
-                                       : convert_json(e, scratch, c, err);
+    return e->kind == OSP_ENTRY_RECORD ? convert_record(e, scratch, fields, c, err)
+                                       : convert_json(e, scratch, fields, c, err);
 }
 
-/* One allocation: the struct, the payload, then each field NUL-terminated. */
+/* One allocation: the struct, the payload, then publisher and event_type. */
 static osp_msg_t *msg_new(const osp_entry_t *e, const converted_t *c) {
     size_t size = sizeof(osp_msg_t) + c->len + 1;
-    for (int i = 0; i < F_N; i++)
+    for (int i = F_PUBLISHER; i <= F_EVENT_TYPE; i++)
         size += c->f[i].n[0] + c->f[i].n[1] + 1;
     osp_msg_t *m = malloc(size);
     if (!m)
@@ -216,9 +222,8 @@ static osp_msg_t *msg_new(const osp_entry_t *e, const converted_t *c) {
     m->payload[c->len] = '\0';
     m->len = c->len;
     char *w = m->payload + c->len + 1;
-    const char **dst[F_N] = {&m->publisher, &m->event_type, &m->base_id,
-                             &m->trace_id,  &m->name,       &m->point_timestamp};
-    for (int i = 0; i < F_N; i++) {
+    const char **dst[] = {&m->publisher, &m->event_type};
+    for (int i = F_PUBLISHER; i <= F_EVENT_TYPE; i++) {
         *dst[i] = w;
         for (int k = 0; k < 2; k++) {
             memcpy(w, c->f[i].p[k], c->f[i].n[k]);
@@ -226,7 +231,6 @@ static osp_msg_t *msg_new(const osp_entry_t *e, const converted_t *c) {
         }
         *w++ = '\0';
     }
-    m->error = c->error;
     m->arrival_us = e->arrival_us;
     notification_timestamp(e->arrival_us, m->timestamp);
     return m;
@@ -237,7 +241,7 @@ osp_msg_t *osp_msg_from_entry(const osp_entry_t *e, osp_buf_t *scratch,
     converted_t c;
     scratch->len = 0;
     scratch->failed = false;
-    if (convert(e, scratch, &c, err) != OSP_OK)
+    if (convert(e, scratch, false, &c, err) != OSP_OK)
         return NULL;
     osp_msg_t *m = msg_new(e, &c);
     if (!m)
@@ -261,7 +265,7 @@ int osp_entry_to_text(const osp_entry_t *e, osp_buf_t *b, osp_buf_t *scratch,
     int rc;
     if (e->kind == OSP_ENTRY_RECORD) { /* the payload straight into b */
         c.f[F_PUBLISHER] = (piece_t)PIECE(e->publisher, e->publisher_len);
-        rc = convert_record(e, b, &c, err);
+        rc = convert_record(e, b, true, &c, err);
         out->payload = start;
         out->len = c.len;
         if (rc == OSP_OK)
@@ -269,7 +273,7 @@ int osp_entry_to_text(const osp_entry_t *e, osp_buf_t *b, osp_buf_t *scratch,
     } else {
         scratch->len = 0;
         scratch->failed = false;
-        rc = convert(e, scratch, &c, err);
+        rc = convert(e, scratch, true, &c, err);
         out->payload = b->len;
         out->len = c.len;
         if (rc == OSP_OK) {

@@ -67,8 +67,7 @@ bool osp_chunk_next(osp_chunk_t *c, osp_entry_t *e);
 /* The same at *pos, leaving the chunk as it is. */
 bool osp_chunk_entry_at(const osp_chunk_t *c, size_t *pos, osp_entry_t *e);
 
-/* What the publisher sends and the store keeps: one allocation, the
- * strings after the payload. */
+/* What the publisher sends: one allocation, the strings after the payload. */
 typedef struct osp_msg {
     struct osp_msg *next;
     char message_id[37]; /* one per point, the same for every topic and every
@@ -77,17 +76,14 @@ typedef struct osp_msg {
     int64_t arrival_us;
     const char *publisher;  /* publisher_id */
     const char *event_type; /* profiler.<service> */
-    /* What a store indexes, decoded (so the store writer reads no JSON). */
-    const char *base_id, *trace_id, *name, *point_timestamp;
-    bool error;         /* info.etype present and not null */
-    unsigned acks_left; /* publisher: topics not yet confirmed */
+    unsigned acks_left;     /* publisher: topics not yet confirmed */
     uint64_t spool_seg; /* segment it was read from, 0 if it never hit disk */
     size_t len;
     char payload[]; /* the point's JSON text, as Python would have written it */
 } osp_msg_t;
 
 /* The message of an entry: the payload JSON (a record is converted and its
- * info checked), the fields a store indexes. NULL with err when the entry is not a
+ * info checked), publisher and event type. NULL with err when the entry is not a
  * valid point (err->code OSP_EFRAME) or memory ran out (OSP_ENOMEM).
  * scratch: a buffer the caller keeps for the conversion. */
 osp_msg_t *osp_msg_from_entry(const osp_entry_t *e, osp_buf_t *scratch, osp_error_t *err);

@@ -62,6 +62,7 @@ struct osp_publisher {
     uint64_t next_tag;
     struct inflight *fl; /* FIFO ring of unconfirmed messages */
     size_t fl_cap, fl_head, fl_count;
+    char **routing_keys; /* "<topic>.info" for each topic, built once */
     pthread_mutex_t cur_mu;
     char current[300];
 };
@@ -132,9 +133,7 @@ static bool declare(osp_publisher_t *p, char *why, size_t len) {
     amqp_table_entry_t e[2];
     amqp_table_t qargs = queue_arguments(c, e);
     for (size_t i = 0; i < c->ntopics; i++) {
-        char rk[300];
-        snprintf(rk, sizeof rk, "%s.info", c->topics[i]);
-        amqp_bytes_t key = amqp_cstring_bytes(rk);
+        amqp_bytes_t key = amqp_cstring_bytes(p->routing_keys[i]);
         /* The same sequence as oslo: exchange, queue, bind, exchange again. */
         amqp_exchange_declare(p->conn, CHANNEL, ex, amqp_cstring_bytes("topic"), 0,
                               durable, c->amqp_auto_delete, 0, amqp_empty_table);
@@ -215,15 +214,15 @@ static bool publish(osp_publisher_t *p, osp_msg_t *m) {
     if (!m->message_id[0])
         osp__uuid4(m->message_id); /* kept for every retry */
     for (size_t i = 0; i < p->cfg->ntopics; i++) {
-        char rk[300], uid[33];
-        snprintf(rk, sizeof rk, "%s.info", p->cfg->topics[i]);
+        char uid[33];
         osp__uuid4_hex(uid); /* _unique_id: new for every AMQP message */
         osp_buf_t body = OSP_BUF_INIT;
         osp_notify_body(&body, m, uid, p->cfg->driver_v2);
         amqp_bytes_t b = {body.len, body.data};
         int rc = amqp_basic_publish(p->conn, CHANNEL,
                                     amqp_cstring_bytes(p->cfg->control_exchange),
-                                    amqp_cstring_bytes(rk), 0, 0, &props, b);
+                                    amqp_cstring_bytes(p->routing_keys[i]), 0, 0,
+                                    &props, b);
         osp__buf_free(&body);
         /* Track it even if the send failed: requeue_inflight puts it back. */
         fl_push(p, m, p->next_tag++);
@@ -384,6 +383,27 @@ static void *run(void *arg) {
     return NULL;
 }
 
+static void free_routing_keys(char **keys, size_t n) {
+    for (size_t i = 0; keys && i < n; i++)
+        free(keys[i]);
+    free(keys);
+}
+
+/* oslo's notification queues and routing keys are "<topic>.<priority>". */
+static char **make_routing_keys(const osp_sc_config_t *cfg) {
+    char **keys = calloc(cfg->ntopics ? cfg->ntopics : 1, sizeof *keys);
+    for (size_t i = 0; keys && i < cfg->ntopics; i++) {
+        size_t len = strlen(cfg->topics[i]) + sizeof ".info";
+        keys[i] = malloc(len);
+        if (!keys[i]) {
+            free_routing_keys(keys, i);
+            return NULL;
+        }
+        snprintf(keys[i], len, "%s.info", cfg->topics[i]);
+    }
+    return keys;
+}
+
 int osp_publisher_start(osp_publisher_t **out, const osp_sc_config_t *cfg,
                         osp_flow_t *flow) {
     osp_publisher_t *p = calloc(1, sizeof *p);
@@ -400,9 +420,12 @@ int osp_publisher_start(osp_publisher_t **out, const osp_sc_config_t *cfg,
     p->flow = flow;
     p->fl_cap = (size_t)cfg->confirm_window + cfg->ntopics;
     p->fl = calloc(p->fl_cap, sizeof *p->fl);
+    p->routing_keys = make_routing_keys(cfg);
     pthread_mutex_init(&p->cur_mu, NULL);
-    if (!p->fl || pthread_create(&p->thread, NULL, run, p) != 0) {
+    if (!p->fl || !p->routing_keys || pthread_create(&p->thread, NULL, run, p) != 0) {
         osp__transport_url_free(&p->url);
+        free_routing_keys(p->routing_keys, cfg->ntopics);
+        pthread_mutex_destroy(&p->cur_mu);
         free(p->fl);
         free(p);
         return OSP_ENOMEM;
@@ -418,6 +441,7 @@ static void stop(osp_publisher_t *p, double grace, bool final) {
         osp_flow_close(p->flow);
     pthread_join(p->thread, NULL);
     osp__transport_url_free(&p->url);
+    free_routing_keys(p->routing_keys, p->cfg->ntopics);
     free(p->fl);
     pthread_mutex_destroy(&p->cur_mu);
     free(p);
