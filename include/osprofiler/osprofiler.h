@@ -132,9 +132,13 @@ OSP_EXPORT int osp_config_set_project(osp_config_t *cfg, const char *project);
 OSP_EXPORT int osp_config_set_service(osp_config_t *cfg, const char *service);
 OSP_EXPORT int osp_config_set_host(osp_config_t *cfg, const char *host);
 /** Per-thread buffer cap: points wait there while the sidecar is absent or
- *  holds back and the thread's ring is full (default 4 MiB, ~30,000 points;
- *  allocated only while points wait, given back once they left). */
+ *  holds back and the thread's ring is full (default 16 MiB, ~120,000
+ *  points; allocated only while points wait, given back once they left). */
 OSP_EXPORT int osp_config_set_thread_buffer(osp_config_t *cfg, size_t bytes);
+/** Cap on what all threads of the process hold buffered together (default
+ *  64 MiB): however many threads wait for a slow or absent sidecar, the
+ *  process spends at most this much on them. @since 0.2 */
+OSP_EXPORT int osp_config_set_buffer_limit(osp_config_t *cfg, size_t bytes);
 /** Size of each thread's shared-memory ring to the sidecar (docs/wire.md):
  *  a power of two from 4 KiB to 64 MiB, default 1 MiB (~7,000 points);
  *  0 sends every point through the socket instead. */

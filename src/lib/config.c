@@ -42,6 +42,7 @@ osp_config_t *osp_config_new(void) {
     if (!cfg)
         return NULL;
     cfg->thread_buffer = OSP_DEFAULT_THREAD_BUFFER;
+    cfg->buffer_limit = OSP_DEFAULT_BUFFER_LIMIT;
     cfg->ring_size = OSP_DEFAULT_RING_SIZE;
     if (osp_config_set_hmac_keys(cfg, "SECRET_KEY") ||
         osp_config_set_connection_string(cfg, "messaging://")) {
@@ -75,6 +76,7 @@ int osp__config_copy(osp_config_t *dst, const osp_config_t *src) {
     dst->filter_error_trace = src->filter_error_trace;
     dst->sidecar_socket_set = src->sidecar_socket_set;
     dst->thread_buffer = src->thread_buffer;
+    dst->buffer_limit = src->buffer_limit;
     dst->ring_size = src->ring_size;
     if (src->nkeys) {
         dst->hmac_keys = calloc(src->nkeys, sizeof *dst->hmac_keys);
@@ -176,6 +178,13 @@ int osp_config_set_thread_buffer(osp_config_t *cfg, size_t bytes) {
     if (!cfg || bytes < 4096)
         return OSP_EINVAL;
     cfg->thread_buffer = bytes;
+    return OSP_OK;
+}
+
+int osp_config_set_buffer_limit(osp_config_t *cfg, size_t bytes) {
+    if (!cfg || bytes < 4096)
+        return OSP_EINVAL;
+    cfg->buffer_limit = bytes;
     return OSP_OK;
 }
 

@@ -8,7 +8,8 @@
  * point also makes sure a sleeping sidecar wakes up.
  *
  * Otherwise the point waits in the thread's buffer, up to its cap
- * (thread_buffer): while the ring is full (the sidecar holds back or lags),
+ * (thread_buffer) and the process's (buffer_limit, all threads' buffers
+ * and what exited threads left): while the ring is full (the sidecar holds back or lags),
  * while no ring is attached yet (the socket takes it now: the first points
  * of a thread), or while no sidecar is reachable. Buffered points go first
  * whenever the ring or the socket has room again, so a thread's points stay
@@ -69,6 +70,28 @@ static struct {
     uint64_t points;
     atomic_bool any;
 } left = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* Bytes buffered by the whole process: thread buffers and leftovers. Only
+ * the slow path (a full or missing ring) touches it. */
+static atomic_size_t buffered_bytes;
+
+static bool bytes_take(size_t n) {
+    size_t was = atomic_fetch_add_explicit(&buffered_bytes, n, memory_order_relaxed);
+    if (was + n <= osp__settings.buffer_limit)
+        return true;
+    atomic_fetch_sub_explicit(&buffered_bytes, n, memory_order_relaxed);
+    return false;
+}
+
+static void bytes_give(size_t n) {
+    atomic_fetch_sub_explicit(&buffered_bytes, n, memory_order_relaxed);
+}
+
+/* The thread buffer let go of its first n bytes. */
+static void pending_consume(size_t n) {
+    osp__buf_consume(&T.pending, n);
+    bytes_give(n);
+}
 
 static int64_t now_ms(void) {
     struct timespec ts;
@@ -155,7 +178,7 @@ static void pending_to_ring(void) {
         off += 4 + len;
         n++;
     }
-    osp__buf_consume(&T.pending, off);
+    pending_consume(off);
     handed_over(n);
 }
 
@@ -174,10 +197,20 @@ static void drain_pending(void) {
         return; /* it said EAGAIN a moment ago: no system call per point */
     uint64_t n;
     size_t done = osp__link_send(T.pending.data, T.pending.len, &n);
-    osp__buf_consume(&T.pending, done);
+    pending_consume(done);
     handed_over(n);
     if (T.pending.len)
         T.send_retry_ms = now + SEND_RETRY_MS;
+}
+
+/* The last resort: what the thread could not hand over is dropped, counted. */
+static void drop_pending(void) {
+    osp__uncount(&osp__tc.buffered, T.pending_points);
+    osp__drop(osp__link_up() ? OSP_DROP_BACKPRESSURE : OSP_DROP_NO_SIDECAR,
+              T.pending_points);
+    T.pending_points = 0;
+    bytes_give(T.pending.len);
+    T.pending.len = 0;
 }
 
 /* Keep the record in the thread buffer, or drop it when the buffer is full. */
@@ -186,12 +219,13 @@ static void buffer_record(const osp_rec_t *rec, size_t size) {
         osp__drop(OSP_DROP_OVERSIZE, 1);
         return;
     }
-    if (T.pending.len + 4 + size > osp__settings.thread_buffer) {
+    if (T.pending.len + 4 + size > osp__settings.thread_buffer || !bytes_take(4 + size)) {
         osp__drop(osp__link_up() ? OSP_DROP_BACKPRESSURE : OSP_DROP_NO_SIDECAR, 1);
         return;
     }
     if (!osp__buf_reserve(&T.pending, 4 + size)) {
         T.pending.failed = false;
+        bytes_give(4 + size);
         osp__drop(OSP_DROP_NOMEM, 1);
         return;
     }
@@ -261,6 +295,7 @@ static void check_generation(void) {
         /* An older setup's points: its notifier is gone. */
         osp__uncount(&osp__tc.buffered, T.pending_points + T.line_points);
         osp__drop(OSP_DROP_NO_SIDECAR, T.pending_points + T.line_points);
+        bytes_give(T.pending.len);
     }
     ring_release(ours);
     T.pending.len = 0;
@@ -301,6 +336,7 @@ static void leave_leftovers(void) {
         left.points += T.pending_points;
         osp__counters_orphan(T.pending_points);
         T.pending_points = 0;
+        T.pending.len = 0; /* its bytes are the process's now */
         atomic_store(&left.any, true);
     } else {
         left.buf.failed = false;
@@ -329,12 +365,8 @@ static void thread_exit(void *unused) {
     if (T.pending_points && osp__settings.kind == OSP_NOTIFIER_SIDECAR)
         leave_leftovers(); /* another thread hands them over */
     /* What could not even be left (no memory) is dropped, counted. */
-    if (T.pending_points) {
-        osp__uncount(&osp__tc.buffered, T.pending_points);
-        osp__drop(osp__link_up() ? OSP_DROP_BACKPRESSURE : OSP_DROP_NO_SIDECAR,
-                  T.pending_points);
-        T.pending_points = 0;
-    }
+    if (T.pending_points)
+        drop_pending();
     ring_release(true); /* a connected sidecar drains what is left */
     osp__buf_free(&T.pending);
     osp__buf_free(&T.lines);
@@ -345,6 +377,7 @@ static void after_fork_child(void) {
     pthread_mutex_init(&left.mu, NULL); /* the parent's leftovers are the parent's */
     left.buf.len = 0;
     left.points = 0;
+    atomic_store(&buffered_bytes, 0);
     atomic_store(&left.any, false);
     osp__ids_after_fork();
     osp__link_after_fork();
@@ -370,13 +403,8 @@ void osp__thread_register(void) {
 
 void osp__emit_teardown(void) {
     flush_thread();
-    if (T.pending_points) {
-        osp__uncount(&osp__tc.buffered, T.pending_points);
-        osp__drop(osp__link_up() ? OSP_DROP_BACKPRESSURE : OSP_DROP_NO_SIDECAR,
-                  T.pending_points);
-        T.pending_points = 0;
-        T.pending.len = 0;
-    }
+    if (T.pending_points)
+        drop_pending();
     ring_release(true);
 }
 

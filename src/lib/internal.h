@@ -36,11 +36,13 @@ struct osp_config {
     char *service;
     char *host;
     size_t thread_buffer;
+    size_t buffer_limit;
     size_t ring_size;
 };
 
 #define OSP_DEFAULT_SIDECAR_SOCKET "/run/osprofiler/sidecar.sock"
-#define OSP_DEFAULT_THREAD_BUFFER  (4 * 1024 * 1024)
+#define OSP_DEFAULT_THREAD_BUFFER  (16 * 1024 * 1024)
+#define OSP_DEFAULT_BUFFER_LIMIT   (64 * 1024 * 1024)
 #define OSP_DEFAULT_RING_SIZE      (1024 * 1024)
 
 /* config.c */
@@ -52,7 +54,7 @@ enum osp_notifier { OSP_NOTIFIER_NONE, OSP_NOTIFIER_SIDECAR, OSP_NOTIFIER_FILE }
 typedef struct osp_settings {
     enum osp_notifier kind;
     int file_fd; /* the file notifier's descriptor */
-    size_t thread_buffer;
+    size_t thread_buffer, buffer_limit;
     uint64_t ring_size;            /* 0: no rings */
     const char *project, *service; /* NULL: null in payloads */
     size_t project_len, service_len;

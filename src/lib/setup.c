@@ -108,6 +108,7 @@ int osp_setup(const osp_config_t *cfg, osp_error_t *err) {
     st->project_len = st->project ? strlen(st->project) : 0;
     st->service_len = st->service ? strlen(st->service) : 0;
     st->thread_buffer = S.cfg.thread_buffer;
+    st->buffer_limit = S.cfg.buffer_limit;
     st->ring_size = S.cfg.ring_size;
     st->kind = OSP_NOTIFIER_NONE;
     if (!build_fragments(st)) {

@@ -153,6 +153,8 @@ static void config__setters_validate(void **state) {
     longpath[sizeof longpath - 1] = '\0';
     assert_int_equal(osp_config_set_sidecar_socket(c, longpath), OSP_ETOOBIG);
     assert_int_equal(osp_config_set_thread_buffer(c, 10), OSP_EINVAL);
+    assert_int_equal(osp_config_set_buffer_limit(c, 10), OSP_EINVAL);
+    assert_int_equal(osp_config_set_buffer_limit(c, 1 << 20), OSP_OK);
     assert_int_equal(osp_config_set_hmac_keys(c, " , "), OSP_OK);
     assert_int_equal(osp_config_hmac_key_count(c), 0);
     osp_config_free(c);

@@ -160,6 +160,54 @@ static void emit__absent_sidecar_holds_then_drops(void **state) {
     rx_stop(rx);
 }
 
+static void *absent_thread(void *arg) {
+    (void)arg;
+    osp_init("k", NULL, NULL);
+    for (int i = 0; i < 10000; i++) {
+        osp_start("x", NULL);
+        osp_stop(NULL);
+    }
+    osp_clean();
+    return NULL; /* its points stay buffered, left to the process */
+}
+
+static uint64_t held_by_threads(int nthreads, size_t limit) {
+    osp_config_t *c = osp_config_new();
+    osp_config_set_enabled(c, true);
+    osp_config_set_sidecar_socket(c, sock); /* nobody listens */
+    osp_config_set_thread_buffer(c, 1 << 20);
+    assert_int_equal(osp_config_set_buffer_limit(c, limit), OSP_OK);
+    assert_int_equal(osp_setup(c, NULL), OSP_OK);
+    osp_config_free(c);
+    osp_stats_t before, after;
+    osp_get_stats(&before);
+    pthread_t t[4];
+    for (int i = 0; i < nthreads; i++)
+        pthread_create(&t[i], NULL, absent_thread, NULL);
+    for (int i = 0; i < nthreads; i++)
+        pthread_join(t[i], NULL);
+    osp_get_stats(&after);
+    uint64_t made = after.emitted - before.emitted;
+    assert_int_equal(made, (uint64_t)nthreads * 20000);
+    assert_int_equal(after.buffered + dropped(&after) - dropped(&before), made);
+    uint64_t held = after.buffered;
+    osp_teardown(); /* drops what waited, counted */
+    return held;
+}
+
+/* buffer_limit bounds what all threads hold together: four threads waiting
+ * on an absent sidecar hold what one thread's buffer holds, not four times. */
+static void emit__process_buffer_limit(void **state) {
+    (void)state;
+    new_sock_path();
+    uint64_t one = held_by_threads(1, 64 << 20); /* the thread cap binds */
+    uint64_t four = held_by_threads(4, 1 << 20); /* the process cap binds */
+    uint64_t four_unbound = held_by_threads(4, 64 << 20);
+    assert_true(one > 1000);
+    assert_true(four <= one && four > one * 9 / 10);
+    assert_true(four_unbound > 3 * one);
+}
+
 static void emit__stalled_sidecar_never_blocks(void **state) {
     (void)state;
     new_sock_path();
@@ -515,6 +563,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         T(emit__burst_from_four_threads_loses_nothing),
         T(emit__absent_sidecar_holds_then_drops),
+        T(emit__process_buffer_limit),
         T(emit__stalled_sidecar_never_blocks),
         T(emit__exited_thread_leaves_its_points),
         T(emit__point_larger_than_the_ring),
