@@ -167,13 +167,15 @@ STATS_RE='"received": ([0-9]+),.* "stored": ([0-9]+), "store_commits": ([0-9]+),
 STATS_RE+='"dropped": \{"invalid": ([0-9]+), "spool": ([0-9]+), "shutdown": ([0-9]+), '
 STATS_RE+='"nomem": ([0-9]+)'
 # sidecar_run NAME REP STORE TRACE_PAIRS: writes WORK/NAME.REP.{samples,
-# load.json,meta.json,sc.log} and sets BATCH to the run's mean commit
+# load.json,meta.json,sc.log}, sets BATCH to the run's mean commit and
+# DRAIN_FROM to what was stored when the drain began (the first sample with
+# `received` final, as store_report.py takes it)
 # (empty when the run failed).
 sidecar_run() {
     local name=$1 r=$2 store=$3 tp=$4
     local pre=$WORK/$name.$r d=$WORK/$name.$r.d
     local db=$d/traces.db url
-    BATCH=""
+    BATCH="" DRAIN_FROM=0
     mkdir -p "$d"
     mkdir -m 700 "$d/spool"
     case $store in
@@ -268,6 +270,15 @@ CONF
     [ -n "$in_store" ] || in_store=null
     if [ "$ok" = 1 ]; then
         BATCH=$(((sto + com / 2) / (com > 0 ? com : 1)))
+        local line
+        while read -r line; do
+            if [[ $line =~ $STATS_RE ]] && [ "${BASH_REMATCH[1]}" = "$rec" ]; then
+                DRAIN_FROM=${BASH_REMATCH[2]}
+                break
+            fi
+        done <"$pre.samples"
+        # the writer kept up (no drain to speak of): raw times the whole run
+        [ "$DRAIN_FROM" -lt $((ROWS - BATCH)) ] || DRAIN_FROM=0
         log "$name rep $r: $sto stored in $com commits (mean $BATCH), $in_store in the store"
     else
         log "$name rep $r: FAILED: $why"
@@ -287,9 +298,10 @@ CONF
     return 0
 }
 
-# raw_run NAME REP KIND T B
+# raw_run NAME REP KIND T B SKIP: SKIP points untimed first, so that the
+# timed part grows the store over the same range as the sidecar's drain
 raw_run() {
-    local name=$1 r=$2 kind=$3 t=$4 b=$5 out=$WORK/raw-$1.$2.json
+    local name=$1 r=$2 kind=$3 t=$4 b=$5 skip=$6 out=$WORK/raw-$1.$2.json
     if [ -z "$b" ]; then
         log "raw-$name rep $r: skipped (its sidecar run failed: no commit size)"
         return 0
@@ -298,7 +310,7 @@ raw_run() {
     case $kind in
     sqlite)
         timeout 300 "$RAW" sqlite --db "$WORK/raw.db" --rows "$ROWS" --batch "$b" \
-            --trace-points "$t" >"$out" 2>"$out.err" || log "raw-$name rep $r failed: $(cat "$out.err")"
+            --trace-points "$t" --skip "$skip" >"$out" 2>"$out.err" || log "raw-$name rep $r failed: $(cat "$out.err")"
         rm -f "$WORK/raw.db" "$WORK/raw.db-wal" "$WORK/raw.db-shm"
         ;;
     redis)
@@ -306,7 +318,7 @@ raw_run() {
         proc_ticks "$RS"
         local rs0=$TICKS
         timeout 300 "$RAW" redis --port "$PORT" --rows "$ROWS" --batch "$b" \
-            --trace-points "$t" >"$out" 2>"$out.err" || log "raw-$name rep $r failed: $(cat "$out.err")"
+            --trace-points "$t" --skip "$skip" >"$out" 2>"$out.err" || log "raw-$name rep $r failed: $(cat "$out.err")"
         # redis-server's CPU over the whole run (untimed set-up included)
         proc_ticks "$RS"
         echo "$(((TICKS - rs0) * 100 / $(getconf CLK_TCK)))e-2" >"$out.redis_cpu"
@@ -319,14 +331,14 @@ raw_run() {
 # ---------------------------------------------------------------- the runs
 for r in $(seq "$REPS"); do
     sidecar_run sq-long "$r" sqlite 0
-    raw_run sq-long "$r" sqlite "$LONG_T" "$BATCH"
+    raw_run sq-long "$r" sqlite "$LONG_T" "$BATCH" "$DRAIN_FROM"
     sidecar_run sq-short "$r" sqlite "$TRACE_PAIRS"
-    raw_run sq-short "$r" sqlite "$SHORT_T" "$BATCH"
+    raw_run sq-short "$r" sqlite "$SHORT_T" "$BATCH" "$DRAIN_FROM"
     sidecar_run rd-long "$r" redis 0
-    raw_run rd-long "$r" redis "$LONG_T" "$BATCH"
+    raw_run rd-long "$r" redis "$LONG_T" "$BATCH" "$DRAIN_FROM"
     if [ "$REDIS_SHORT" = 1 ]; then
         sidecar_run rd-short "$r" redis "$TRACE_PAIRS"
-        raw_run rd-short "$r" redis "$SHORT_T" "$BATCH"
+        raw_run rd-short "$r" redis "$SHORT_T" "$BATCH" "$DRAIN_FROM"
     fi
 done
 busy_pct >"$WORK/busy_after.txt"

@@ -4,8 +4,8 @@
  * rows, inserted straight with libsqlite3 or pipelined with hiredis, nothing
  * of ours in the timed loop.
  *
- *   store_raw sqlite --db PATH --rows N --batch B [--trace-points T]
- *   store_raw redis --port P --rows N --batch B [--trace-points T]
+ *   store_raw sqlite --db PATH --rows N --batch B [--trace-points T] [--skip K]
+ *   store_raw redis --port P --rows N --batch B [--trace-points T] [--skip K]
  *
  * Points: N trace points like the benchmark's (osp_load's "db" pairs: a
  * start with {"db": {"statement": "SELECT 1", "params": {}}} and a stop), a
@@ -18,7 +18,11 @@
  *   before timing), B points per transaction, as the sidecar's mean commit.
  * redis: LPUSH osprofiler_opt:<base_id> <payload> (Python's layout),
  *   pipelined B at a time, every reply read.
- * Prints {"rows": N, "batch": B, "seconds": S, "rows_per_s": R}.
+ * --skip K: the first K points (whole transactions) are written untimed, so
+ *   that the timed part grows the database over the same range as the
+ *   sidecar's drain (inserts get slower as the indexes grow).
+ * Prints {"points": N, "batch": B, ..., "timed_points": M, "seconds": S,
+ * "points_per_s": M / S}.
  */
 #include <hiredis/hiredis.h>
 #include <sqlite3.h>
@@ -106,6 +110,8 @@ struct chunk {
     osp_buf_t text;
 };
 
+static long skip;
+
 static double run_sqlite(const char *path, struct row *rows, long n, long batch) {
     char url[4200];
     snprintf(url, sizeof url, "sqlite:///%s", path);
@@ -143,7 +149,7 @@ static double run_sqlite(const char *path, struct row *rows, long n, long batch)
     sqlite3 *db;
     sqlite3_stmt *ins;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) ||
-        sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", 0, 0, 0) ||
+        sqlite3_exec(db, OSP_SQLITE_WRITE_PRAGMAS, 0, 0, 0) ||
         sqlite3_prepare_v2(db,
                            "INSERT INTO chunks (base_id, first_timestamp, points, error, "
                            "data) VALUES (?,?,?,?,?)",
@@ -153,6 +159,8 @@ static double run_sqlite(const char *path, struct row *rows, long n, long batch)
     }
     double t0 = mono();
     for (long t = 0, c = 0; t < ntx; t++) {
+        if (t == skip / batch)
+            t0 = mono(); /* the timed part starts */
         sqlite3_exec(db, "BEGIN IMMEDIATE", 0, 0, 0);
         for (; c < tx_end[t]; c++) {
             sqlite3_bind_text(ins, 1, chunks[c].first->base_id, -1, SQLITE_STATIC);
@@ -190,6 +198,8 @@ static double run_redis(int port, struct row *rows, long n, long batch) {
     }
     double t0 = mono();
     for (long i = 0; i < n;) {
+        if (i == skip / batch * batch)
+            t0 = mono(); /* the timed part starts */
         long k = 0;
         for (; k < batch && i + k < n; k++) {
             const osp_store_msg_t *m = &rows[i + k].m;
@@ -228,11 +238,14 @@ int main(int argc, char **argv) {
             port = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--trace-points"))
             trace_points = atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--skip"))
+            skip = atol(argv[i + 1]);
         else
             goto usage;
     }
-    if (n < 1 || batch < 1 || trace_points < 1)
+    if (n < 1 || batch < 1 || trace_points < 1 || skip < 0 || skip >= n)
         goto usage;
+    long timed = n - skip / batch * batch;
     struct row *rows = make_rows(n);
     double dt;
     if (!strcmp(argv[1], "sqlite") && db)
@@ -241,16 +254,19 @@ int main(int argc, char **argv) {
         dt = run_redis(port, rows, n, batch);
     else
         goto usage;
-    printf("{\"points\": %ld, \"batch\": %ld, \"trace_points\": %ld, \"seconds\": %.3f, "
-           "\"points_per_s\": %.0f}\n",
-           n, batch, trace_points, dt, (double)n / dt);
+    printf(
+        "{\"points\": %ld, \"batch\": %ld, \"trace_points\": %ld, \"timed_points\": %ld, "
+        "\"seconds\": %.3f, \"points_per_s\": %.0f}\n",
+        n, batch, trace_points, timed, dt, (double)timed / dt);
     for (long i = 0; i < n; i++)
         osp__buf_free(&rows[i].text);
     free(rows);
     return 0;
 usage:
-    fputs("usage: store_raw sqlite --db PATH [--rows N] [--batch B] [--trace-points T]\n"
-          "       store_raw redis --port P [--rows N] [--batch B] [--trace-points T]\n",
+    fputs("usage: store_raw sqlite --db PATH [--rows N] [--batch B] [--trace-points T]"
+          " [--skip K]\n"
+          "       store_raw redis --port P [--rows N] [--batch B] [--trace-points T]"
+          " [--skip K]\n",
           stderr);
     return 2;
 }

@@ -17,8 +17,9 @@ The report is printed too.
 import glob
 import json
 import os
-import statistics
 import sys
+
+from report_common import fmt, head, load, med, ratio, yes
 
 TARGET_SUSTAINED = 100000.0  # points/s into SQLite, long traces
 TARGET_DRAIN = 0.80          # sidecar drain / raw SQLite, same rows and transactions
@@ -32,17 +33,6 @@ RUNS = [  # name, store, shape
 SC_DROPS = ("invalid", "spool", "shutdown", "nomem")
 
 
-def load(path):
-    """The first JSON object line of a file, or None."""
-    try:
-        with open(path) as f:
-            for line in f:
-                line = line.strip()
-                if line.startswith("{"):
-                    return json.loads(line)
-    except (OSError, ValueError):
-        pass
-    return None
 
 
 def samples(path):
@@ -156,25 +146,16 @@ def analyse(work, name, r):
     return d
 
 
-def med(vals):
-    vals = [v for v in vals if v is not None]
-    return statistics.median(vals) if vals else None
 
 
-def ratio(a, b):
-    return a / b if a is not None and b else None
 
 
-def fmt(v, nd=0):
-    return "failed" if v is None else "{:,.{}f}".format(v, nd)
 
 
 def pct(v):
     return "n/a" if v is None else "%.1f %%" % (100 * v)
 
 
-def yes(ok):
-    return "n/a" if ok is None else ("**yes**" if ok else "**NO**")
 
 
 def main():
@@ -208,24 +189,15 @@ def main():
         return [ratio(a, b) for a, b in zip(col(n, key), raw_rate(n))]
 
     L = []
-    L.append("# osprofiler-sidecar: store writer throughput into SQLite and Redis")
-    L.append("")
-    L.append("Generated on %s by:" % m.get("date", "?"))
-    L.append("")
-    L.append("```sh\n%s\n```" % m.get("command", "bench/store.sh BUILD_DIR"))
-    L.append("")
-    L.append("## Machine")
-    L.append("")
-    for k, label in [("nproc", "nproc"), ("cpu", "CPU"), ("kernel", "kernel"), ("os", "OS"),
-                     ("mem", "memory"), ("disk", "work directory (databases, spool)"),
-                     ("cc", "C compiler"), ("build_type", "CMake build type"),
-                     ("git", "source (git describe --dirty)"),
-                     ("sidecar_mtime", "osprofiler-sidecar binary built"),
-                     ("sqlite", "SQLite (libsqlite3-0)"), ("redis", "redis-server"),
-                     ("hiredis", "hiredis (libhiredis0.14)")]:
-        L.append("* %s: %s" % (label, m.get(k, "?")))
-    L.append("* machine busy before the run (all CPUs, 1 s): %s; after: %s"
-             % (m.get("busy_before", "?"), busy_after))
+    head(L, "osprofiler-sidecar: store writer throughput into SQLite and Redis", m,
+         "bench/store.sh BUILD_DIR",
+         [("nproc", "nproc"), ("cpu", "CPU"), ("kernel", "kernel"), ("os", "OS"),
+          ("mem", "memory"), ("disk", "work directory (databases, spool)"),
+          ("cc", "C compiler"), ("build_type", "CMake build type"),
+          ("git", "source (git describe --dirty)"),
+          ("sidecar_mtime", "osprofiler-sidecar binary built"),
+          ("sqlite", "SQLite (libsqlite3-0)"), ("redis", "redis-server"),
+          ("hiredis", "hiredis (libhiredis0.14)")], busy_after)
     L.append("* feed: osp_load pairs, %s threads × %s pairs at %s pairs/s each (%s points/s, "
              "%s points a run); short traces: a new trace every %s pairs; raw: %s points a "
              "run, a new trace every %s (long) / %s (short) points; %d repetitions; "
@@ -288,11 +260,10 @@ def main():
         row("sidecar while fed (first stored → feed ended)", col(n, "feed_rate"))
         row("sidecar draining (feed ended → backlog empty)", col(n, "drain_rate"))
         row("sidecar sustained (first stored → backlog empty)", col(n, "sustained"))
-        row("raw %s (`store_raw`, batch = the sidecar's mean commit)"
+        row("raw %s (`store_raw`, batch = the sidecar's mean commit, timed over the "
+            "range the sidecar drained)"
             % ("SQLite" if store == "SQLite" else "hiredis LPUSH pipeline"), raw_rate(n))
         row("ratio sidecar draining / raw (same repetition)", ratios(n, "drain_rate"), pct)
-        row("ratio sidecar sustained / raw (same repetition)", ratios(n, "sustained"), pct)
-        row("ratio sidecar while fed / raw (same repetition)", ratios(n, "feed_rate"), pct)
         row("sidecar mean points per commit, whole run (= raw batch)", col(n, "per_commit"))
         L.append("| sidecar mean points per commit while fed / draining | %s | |" % " | ".join(
             "%s / %s" % (fmt(a), fmt(b))
@@ -358,16 +329,17 @@ def main():
     L.append("")
     L.append("Raw runs (store_raw's own output):")
     L.append("")
-    L.append("| run | rep | points | batch | trace points | s | points/s |")
-    L.append("|---|---|---|---|---|---|---|")
+    L.append("| run | rep | points | batch | trace points | timed points | s | points/s |")
+    L.append("|---|---|---|---|---|---|---|---|")
     for n, _, _ in names:
         for r, x in zip(reps, raw[n]):
             if not x:
-                L.append("| raw-%s | %d | failed | | | | |" % (n, r))
+                L.append("| raw-%s | %d | failed | | | | | |" % (n, r))
             else:
-                L.append("| raw-%s | %d | %s | %s | %s | %.3f | %s |"
+                L.append("| raw-%s | %d | %s | %s | %s | %s | %.3f | %s |"
                          % (n, r, fmt(x["points"]), fmt(x["batch"]), x["trace_points"],
-                            x["seconds"], fmt(x["points_per_s"])))
+                            fmt(x.get("timed_points", x["points"])), x["seconds"],
+                            fmt(x["points_per_s"])))
     L.append("")
 
     # ---------------------------------------------------------- method
@@ -399,11 +371,14 @@ def main():
              "a backlog. Points per commit = Δstored / Δstore_commits (whole run: "
              "stored / store_commits, rounded: the raw writer's batch)." % m.get("interval"))
     L.append("* **raw SQLite** (`bench/store_raw.c sqlite`): the schema made by opening the "
-             "file as a store (untimed), the store's pragmas (WAL, synchronous=FULL) and rows "
-             "(one row per trace per transaction holding its points as a JSON array); the "
+             "file as a store (untimed), the store's pragmas (OSP_SQLITE_WRITE_PRAGMAS: WAL, "
+             "synchronous=FULL, a 16 MiB page cache) and rows (one row per trace per transaction holding its points as a JSON array); the "
              "payloads, their decoded fields and the rows' JSON arrays are built before "
              "timing, which covers only BEGIN IMMEDIATE / INSERT … / COMMIT with B points per "
-             "transaction, B = the sidecar's mean commit in the same repetition. The "
+             "transaction, B = the sidecar's mean commit in the same repetition. The points "
+             "the sidecar had stored when its drain began are written first, untimed "
+             "(`--skip`): inserts slow down as the base_id index grows, so the raw rate is "
+             "taken over the same stretch of the database's growth as the drain. The "
              "sidecar's drain does everything else too: reading points back from the spool, "
              "grouping them by trace, building the arrays, delivery accounting. Raw "
              "traces arrive one after the other (a transaction's rows are consecutive "
@@ -420,8 +395,8 @@ def main():
     L.append("* **fair comparison**: while fed, osp_load's threads and the sidecar's intake "
              "(ring reader, spool writer) share the %s CPUs with the writer; draining, the "
              "sidecar is alone on the machine, as the raw writer is. The drain ratio is the "
-             "one judged; the sustained rate (feed and drain together) is beside it." %
-             m.get("nproc", "?"))
+             "one judged; the sustained rate (feed and drain together) is given for the record."
+             % m.get("nproc", "?"))
     L.append("* **invariant**: `calls` (osp_load: points made, 2 per pair) = `stored` + the "
              "library's `dropped_*` + the sidecar's dropped.invalid + .spool + .shutdown + "
              ".nomem, read once the backlog is empty; the store's own count (SQLite: "

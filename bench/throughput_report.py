@@ -13,10 +13,10 @@ consume), NAME.mem. A missing or failed step shows as "failed". The report
 is printed too.
 """
 import glob
-import json
 import os
-import statistics
 import sys
+
+from report_common import fmt, head, load, med, ratio, yes
 
 TARGET_ND = 0.95      # sidecar / raw, non-durable queue
 TARGET_PY = 10.0      # sidecar / Python reference
@@ -25,16 +25,6 @@ TARGET_P99_MS = 5.0   # stop -> in the queue at 1k points/s
 TARGET_RSS_MIB = 16.0
 
 
-def load(path):
-    try:
-        with open(path) as f:
-            for line in f:
-                line = line.strip()
-                if line.startswith("{"):
-                    return json.loads(line)
-    except (OSError, ValueError):
-        pass
-    return None
 
 
 def mem(path):
@@ -88,19 +78,6 @@ def rate(kind, d, n):
     return d["msgs_per_s"]
 
 
-def fmt(v, nd=0):
-    if v is None:
-        return "failed"
-    return "{:,.{}f}".format(v, nd)
-
-
-def med(vals):
-    vals = [v for v in vals if v is not None]
-    return statistics.median(vals) if vals else None
-
-
-def ratio(a, b):
-    return a / b if a is not None and b else None
 
 
 def ratio_med(xs, ys):
@@ -111,8 +88,6 @@ def ratio_med(xs, ys):
     return med([ratio(x, y) for x, y in zip(xs, ys)])
 
 
-def yes(ok):
-    return "n/a" if ok is None else ("**yes**" if ok else "**NO**")
 
 
 def mib(kib):
@@ -139,26 +114,17 @@ def main():
     meds = {key: med(v) for key, v in rates.items()}
 
     L = []
-    L.append("# osprofiler-sidecar: sustained throughput into RabbitMQ, every message confirmed")
-    L.append("")
-    L.append("Generated on %s by:" % m.get("date", "?"))
-    L.append("")
-    L.append("```sh\n%s\n```" % m.get("command", "bench/throughput.sh BUILD_DIR"))
-    L.append("")
-    L.append("## Machine")
-    L.append("")
-    for k, label in [("nproc", "nproc"), ("cpu", "CPU"), ("kernel", "kernel"), ("os", "OS"),
-                     ("mem", "memory"), ("disk", "work directory (spool, broker data)"),
-                     ("cc", "C compiler"), ("build_type", "CMake build type"),
-                     ("git", "source (git describe --dirty)"),
-                     ("sidecar_mtime", "osprofiler-sidecar binary built"),
-                     ("librabbitmq", "librabbitmq (rabbitmq-c)"), ("rabbitmq", "RabbitMQ"),
-                     ("broker", "broker"), ("python", "Python"),
-                     ("osprofiler", "osprofiler (Python)"),
-                     ("oslo_messaging", "oslo.messaging")]:
-        L.append("* %s: %s" % (label, m.get(k, "?")))
-    L.append("* machine busy before the run (all CPUs, 1 s): %s; after: %s"
-             % (m.get("busy_before", "?"), busy_after))
+    head(L, "osprofiler-sidecar: sustained throughput into RabbitMQ, every message "
+         "confirmed", m, "bench/throughput.sh BUILD_DIR",
+         [("nproc", "nproc"), ("cpu", "CPU"), ("kernel", "kernel"), ("os", "OS"),
+          ("mem", "memory"), ("disk", "work directory (spool, broker data)"),
+          ("cc", "C compiler"), ("build_type", "CMake build type"),
+          ("git", "source (git describe --dirty)"),
+          ("sidecar_mtime", "osprofiler-sidecar binary built"),
+          ("librabbitmq", "librabbitmq (rabbitmq-c)"), ("rabbitmq", "RabbitMQ"),
+          ("broker", "broker"), ("python", "Python"),
+          ("osprofiler", "osprofiler (Python)"),
+          ("oslo_messaging", "oslo.messaging")], busy_after)
     L.append("* N = %s points/messages per throughput run, confirm window %s, feeder frames "
              "of %s bytes, Python reference %s points, %d repetitions"
              % (n, m.get("window"), m.get("frame"), m.get("n_py"), len(rr)))
@@ -238,8 +204,8 @@ def main():
     # ---------------------------------------------------------- throughput
     L.append("## Throughput (msgs/s, from the first message until all N are confirmed)")
     L.append("")
-    head = "| run | " + " | ".join("rep %d" % r for r in rr) + " | **median** |"
-    L.append(head)
+    cols = "| run | " + " | ".join("rep %d" % r for r in rr) + " | **median** |"
+    L.append(cols)
     L.append("|---" * (len(rr) + 2) + "|")
     labels = [("raw-nd", "raw rabbitmq-c, non-durable queue"),
               ("sc-nd", "sidecar, non-durable queue (memory, spool_dir \"\")"),

@@ -77,7 +77,7 @@ typedef struct osp_msg {
     const char *publisher;  /* publisher_id */
     const char *event_type; /* profiler.<service> */
     unsigned acks_left;     /* publisher: topics not yet confirmed */
-    uint64_t spool_seg; /* segment it was read from, 0 if it never hit disk */
+    uint64_t spool_seg;     /* segment it was read from, 0 if it never hit disk */
     size_t len;
     char payload[]; /* the point's JSON text, as Python would have written it */
 } osp_msg_t;

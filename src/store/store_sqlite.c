@@ -103,8 +103,7 @@ static bool is_layout1(sqlite_store_t *s) {
 }
 
 static int open_for_writing(sqlite_store_t *s, osp_error_t *err) {
-    if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL,
-                     NULL, NULL) != SQLITE_OK)
+    if (sqlite3_exec(s->db, OSP_SQLITE_WRITE_PRAGMAS, NULL, NULL, NULL) != SQLITE_OK)
         return fail(s, err, "cannot prepare the database");
     if (is_layout1(s) && sqlite3_exec(s->db, migrate, NULL, NULL, NULL) != SQLITE_OK) {
         int rc = fail(s, err, "cannot bring the database to layout 2");

@@ -37,7 +37,8 @@
 #include <osprofiler/osprofiler.h>
 
 static int fail(const char *what, const char *detail) {
-    fprintf(stderr, "interop_driver: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
+    fprintf(stderr, "interop_driver: %s%s%s\n", what, detail ? ": " : "",
+            detail ? detail : "");
     return 2;
 }
 
@@ -49,7 +50,8 @@ static const char *str_or_null(const json_t *obj, const char *key) {
 static json_t *jstr(const char *s) { return s ? json_string(s) : json_null(); }
 
 static json_t *rc_json(int rc) {
-    return json_pack("{s:i,s:s}", "code", rc, "name", rc == 0 ? "OSP_OK" : osp_err_name(rc));
+    return json_pack("{s:i,s:s}", "code", rc, "name",
+                     rc == 0 ? "OSP_OK" : osp_err_name(rc));
 }
 
 static json_t *ids_json(void) {
@@ -65,8 +67,8 @@ static json_t *ids_json(void) {
 static json_t *headers_json(void) {
     char *info = NULL, *hmac = NULL;
     int rc = osp_web_headers(&info, &hmac);
-    json_t *out = json_pack("{s:o,s:o,s:o}", "rc", rc_json(rc), "info", jstr(info), "hmac",
-                            jstr(hmac));
+    json_t *out = json_pack("{s:o,s:o,s:o}", "rc", rc_json(rc), "info", jstr(info),
+                            "hmac", jstr(hmac));
     osp_free(info);
     osp_free(hmac);
     return out;
@@ -91,7 +93,8 @@ static int setup_from(const json_t *s, json_t *out) {
         return OSP_ENOMEM;
     const json_t *en = json_object_get(s, "enabled");
     osp_config_set_enabled(cfg, en ? json_is_true(en) : true);
-    osp_config_set_trace_sqlalchemy(cfg, json_is_true(json_object_get(s, "trace_sqlalchemy")));
+    osp_config_set_trace_sqlalchemy(cfg,
+                                    json_is_true(json_object_get(s, "trace_sqlalchemy")));
     int rc = OSP_OK;
     const char *keys = str_or_null(s, "hmac_keys");
     if (keys)
@@ -120,8 +123,8 @@ static int setup_from(const json_t *s, json_t *out) {
 }
 
 static int cmd_headers(const json_t *in, json_t *out) {
-    osp_profiler_t *p =
-        osp_init(str_or_null(in, "key"), str_or_null(in, "base_id"), str_or_null(in, "parent_id"));
+    osp_profiler_t *p = osp_init(str_or_null(in, "key"), str_or_null(in, "base_id"),
+                                 str_or_null(in, "parent_id"));
     if (!p)
         return fail("osp_init failed", NULL);
     json_t *starts = json_array();
@@ -264,7 +267,9 @@ int main(int argc, char **argv) {
                 {"shorten", cmd_shorten},
                 {"unpack", cmd_unpack}};
     if (argc != 2)
-        return fail("usage: interop_driver headers|web-begin|sequence|shorten|unpack < in.json", NULL);
+        return fail(
+            "usage: interop_driver headers|web-begin|sequence|shorten|unpack < in.json",
+            NULL);
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(argv[1], cmds[i].name) != 0)
             continue;
