@@ -23,6 +23,8 @@
 #include <amqp.h>
 #include <malloc.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -30,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -219,10 +222,9 @@ static bool publish(osp_publisher_t *p, osp_msg_t *m) {
         osp_buf_t body = OSP_BUF_INIT;
         osp_notify_body(&body, m, uid, p->cfg->driver_v2);
         amqp_bytes_t b = {body.len, body.data};
-        int rc = amqp_basic_publish(p->conn, CHANNEL,
-                                    amqp_cstring_bytes(p->cfg->control_exchange),
-                                    amqp_cstring_bytes(p->routing_keys[i]), 0, 0,
-                                    &props, b);
+        int rc = amqp_basic_publish(
+            p->conn, CHANNEL, amqp_cstring_bytes(p->cfg->control_exchange),
+            amqp_cstring_bytes(p->routing_keys[i]), 0, 0, &props, b);
         osp__buf_free(&body);
         /* Track it even if the send failed: requeue_inflight puts it back. */
         fl_push(p, m, p->next_tag++);
@@ -233,6 +235,16 @@ static bool publish(osp_publisher_t *p, osp_msg_t *m) {
         OSP_STAT_ADD(published, 1);
     }
     return true;
+}
+
+/* A batch of publishes leaves in full TCP segments instead of one segment
+ * per message (rabbitmq-c flushes at each body frame): the broker reads
+ * fewer, larger segments, which is its CPU on a machine it shares.
+ * Uncorked at the end of the batch, so nothing waits for a timer. */
+static void cork(osp_publisher_t *p, bool on) {
+    int fd = amqp_get_sockfd(p->conn), v = on;
+    if (fd >= 0)
+        setsockopt(fd, IPPROTO_TCP, TCP_CORK, &v, sizeof v);
 }
 
 /* Release confirmed messages from the front of the window. */
@@ -353,12 +365,17 @@ static void *run(void *arg) {
         if (room) {
             osp_msg_t *batch = osp_flow_pop(p->flow, room, 0);
             sent = batch != NULL;
+            bool corked = batch && batch->next;
+            if (corked)
+                cork(p, true);
             while (batch && ok) {
                 osp_msg_t *m = batch;
                 batch = m->next;
                 m->next = NULL;
                 ok = publish(p, m);
             }
+            if (corked && ok)
+                cork(p, false);
             /* Not sent: back to the front, behind what requeue_inflight adds. */
             osp_flow_return(p->flow, batch);
         }
