@@ -334,7 +334,7 @@ def main():
              "the end as a check. The feeder hands all N points over in well under the "
              "publishing time, so the run measures the publisher draining a backlog.")
     L.append("* **disk spool active**: `spool_dir` set; the intake writes a point to the "
-             "spool while the memory queue holds more than memory_limit/2 bytes (32 MiB "
+             "spool while the memory queue holds more than memory_limit/2 bytes (4 MiB "
              "by default) or older points are still spooled; the *spooled* column shows how "
              "many of the N went through disk.")
     L.append("* **Python**: `bench/bench_py.py --mode messaging` (osprofiler 3.4.3, "
@@ -363,9 +363,9 @@ def main():
              "a burst the memory-only runs hold the backlog in memory (they set memory_limit "
              "to 128 MiB so the burst fits; the default is 8 MiB, the spool takes the rest), "
              "so the burst peak is a function of that setting, not a leak.")
-    L.append("* Absolute rates depend on the machine: shared/spec/performance.md measured "
-             "~57k msg/s (raw, non-durable, window 1000) and ~4.8k msg/s (Python) on another "
-             "day; compare the ratios, which are taken within one run against one broker.")
+    L.append("* Absolute rates depend on the machine and the day (the same 2-core kind "
+             "has measured 17k to 57k msg/s raw, non-durable, window 1000); compare the "
+             "ratios, which are taken within one run against one broker.")
     L.append("* Client, sidecar, broker and feeder share the same %s CPUs; the broker is "
              "the bottleneck of every run (see broker CPU), so CPU the sidecar spends is "
              "taken from the broker." % m.get("nproc", "?"))

@@ -103,14 +103,23 @@ OSP_EXPORT osp_config_t *osp_config_new(void);
 OSP_EXPORT void osp_config_free(osp_config_t *cfg);
 
 /**
- * Read [profiler] (and [DEFAULT] host) from an oslo-style .conf file with
- * libinih. All or nothing: on any error @p cfg is unchanged and @p err (may be
- * NULL) names the file and line. hmac_keys never appear in the error text.
+ * Read [profiler] (and [DEFAULT] host) from a service's .conf as oslo.config
+ * does (docs/oslo-config.md): any line length, continuation lines, repeated
+ * sections, quotes, $option substitution. @p path may be a directory: its
+ * *.conf files in name order, like --config-dir. All or nothing: on any
+ * error @p cfg is unchanged and @p err (may be NULL) names the file and
+ * line. Values never appear in the error text.
  * @retval OSP_OK, OSP_ECONFIGFILE (unreadable), OSP_ECONFIG (bad value/line).
  * @since 0.1
  */
 OSP_EXPORT int osp_config_load_file(osp_config_t *cfg, const char *path,
                                     osp_error_t *err);
+/** Several files and directories read as one configuration, later ones
+ *  overriding earlier ones, as a service started with --config-file A
+ *  --config-file B --config-dir D reads them ($references see all of
+ *  them). Otherwise as osp_config_load_file(). @since 0.2 */
+OSP_EXPORT int osp_config_load_files(osp_config_t *cfg, const char *const *paths,
+                                     size_t n, osp_error_t *err);
 /** Same as osp_config_load_file() on text in memory; @p name labels errors. */
 OSP_EXPORT int osp_config_load_string(osp_config_t *cfg, const char *text,
                                       const char *name, osp_error_t *err);

@@ -10,6 +10,8 @@
 
 #include <osprofiler/osprofiler.h>
 
+#include "pytext.h"
+
 void osp__free_keys(char **keys, size_t count) {
     for (size_t i = 0; i < count; i++) {
         if (keys[i]) {
@@ -28,11 +30,10 @@ int osp__split_keys(const char *text, char ***out, size_t *count) {
     for (;;) {
         const char *comma = strchr(p, ',');
         const char *end = comma ? comma : p + strlen(p);
-        const char *a = p, *b = end;
-        while (a < b && isspace((unsigned char)*a))
-            a++;
-        while (b > a && isspace((unsigned char)b[-1]))
-            b--;
+        const char *a = p;
+        size_t len = (size_t)(end - p);
+        osp__py_strip(&a, &len); /* str.strip(): Unicode spaces too */
+        const char *b = a + len;
         if (b > a) {
             char **grown = realloc(keys, (n + 1) * sizeof *keys);
             if (!grown || !(grown[n] = strndup(a, (size_t)(b - a)))) {

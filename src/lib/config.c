@@ -1,30 +1,22 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * config - the [profiler] options of osprofiler (opts.py), set through the
- * API or read from a service's own oslo-style .conf with libinih.
+ * API or read from a service's own .conf files as oslo.config reads them
+ * (src/common/oslo_conf.c).
  *
- * Loading is all-or-nothing: options are parsed into a scratch config that
- * replaces the caller's only when the whole file is valid. Error texts name
- * file and line and never quote an hmac_keys value.
- *
- * libinih (Debian r55) reads lines into a fixed 200-byte buffer and would
- * silently cut longer ones, which could truncate a key. Our line reader sees
- * every physical line first: an over-long line in a section we read is an
- * error; elsewhere it is blanked, since we ignore those sections anyway.
+ * Loading is all-or-nothing: options are read into a scratch config that
+ * replaces the caller's only when every value is valid. Error texts name
+ * file and line and never quote a value.
  */
-#include <ctype.h>
-#include <errno.h>
-#include <ini.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "../common/errors.h"
+#include "../common/keys.h"
+#include "../common/oslo_conf.h"
+#include "../common/oslo_opts.h"
 #include "internal.h"
-
-#define MAX_LINE INI_MAX_LINE
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
@@ -217,189 +209,112 @@ bool osp_config_uses_default_key(const osp_config_t *cfg) {
 
 /* ---- .conf loading ------------------------------------------------------ */
 
-struct load_ctx {
-    osp_config_t scratch;
-    const char *source;
-    osp_error_t *err;
-    int rc;       /* first error, OSP_OK if none */
-    int err_line; /* line of the first error we reported ourselves */
-    /* line reader state */
-    FILE *fp;
-    int line;
-    char section[64];
-    char *linebuf;
-    size_t linecap;
+/* Besides osprofiler's [profiler] options and [DEFAULT] host (oslo_opts.h):
+ * our sidecar_socket. */
+static const osp_oslo_opt_t own_opts[] = {
+    {"profiler", "sidecar_socket", OSP_OPT_STR, NULL, NULL, NULL, {{0}}},
 };
 
-static void fail(struct load_ctx *c, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void fail(struct load_ctx *c, int line, const char *fmt, ...) {
-    if (c->rc != OSP_OK)
-        return; /* keep the first error */
-    c->rc = OSP_ECONFIG;
-    c->err_line = line;
-    char text[160];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
-    osp__error_set(c->err, OSP_ECONFIG, c->source, line, "%s:%d: %s", c->source, line,
-                   text);
+static int value_error(osp_error_t *err, const osp_oslo_loc_t *at,
+                       const osp_oslo_opt_t *o, const char *what) {
+    return osp__error_set(err, OSP_ECONFIG, at->file, at->line, "%s:%d: [%s] %s: %s",
+                          at->file, at->line, o->group, o->name, what);
 }
 
-static bool section_is_read(const char *s) {
-    return strcmp(s, "profiler") == 0 || strcmp(s, "DEFAULT") == 0;
-}
-
-/* ini_reader: hands libinih one physical line at a time (see file header). */
-static char *read_line(char *str, int num, void *stream) {
-    struct load_ctx *c = stream;
-    ssize_t n = getline(&c->linebuf, &c->linecap, c->fp);
-    if (n < 0)
-        return NULL;
-    c->line++;
-    const char *p = c->linebuf;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    if (*p == '[' && p == c->linebuf) {
-        const char *close = strchr(p, ']');
-        size_t len = close ? (size_t)(close - p - 1) : 0;
-        if (len >= sizeof c->section)
-            len = sizeof c->section - 1;
-        memcpy(c->section, p + 1, len);
-        c->section[len] = '\0';
-    }
-    if (n > num - 2) {
-        if (section_is_read(c->section))
-            fail(c, c->line, "line longer than %d bytes in [%s]", num - 2, c->section);
-        strcpy(str, "\n");
-        return str;
-    }
-    memcpy(str, c->linebuf, (size_t)n + 1);
-    return str;
-}
-
-/* oslo.config's iniparser removes one pair of matching outer quotes. */
-static const char *unquote(const char *v, char *tmp, size_t cap) {
-    size_t n = strlen(v);
-    if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0] && n - 2 < cap) {
-        memcpy(tmp, v + 1, n - 2);
-        tmp[n - 2] = '\0';
-        return tmp;
-    }
-    return v;
-}
-
-/* Debian's libinih is built without INI_HANDLER_LINENO; the reader's line
- * count is the current line, since inih parses each line as it reads it. */
-static int on_entry(void *user, const char *section, const char *name,
-                    const char *raw_value) {
-    struct load_ctx *c = user;
-    int lineno = c->line;
-    osp_config_t *cfg = &c->scratch;
-    char tmp[MAX_LINE];
-    const char *value = unquote(raw_value, tmp, sizeof tmp);
+/* The values the files set, onto cfg (a scratch copy). */
+static int apply(osp_config_t *cfg, osp_oslo_conf_t *oc, osp_error_t *err) {
+    static const char *const flag_names[] = {"enabled", "trace_sqlalchemy",
+                                             "filter_error_trace"};
+    bool *flags[] = {&cfg->enabled, &cfg->trace_sqlalchemy, &cfg->filter_error_trace};
+    const osp_oslo_opt_t *strs[] = {osp__oslo_known("profiler", "hmac_keys"),
+                                    osp__oslo_known("profiler", "connection_string"),
+                                    &own_opts[0], osp__oslo_known("DEFAULT", "host")};
+    osp_oslo_loc_t at;
     int rc = OSP_OK;
-    if (strcmp(section, "DEFAULT") == 0) {
-        if (strcmp(name, "host") == 0)
-            rc = osp_config_set_host(cfg, value);
-    } else if (strcmp(section, "profiler") == 0) {
-        bool b;
-        bool *flag = NULL;
-        if (strcmp(name, "enabled") == 0 || strcmp(name, "profiler_enabled") == 0)
-            flag = &cfg->enabled;
-        else if (strcmp(name, "trace_sqlalchemy") == 0)
-            flag = &cfg->trace_sqlalchemy;
-        else if (strcmp(name, "filter_error_trace") == 0)
-            flag = &cfg->filter_error_trace;
-        if (flag) {
-            if (osp__parse_bool(value, &b) != 0) {
-                fail(c, lineno, "[profiler] %s: '%.40s' is not a boolean (true/false)",
-                     name, value);
-                return 0;
-            }
-            *flag = b;
-        } else if (strcmp(name, "hmac_keys") == 0) {
-            rc = osp_config_set_hmac_keys(cfg, value);
-        } else if (strcmp(name, "connection_string") == 0) {
-            rc = osp_config_set_connection_string(cfg, value);
-            if (rc == OSP_EINVAL) {
-                fail(c, lineno, "[profiler] %s: empty value", name);
-                return 0;
-            }
-        } else if (strcmp(name, "sidecar_socket") == 0) {
-            rc = osp_config_set_sidecar_socket(cfg, value);
-            if (rc == OSP_ETOOBIG) {
-                fail(c, lineno, "[profiler] %s: path longer than 107 bytes", name);
-                return 0;
-            }
+    for (size_t i = 0; i < 3 && rc == OSP_OK; i++)
+        rc = osp__oslo_get_bool(oc, osp__oslo_known("profiler", flag_names[i]), flags[i],
+                                &at, err);
+    for (size_t i = 0; i < 4 && rc == OSP_OK; i++) {
+        char *v = NULL;
+        rc = osp__oslo_get_str(oc, strs[i], &v, &at, err);
+        if (!v)
+            continue; /* not set, or an error (rc ends the loop) */
+        switch (i) {
+        case 0:
+            rc = osp_config_set_hmac_keys(cfg, v);
+            break;
+        case 1:
+            rc = osp_config_set_connection_string(cfg, v);
+            if (rc == OSP_EINVAL)
+                rc = value_error(err, &at, strs[i], "empty value");
+            break;
+        case 2:
+            rc = osp_config_set_sidecar_socket(cfg, v);
+            if (rc == OSP_ETOOBIG)
+                rc = value_error(err, &at, strs[i], "path longer than 107 bytes");
+            break;
+        case 3:
+            rc = osp_config_set_host(cfg, v);
+            if (rc == OSP_ETOOBIG)
+                rc = value_error(err, &at, strs[i], "longer than 255 bytes");
+            break;
         }
-        /* Other options (es_*, socket_timeout, sentinel_service_name, ...)
-         * belong to drivers the sidecar owns; ignored here as oslo would. */
+        memset(v, 0, strlen(v)); /* hmac_keys */
+        free(v);
     }
-    if (rc == OSP_ETOOBIG) {
-        fail(c, lineno, "[%s] %s: value too long", section, name);
-        return 0;
-    }
-    if (rc != OSP_OK) {
-        c->rc = rc;
-        return 0;
-    }
-    return 1;
+    if (rc == OSP_ENOMEM)
+        osp__error_set(err, OSP_ENOMEM, "", 0, "out of memory reading configuration");
+    return rc;
 }
 
-static int load_stream(osp_config_t *cfg, FILE *fp, const char *source,
-                       osp_error_t *err) {
-    struct load_ctx c = {.source = source, .err = err, .fp = fp};
-    strcpy(c.section, "");
-    int rc = osp__config_copy(&c.scratch, cfg);
-    if (rc)
-        return rc;
-    int bad = ini_parse_stream(read_line, &c, on_entry, &c);
-    free(c.linebuf);
-    if (bad == -2 || c.rc == OSP_ENOMEM) {
-        rc = osp__error_set(err, OSP_ENOMEM, source, 0, "out of memory reading %s",
-                            source);
-    } else if (c.rc != OSP_OK) {
-        rc = c.rc;
-    } else if (bad > 0) {
-        rc = osp__error_set(err, OSP_ECONFIG, source, bad,
-                            "%s:%d: syntax error: expected '[section]' or 'name = value'",
-                            source, bad);
+/* Reads every path (a file, or a directory's *.conf in name order) in turn,
+ * later ones overriding earlier ones, as oslo's --config-file and
+ * --config-dir do; text instead when paths is NULL. */
+static int load(osp_config_t *cfg, const char *const *paths, size_t npaths,
+                const char *text, const char *name, osp_error_t *err) {
+    osp_oslo_conf_t *oc =
+        osp__oslo_conf_new(own_opts, sizeof own_opts / sizeof *own_opts);
+    if (!oc)
+        return osp__error_set(err, OSP_ENOMEM, "", 0, "out of memory");
+    int rc = OSP_OK;
+    if (paths)
+        for (size_t i = 0; i < npaths && rc == OSP_OK; i++)
+            rc = osp__oslo_conf_read_path(oc, paths[i], err);
+    else
+        rc = osp__oslo_conf_read_text(oc, name, text, strlen(text), err);
+    osp_config_t scratch;
+    if (rc == OSP_OK && (rc = osp__config_copy(&scratch, cfg)) == OSP_OK) {
+        rc = apply(&scratch, oc, err);
+        if (rc == OSP_OK) {
+            osp__config_clear(cfg);
+            *cfg = scratch;
+        } else {
+            osp__config_clear(&scratch);
+        }
     }
-    if (rc == OSP_OK) {
-        osp__config_clear(cfg);
-        *cfg = c.scratch;
-    } else {
-        osp__config_clear(&c.scratch);
-    }
+    osp__oslo_conf_free(oc);
     return rc;
 }
 
 int osp_config_load_file(osp_config_t *cfg, const char *path, osp_error_t *err) {
     if (!cfg || !path)
         return osp__error_set(err, OSP_EINVAL, "", 0, "NULL argument");
-    FILE *fp = fopen(path, "re");
-    if (!fp) {
-        int e = errno;
-        return osp__error_set(err, OSP_ECONFIGFILE, path, 0, "%s: cannot open: %s", path,
-                              strerror(e));
-    }
-    int rc = load_stream(cfg, fp, path, err);
-    fclose(fp);
-    return rc;
+    return load(cfg, &path, 1, NULL, NULL, err);
+}
+
+int osp_config_load_files(osp_config_t *cfg, const char *const *paths, size_t n,
+                          osp_error_t *err) {
+    if (!cfg || (n && !paths))
+        return osp__error_set(err, OSP_EINVAL, "", 0, "NULL argument");
+    for (size_t i = 0; i < n; i++)
+        if (!paths[i])
+            return osp__error_set(err, OSP_EINVAL, "", 0, "NULL path");
+    return load(cfg, paths, n, NULL, NULL, err);
 }
 
 int osp_config_load_string(osp_config_t *cfg, const char *text, const char *name,
                            osp_error_t *err) {
     if (!cfg || !text)
         return osp__error_set(err, OSP_EINVAL, "", 0, "NULL argument");
-    if (!*text)
-        return OSP_OK; /* fmemopen refuses a zero size */
-    FILE *fp = fmemopen((void *)text, strlen(text), "r");
-    if (!fp)
-        return osp__error_set(err, OSP_ENOMEM, "", 0, "out of memory");
-    int rc = load_stream(cfg, fp, name ? name : "<string>", err);
-    fclose(fp);
-    return rc;
+    return load(cfg, NULL, 0, text, name ? name : "<string>", err);
 }

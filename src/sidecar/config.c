@@ -3,13 +3,13 @@
  * config - one cfg_opt_t table holds every option with its default (the
  * documented copy is etc/osprofiler-sidecar.conf). Values explicitly set in
  * the sidecar's file win over what `oslo_config` imports from a service's
- * oslo .conf (libinih), which wins over defaults; a transport_url query
- * (?amqp_durable_queues=true) overrides the matching option, as in oslo.
+ * .conf files (read as oslo.config reads them, src/common/oslo_conf.c),
+ * which win over defaults; a transport_url query (?amqp_durable_queues=true)
+ * overrides the matching option, as in oslo.
  */
 #include "config.h"
 
 #include <confuse.h>
-#include <ini.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +18,8 @@
 
 #include "common/errors.h"
 #include "common/keys.h"
+#include "common/oslo_conf.h"
+#include "common/oslo_opts.h"
 #include "common/transport_url.h"
 #include "log.h"
 #include "store/store.h"
@@ -51,7 +53,7 @@ static cfg_opt_t opts[] = {
     CFG_FLOAT("rabbit_interval_max", 30.0, CFGF_NONE),
     CFG_STR("log_level", "info", CFGF_NONE),
     CFG_FLOAT("stats_interval", 60.0, CFGF_NONE),
-    CFG_STR("oslo_config", "", CFGF_NONE),
+    CFG_STR_LIST("oslo_config", "{}", CFGF_NONE),
     CFG_STR("spool_dir", "/var/lib/osprofiler/spool", CFGF_NONE),
     CFG_INT("spool_max_bytes", 1024L * 1024 * 1024, CFGF_NONE),
     CFG_STR("store", OSP_STORE_DEFAULT_URL, CFGF_NONE),
@@ -84,17 +86,6 @@ static int set_str(char **slot, const char *v) {
         return OSP_ENOMEM;
     free(*slot);
     *slot = d;
-    return OSP_OK;
-}
-
-static int set_topics(osp_sc_config_t *c, const char *list) {
-    char **t;
-    size_t n;
-    if (osp__split_keys(list, &t, &n) != OSP_OK)
-        return OSP_ENOMEM;
-    osp__free_keys(c->topics, c->ntopics);
-    c->topics = t;
-    c->ntopics = n;
     return OSP_OK;
 }
 
@@ -136,64 +127,181 @@ static int set_rabbit_option(osp_sc_config_t *c, const char *name, const char *v
     return OSP_OK;
 }
 
-struct oslo_ctx {
-    osp_sc_config_t *c;
-    cfg_t *cfg;
-    const char *path;
-    osp_error_t *err;
-    int rc;
-    char *notif_url; /* [oslo_messaging_notifications] transport_url */
+/* What the sidecar imports from oslo.messaging's options (oslo_opts.h has
+ * their types, defaults and deprecated names), and the option of its own
+ * each fills unless the sidecar's file sets it. Not [oslo_messaging_
+ * notifications] driver and topics: osprofiler's notifier always uses
+ * driver "messaging" and topic "profiler", whatever the service's own
+ * notifications use. */
+enum {
+    OO_TRANSPORT_URL,
+    OO_CONTROL_EXCHANGE,
+    OO_NOTIFY_URL,
+    OO_DURABLE,
+    OO_AUTO_DELETE,
+    OO_QUORUM,
+    OO_HA,
+    OO_SSL,
+    OO_SSL_VERIFY,
+    OO_SSL_CA,
+    OO_SSL_CERT,
+    OO_SSL_KEY,
+    OO_HEARTBEAT,
+    OO_QUORUM_LIMIT,
+    OO_RETRY_INTERVAL,
+    OO_RETRY_BACKOFF,
+    OO_INTERVAL_MAX,
+    OO_COUNT
+};
+#define RABBIT "oslo_messaging_rabbit"
+static const struct {
+    const char *group, *name, *own;
+} imports[OO_COUNT] = {
+    [OO_TRANSPORT_URL] = {"DEFAULT", "transport_url", "transport_url"},
+    [OO_CONTROL_EXCHANGE] = {"DEFAULT", "control_exchange", "control_exchange"},
+    [OO_NOTIFY_URL] = {"oslo_messaging_notifications", "transport_url", "transport_url"},
+    [OO_DURABLE] = {RABBIT, "amqp_durable_queues", "amqp_durable_queues"},
+    [OO_AUTO_DELETE] = {RABBIT, "amqp_auto_delete", "amqp_auto_delete"},
+    [OO_QUORUM] = {RABBIT, "rabbit_quorum_queue", "rabbit_quorum_queue"},
+    [OO_HA] = {RABBIT, "rabbit_ha_queues", "rabbit_ha_queues"},
+    [OO_SSL] = {RABBIT, "ssl", "ssl"},
+    [OO_SSL_VERIFY] = {RABBIT, "ssl_enforce_hostname_verification",
+                       "ssl_enforce_hostname_verification"},
+    [OO_SSL_CA] = {RABBIT, "ssl_ca_file", "ssl_ca_file"},
+    [OO_SSL_CERT] = {RABBIT, "ssl_cert_file", "ssl_cert_file"},
+    [OO_SSL_KEY] = {RABBIT, "ssl_key_file", "ssl_key_file"},
+    [OO_HEARTBEAT] = {RABBIT, "heartbeat_timeout_threshold", "heartbeat"},
+    [OO_QUORUM_LIMIT] = {RABBIT, "rabbit_quorum_delivery_limit",
+                         "rabbit_quorum_delivery_limit"},
+    [OO_RETRY_INTERVAL] = {RABBIT, "rabbit_retry_interval", "rabbit_retry_interval"},
+    [OO_RETRY_BACKOFF] = {RABBIT, "rabbit_retry_backoff", "rabbit_retry_backoff"},
+    [OO_INTERVAL_MAX] = {RABBIT, "rabbit_interval_max", "rabbit_interval_max"},
 };
 
-static int on_oslo(void *user, const char *section, const char *name, const char *value) {
-    struct oslo_ctx *x = user;
-    osp_sc_config_t *c = x->c;
-    int rc = OSP_OK;
-    if (strcmp(section, "DEFAULT") == 0) {
-        if (strcmp(name, "transport_url") == 0 && !set_by_file(x->cfg, "transport_url"))
-            rc = set_str(&c->transport_url, value);
-        else if (strcmp(name, "control_exchange") == 0 &&
-                 !set_by_file(x->cfg, "control_exchange"))
-            rc = set_str(&c->control_exchange, value);
-    } else if (strcmp(section, "oslo_messaging_notifications") == 0) {
-        if (strcmp(name, "transport_url") == 0)
-            rc = set_str(&x->notif_url, value);
-        else if (strcmp(name, "topics") == 0 && !set_by_file(x->cfg, "topics"))
-            rc = set_topics(c, value);
-        else if (strcmp(name, "driver") == 0 && !set_by_file(x->cfg, "driver"))
-            c->driver_v2 = strstr(value, "messagingv2") != NULL;
-    } else if (strcmp(section, "oslo_messaging_rabbit") == 0 &&
-               !set_by_file(x->cfg, name)) {
-        bool known;
-        if (set_rabbit_option(c, name, value, &known) != OSP_OK) {
-            osp__error_set(x->err, OSP_ECONFIG, x->path, 0,
-                           "%s: [oslo_messaging_rabbit] %s: '%.40s' is not a boolean",
-                           x->path, name, value);
-            x->rc = OSP_ECONFIG;
-            return 0;
+static const osp_oslo_opt_t *opt_of(int o) {
+    return osp__oslo_known(imports[o].group, imports[o].name);
+}
+
+static int import_str(osp_oslo_conf_t *oc, int o, char **slot, osp_oslo_loc_t *at,
+                      osp_error_t *err) {
+    char *v = NULL;
+    int rc = osp__oslo_get_str(oc, opt_of(o), &v, at, err);
+    if (rc == OSP_OK && v) {
+        if (*slot) {
+            memset(*slot, 0, strlen(*slot)); /* transport_url: a password */
+            free(*slot);
         }
+        *slot = v;
     }
-    if (rc != OSP_OK) {
-        x->rc = rc;
-        return 0;
-    }
-    return 1;
+    return rc;
+}
+
+/* An integer option; *out changes only when a file sets it. */
+static int import_int(osp_oslo_conf_t *oc, int o, long long *out, osp_error_t *err) {
+    osp_oslo_loc_t at;
+    long long v = *out;
+    int rc = osp__oslo_get_int(oc, opt_of(o), &v, &at, err);
+    if (rc == OSP_OK && at.file && v < 0) /* oslo sets no minimum; we need one */
+        return osp__error_set(err, OSP_ECONFIG, at.file, at.line,
+                              "%s:%d: [%s] %s: negative", at.file, at.line,
+                              imports[o].group, imports[o].name);
+    if (rc == OSP_OK)
+        *out = v;
+    return rc;
+}
+
+/* Where the transport_url came from, for errors about it. */
+static int set_origin(osp_sc_config_t *c, const osp_oslo_loc_t *at) {
+    c->transport_url_line = at->line;
+    return set_str(&c->transport_url_file, at->file);
 }
 
 static int import_oslo(osp_sc_config_t *c, cfg_t *cfg, osp_error_t *err) {
-    struct oslo_ctx x = {.c = c, .cfg = cfg, .path = c->oslo_config, .err = err};
-    int line = ini_parse(c->oslo_config, on_oslo, &x);
-    if (line < 0)
-        return osp__error_set(err, OSP_ECONFIGFILE, c->oslo_config, 0,
-                              "%s: cannot read the oslo configuration", c->oslo_config);
-    if (x.rc == OSP_OK && line > 0)
-        x.rc = osp__error_set(err, OSP_ECONFIG, c->oslo_config, line,
-                              "%s:%d: syntax error", c->oslo_config, line);
-    /* The notification transport wins over [DEFAULT], as in oslo. */
-    if (x.rc == OSP_OK && x.notif_url && !set_by_file(cfg, "transport_url"))
-        x.rc = set_str(&c->transport_url, x.notif_url);
-    free(x.notif_url);
-    return x.rc;
+    osp_oslo_conf_t *oc = osp__oslo_conf_new(NULL, 0);
+    if (!oc)
+        return OSP_ENOMEM;
+    int rc = OSP_OK;
+    for (size_t i = 0; i < c->noslo_config && rc == OSP_OK; i++)
+        rc = osp__oslo_conf_read_path(oc, c->oslo_config[i], err);
+    bool *flags[OO_COUNT] = {[OO_DURABLE] = &c->amqp_durable_queues,
+                             [OO_AUTO_DELETE] = &c->amqp_auto_delete,
+                             [OO_QUORUM] = &c->rabbit_quorum_queue,
+                             [OO_HA] = &c->rabbit_ha_queues,
+                             [OO_SSL] = &c->ssl,
+                             [OO_SSL_VERIFY] = &c->ssl_verify_hostname};
+    char **strs[OO_COUNT] = {[OO_CONTROL_EXCHANGE] = &c->control_exchange,
+                             [OO_SSL_CA] = &c->ssl_ca_file,
+                             [OO_SSL_CERT] = &c->ssl_cert_file,
+                             [OO_SSL_KEY] = &c->ssl_key_file};
+    osp_oslo_loc_t at;
+    for (int o = 0; o < OO_COUNT && rc == OSP_OK; o++) {
+        if (set_by_file(cfg, imports[o].own))
+            continue;
+        if (flags[o])
+            rc = osp__oslo_get_bool(oc, opt_of(o), flags[o], &at, err);
+        else if (strs[o])
+            rc = import_str(oc, o, strs[o], &at, err);
+    }
+    long long ints[OO_COUNT] = {[OO_HEARTBEAT] = c->heartbeat,
+                                [OO_QUORUM_LIMIT] = c->rabbit_quorum_delivery_limit,
+                                [OO_RETRY_INTERVAL] = (long long)c->retry_interval,
+                                [OO_RETRY_BACKOFF] = (long long)c->retry_backoff,
+                                [OO_INTERVAL_MAX] = (long long)c->interval_max};
+    for (int o = OO_HEARTBEAT; o <= OO_INTERVAL_MAX && rc == OSP_OK; o++) {
+        long long before = ints[o];
+        if (!set_by_file(cfg, imports[o].own))
+            rc = import_int(oc, o, &ints[o], err);
+        if (rc != OSP_OK || ints[o] == before)
+            continue; /* keep a fractional value of our own file's */
+        switch (o) {
+        case OO_HEARTBEAT:
+            c->heartbeat = (int)(ints[o] > 65535 ? 65535 : ints[o]); /* AMQP's short */
+            break;
+        case OO_QUORUM_LIMIT:
+            c->rabbit_quorum_delivery_limit = (long)ints[o];
+            break;
+        case OO_RETRY_INTERVAL:
+            c->retry_interval = (double)ints[o];
+            break;
+        case OO_RETRY_BACKOFF:
+            c->retry_backoff = (double)ints[o];
+            break;
+        case OO_INTERVAL_MAX:
+            c->interval_max = (double)ints[o];
+            break;
+        }
+    }
+    /* get_notification_transport: the notification URL when set and not
+     * empty, else the [DEFAULT] one, else oslo's default rabbit://
+     * (localhost); an empty [DEFAULT] one oslo.messaging refuses. */
+    if (rc == OSP_OK && !set_by_file(cfg, "transport_url")) {
+        char *url = NULL;
+        rc = osp__oslo_get_str(oc, opt_of(OO_NOTIFY_URL), &url, &at, err);
+        if (rc == OSP_OK && (!url || !*url)) {
+            free(url);
+            url = NULL;
+            rc = osp__oslo_get_str(oc, opt_of(OO_TRANSPORT_URL), &url, &at, err);
+            if (rc == OSP_OK && url && !*url)
+                rc = osp__error_set(
+                    err, OSP_ECONFIG, at.file, at.line,
+                    "%s:%d: [DEFAULT] transport_url: empty (oslo.messaging "
+                    "refuses it; leave it out for rabbit://)",
+                    at.file, at.line);
+        }
+        if (rc == OSP_OK && !url && !(url = strdup(opt_of(OO_TRANSPORT_URL)->def)))
+            rc = OSP_ENOMEM;
+        if (rc == OSP_OK) {
+            memset(c->transport_url, 0, strlen(c->transport_url));
+            free(c->transport_url);
+            c->transport_url = url;
+            url = NULL;
+            if (at.file)
+                rc = set_origin(c, &at);
+        }
+        free(url);
+    }
+    osp__oslo_conf_free(oc);
+    return rc;
 }
 
 static int apply_url_query(osp_sc_config_t *c, osp_error_t *err) {
@@ -201,12 +309,22 @@ static int apply_url_query(osp_sc_config_t *c, osp_error_t *err) {
         return OSP_OK; /* no broker: points go to the store */
     osp_transport_url_t u;
     int rc = osp__transport_url_parse(c->transport_url, &u, err);
+    if (rc && err && c->transport_url_file) {
+        /* imported: name the file and line that set it */
+        char text[sizeof err->text];
+        snprintf(text, sizeof text, "%s", err->text);
+        osp__error_set(err, rc, c->transport_url_file, c->transport_url_line, "%s:%d: %s",
+                       c->transport_url_file, c->transport_url_line, text);
+    }
     if (rc)
         return rc;
     for (size_t i = 0; i < u.nquery && rc == OSP_OK; i++) {
         bool known;
         if (set_rabbit_option(c, u.query[i].key, u.query[i].value, &known) != OSP_OK)
-            rc = osp__error_set(err, OSP_ECONFIG, "transport_url", 0,
+            rc = osp__error_set(err, OSP_ECONFIG,
+                                c->transport_url_file ? c->transport_url_file
+                                                      : "transport_url",
+                                c->transport_url_line,
                                 "transport_url option %s: '%.40s' is not a boolean",
                                 u.query[i].key, u.query[i].value);
         else if (!known)
@@ -315,9 +433,18 @@ int osp_sc_config_load(osp_sc_config_t *c, const char *file, osp_error_t *err) {
                             cur_file);
         goto out;
     }
-    const char *oslo = cfg_getstr(cfg, "oslo_config");
-    if (oslo && *oslo) {
-        if ((rc = set_str(&c->oslo_config, oslo)) || (rc = import_oslo(c, cfg, err)))
+    c->noslo_config = cfg_size(cfg, "oslo_config");
+    if (c->noslo_config) {
+        c->oslo_config = calloc(c->noslo_config, sizeof *c->oslo_config);
+        for (size_t i = 0; c->oslo_config && i < c->noslo_config; i++)
+            if (!(c->oslo_config[i] =
+                      strdup(cfg_getnstr(cfg, "oslo_config", (unsigned)i))))
+                c->noslo_config = i;
+        if (!c->oslo_config || c->noslo_config < cfg_size(cfg, "oslo_config")) {
+            rc = OSP_ENOMEM;
+            goto out;
+        }
+        if ((rc = import_oslo(c, cfg, err)))
             goto out;
     }
     rc = apply_url_query(c, err); /* collect without a broker: see override */
@@ -341,6 +468,8 @@ int osp_sc_config_override(osp_sc_config_t *c, const osp_sc_overrides_t *o,
     if (transport_url) {
         if (set_str(&c->transport_url, transport_url))
             return OSP_ENOMEM;
+        free(c->transport_url_file); /* from the command line now */
+        c->transport_url_file = NULL;
         int rc = apply_url_query(c, err);
         if (rc)
             return rc;
@@ -372,7 +501,8 @@ void osp_sc_config_free(osp_sc_config_t *c) {
     }
     free(c->collector_queue);
     osp__free_keys(c->topics, c->ntopics);
-    free(c->oslo_config);
+    osp__free_keys(c->oslo_config, c->noslo_config);
+    free(c->transport_url_file);
     free(c->spool_dir);
     free(c->ssl_ca_file);
     free(c->ssl_cert_file);

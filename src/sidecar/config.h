@@ -32,8 +32,11 @@ typedef struct osp_sc_config {
     double retry_interval, retry_backoff, interval_max;
     int log_level;
     double stats_interval; /* seconds between stats log lines; 0: never */
-    char *oslo_config;     /* path of a service .conf to import, or NULL */
-    char *spool_dir;       /* "" disables the disk spool */
+    char **oslo_config;    /* a service's .conf files and directories to import */
+    size_t noslo_config;
+    char *transport_url_file; /* the oslo file that set it, else NULL */
+    int transport_url_line;
+    char *spool_dir; /* "" disables the disk spool */
     long spool_max_bytes;
     char *store;             /* secret (redis password): where points are stored when
                                 there is no broker, and where collect writes */
