@@ -78,7 +78,8 @@ for _ in $(seq 1200); do
     st=$("$BUILD/osprofiler-sidecar" --socket "$WORK/sc.sock" --stats 2>/dev/null || true)
     rec=$(sed -n 's/.*"received": \([0-9]*\).*/\1/p' <<<"$st")
     con=$(sed -n 's/.*"confirmed": \([0-9]*\).*/\1/p' <<<"$st")
-    if [ -n "$rec" ] && [ "$rec" = "$con" ] && ! ls "$WORK/spool" | grep -q .; then
+    spooled=$(sed -n 's/.*"spool": {"points": \([0-9]*\).*/\1/p' <<<"$st")
+    if [ -n "$rec" ] && [ "$rec" = "$con" ] && [ "$spooled" = 0 ]; then
         drained=$(date +%s.%N)
         break
     fi
@@ -106,9 +107,9 @@ print("| measure | value |\n|---|---|")
 print("| points sent | %d |" % points)
 print("| points received by the sidecar | %s |" % st.get("received"))
 print("| spooled to disk | %s |" % st.get("spooled"))
-print("| dropped (memory / spool / invalid) | %s / %s / %s |" % (
-    st.get("dropped", {}).get("memory"), st.get("dropped", {}).get("spool"),
-    st.get("dropped", {}).get("invalid")))
+d = st.get("dropped", {})
+print("| dropped (memory / spool / invalid / shutdown) | %s / %s / %s / %s |" % (
+    d.get("nomem"), d.get("spool"), d.get("invalid"), d.get("shutdown")))
 print("| confirmed by the broker | %s |" % st.get("confirmed"))
 print("| messages in profiler.info at the end | %s (%s) |" % (
     in_queue, "all delivered" if int(in_queue) >= points else "MISSING %d" % (points - int(in_queue))))

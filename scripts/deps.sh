@@ -7,7 +7,7 @@
 # apt-get runs only when something is missing, so a prepared machine needs no
 # network. Uses sudo when not root.
 set -euo pipefail
-want=(build-essential cmake pkg-config libjansson-dev uuid-dev libssl-dev libinih-dev
+want=(build-essential cmake pkg-config libjansson-dev uuid-dev libssl-dev
       librabbitmq-dev libconfuse-dev libsqlite3-dev libhiredis-dev help2man)
 case "${1:-build}" in
 build) ;;

@@ -286,14 +286,18 @@ int main(int argc, char **argv) {
         snprintf(store_name, sizeof store_name, "%s", osp_store_name(probe));
     osp_store_close(probe);
     if (test_only) {
+        char origin[600] = ""; /* which service file named the broker */
+        if (cfg.transport_url_file)
+            snprintf(origin, sizeof origin, " (from %s:%d)", cfg.transport_url_file,
+                     cfg.transport_url_line);
         if (direct)
             printf("configuration OK: listen %s, no broker: points go to store %s\n",
                    cfg.listen_socket, store_name);
         else
             printf(
-                "configuration OK: listen %s, broker %s, exchange %s, driver %s, spool "
+                "configuration OK: listen %s, broker %s%s, exchange %s, driver %s, spool "
                 "%s%s%s\n",
-                cfg.listen_socket, hosts, cfg.control_exchange,
+                cfg.listen_socket, hosts, origin, cfg.control_exchange,
                 cfg.driver_v2 ? "messagingv2" : "messaging",
                 cfg.spool_dir[0] ? cfg.spool_dir : "(none)",
                 cfg.collect ? ", collecting into " : "", cfg.collect ? store_name : "");

@@ -460,10 +460,44 @@ def stock(checker, work):
     return main_confs
 
 
+def sidecar_errors(checker, work, sidecar):
+    """osprofiler-sidecar --test-config names the service file and line of a
+    bad imported transport_url (never its password), and the file that set
+    a good one."""
+    good = os.path.join(work, "nova.conf")
+    bad = os.path.join(work, "zz-bad.conf")
+    d = os.path.join(work, "nova.conf.d")
+    os.makedirs(d)
+    with open(good, "w") as fh:
+        fh.write("[DEFAULT]\n#default_log_levels = %s\ntransport_url = %s\n"
+                 % ("x" * 700, long_url(random.Random(3))))
+    with open(os.path.join(d, "10-notify.conf"), "w") as fh:
+        fh.write("[oslo_messaging_notifications]\n\n\ntransport_url = "
+                 "rabbit://u:Pw-S3cret@ctl-9:99999/\n")
+    conf = os.path.join(work, "sidecar.conf")
+    for paths, want in (([good], "(from %s:3)" % good),
+                        ([good, d], "%s/10-notify.conf:4: transport_url: host 1 has an "
+                                    "invalid port" % d)):
+        with open(conf, "w") as fh:
+            fh.write("oslo_config = {%s}\nspool_dir = \"\"\nstore = \"sqlite:///%s/t.db\"\n"
+                     % (", ".join('"%s"' % p for p in paths), work))
+        r = subprocess.run([sidecar, "--config", conf, "--test-config"],
+                           capture_output=True, text=True, timeout=60)
+        out = r.stdout + r.stderr
+        checker.cases += 1
+        if want not in out or "S3cr" in out:
+            checker.failures += 1
+            print("FAIL: %s: expected %r in:\n%s" % (paths, want, out))
+    with open(bad, "w") as fh:
+        fh.write("[DEFAULT]\ntransport_url = \n")
+    checker.case("empty [DEFAULT] transport_url", [good, bad])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dump", required=True)
-    ap.add_argument("--corpus", choices=["generated", "stock"], required=True)
+    ap.add_argument("--corpus", choices=["generated", "stock", "errors"], required=True)
+    ap.add_argument("--sidecar")
     ap.add_argument("--work", required=True)
     ap.add_argument("--count", type=int, default=int(os.environ.get("OSP_CONF_CASES", 600)))
     ap.add_argument("--seed", type=int, default=int(os.environ.get("OSP_CONF_SEED", 1)))
@@ -478,6 +512,9 @@ def main():
     if a.corpus == "generated":
         generated(checker, a.work, a.count, a.seed)
         enough = checker.refused > 0 and checker.refused < checker.cases
+    elif a.corpus == "errors":
+        sidecar_errors(checker, a.work, a.sidecar)
+        enough = True
     else:
         n = stock(checker, a.work)
         print("%d service configs with [DEFAULT] from %d packages" % (n, len(PACKAGES)))
