@@ -1055,8 +1055,10 @@ int osp__oslo_get_bool(osp_oslo_conf_t *c, const osp_oslo_opt_t *opt, bool *out,
     return rc;
 }
 
-int osp__oslo_get_int(osp_oslo_conf_t *c, const osp_oslo_opt_t *opt, long long *out,
-                      osp_oslo_loc_t *loc, osp_error_t *err) {
+/* An integer (iv) or a float (fv) option, converted and bounded as oslo's
+ * Integer and Float types do. */
+static int get_number(osp_oslo_conf_t *c, const osp_oslo_opt_t *opt, long long *iv,
+                      double *fv, osp_oslo_loc_t *loc, osp_error_t *err) {
     osp_buf_t b = OSP_BUF_INIT;
     bool found;
     osp_oslo_loc_t l;
@@ -1064,37 +1066,26 @@ int osp__oslo_get_int(osp_oslo_conf_t *c, const osp_oslo_opt_t *opt, long long *
     if (loc)
         *loc = l;
     if (rc == OSP_OK && found) {
-        int r = osp__oslo_parse_int(b.data, out);
+        int r = iv ? osp__oslo_parse_int(b.data, iv) : osp__oslo_parse_float(b.data, fv);
         if (r == 1)
             rc = not_a(err, opt, &l, "set (empty: oslo would read None)");
         else if (r)
-            rc = not_a(err, opt, &l, "an integer");
-        else if (!within_bounds(opt, (double)*out))
+            rc = not_a(err, opt, &l, iv ? "an integer" : "a number");
+        else if (!within_bounds(opt, iv ? (double)*iv : *fv))
             rc = not_a(err, opt, &l, "within the option's bounds");
     }
     wipe(&b);
     return rc;
 }
 
+int osp__oslo_get_int(osp_oslo_conf_t *c, const osp_oslo_opt_t *opt, long long *out,
+                      osp_oslo_loc_t *loc, osp_error_t *err) {
+    return get_number(c, opt, out, NULL, loc, err);
+}
+
 int osp__oslo_get_float(osp_oslo_conf_t *c, const osp_oslo_opt_t *opt, double *out,
                         osp_oslo_loc_t *loc, osp_error_t *err) {
-    osp_buf_t b = OSP_BUF_INIT;
-    bool found;
-    osp_oslo_loc_t l;
-    int rc = file_value(c, opt, &b, &found, &l, err);
-    if (loc)
-        *loc = l;
-    if (rc == OSP_OK && found) {
-        int r = osp__oslo_parse_float(b.data, out);
-        if (r == 1)
-            rc = not_a(err, opt, &l, "set (empty: oslo would read None)");
-        else if (r)
-            rc = not_a(err, opt, &l, "a number");
-        else if (!within_bounds(opt, *out))
-            rc = not_a(err, opt, &l, "within the option's bounds");
-    }
-    wipe(&b);
-    return rc;
+    return get_number(c, opt, NULL, out, loc, err);
 }
 
 /* MULTI: every assignment of every file, oldest first (cfg.py's multi
