@@ -1,8 +1,8 @@
 #!/bin/bash
 # install.consumer: `cmake --install` lays out a tree that a program can build
-# against with pkg-config (shared and static) and with find_package(osprofiler).
-# A shared pkg-config consumer needs jansson's development files only
-# (osprofiler.h includes jansson.h): the openssl, uuid and inih ones are hidden.
+# against with pkg-config and with find_package(osprofiler), shared and static.
+# A shared consumer needs jansson's development files only (osprofiler.h
+# includes jansson.h): the openssl, uuid and inih ones are hidden from it.
 set -euo pipefail
 build=$1 src=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -57,17 +57,39 @@ cc "$src/consumer.c" -o "$tmp/pc-static-consumer" $flags
 no_libosprofiler_needed "$tmp/pc-static-consumer" || fail "pc static consumer needs the .so"
 "$tmp/pc-static-consumer"
 
-# find_package
+# find_package: one consumer project, linked to the target given in OSP_TARGET
 mkdir "$tmp/cm"
 cat > "$tmp/cm/CMakeLists.txt" <<CM
 cmake_minimum_required(VERSION 3.22)
 project(consumer C)
-find_package(osprofiler 0.1 REQUIRED)
+find_package(osprofiler 0.1 REQUIRED \${OSP_COMPONENTS})
+if(NOT DEFINED OSP_EXPECT_STATIC OR NOT osprofiler_static_FOUND STREQUAL OSP_EXPECT_STATIC)
+  message(FATAL_ERROR "osprofiler_static_FOUND is '\${osprofiler_static_FOUND}'")
+endif()
 add_executable(consumer $src/consumer.c)
-target_link_libraries(consumer PRIVATE osp::osp)
+target_link_libraries(consumer PRIVATE \${OSP_TARGET})
 CM
-cmake -S "$tmp/cm" -B "$tmp/cm/build" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
-cmake --build "$tmp/cm/build" >/dev/null
-LD_LIBRARY_PATH="$libdir" "$tmp/cm/build/consumer"
-echo "install.consumer: pkg-config (shared with only jansson's files, static with all) and" \
-    "find_package consumers built and ran"
+consumer_cmake() { # DIR ARGS...: configure and build the consumer in DIR
+    local dir=$1; shift
+    cmake -S "$tmp/cm" -B "$dir" -DCMAKE_PREFIX_PATH="$tmp/prefix" "$@" >"$dir.log" 2>&1 &&
+        cmake --build "$dir" >>"$dir.log" 2>&1
+}
+# shared, with OpenSSL, uuid and inih not findable: osp::osp still builds
+hidden consumer_cmake "$tmp/cm/shared" -DOSP_TARGET=osp::osp -DOSP_EXPECT_STATIC=FALSE \
+    -DCMAKE_DISABLE_FIND_PACKAGE_OpenSSL=ON || fail "find_package, shared: $(cat "$tmp/cm/shared.log")"
+LD_LIBRARY_PATH="$libdir" "$tmp/cm/shared/consumer"
+# asking for the static component then fails, naming what is missing
+if hidden consumer_cmake "$tmp/cm/nostatic" -DOSP_TARGET=osp::osp_static \
+    -DOSP_EXPECT_STATIC=FALSE -DOSP_COMPONENTS="COMPONENTS;static" \
+    -DCMAKE_DISABLE_FIND_PACKAGE_OpenSSL=ON; then
+    fail "find_package(osprofiler COMPONENTS static) succeeded without OpenSSL"
+fi
+grep -q 'osp::osp_static needs.*OpenSSL::Crypto' "$tmp/cm/nostatic.log" ||
+    fail "no reason given: $(cat "$tmp/cm/nostatic.log")"
+# static, everything findable
+consumer_cmake "$tmp/cm/static" -DOSP_TARGET=osp::osp_static -DOSP_EXPECT_STATIC=TRUE \
+    -DOSP_COMPONENTS="COMPONENTS;static" || fail "find_package, static: $(cat "$tmp/cm/static.log")"
+no_libosprofiler_needed "$tmp/cm/static/consumer" || fail "cmake static consumer needs the .so"
+"$tmp/cm/static/consumer"
+echo "install.consumer: pkg-config and find_package consumers built and ran (shared with" \
+    "only jansson's files, static with all)"
