@@ -25,6 +25,27 @@ done
     --store "sqlite:///$tmp/t.db" --test-config >/dev/null
 
 fail() { echo "install.consumer: $*" >&2; exit 1; }
+
+# The systemd unit names the program, config and docs of its own prefix.
+unit_paths() { # UNIT: the program, config and docs it names, one a line
+    sed -n 's|^ExecStart=\([^ ]*\) --config \([^ ]*\)$|\1\n\2|p' "$1"
+    sed -n 's|^Documentation=file://\(.*\)$|\1|p' "$1"
+}
+unit=$tmp/prefix/lib/systemd/system/osprofiler-sidecar.service
+! grep -q @ "$unit" || fail "unit has unreplaced @VARS@: $(grep @ "$unit")"
+[ "$(unit_paths "$unit" | wc -l)" -eq 3 ] || fail "unit: ExecStart or Documentation: $(cat "$unit")"
+for p in $(unit_paths "$unit"); do
+    case $p in "$tmp/prefix/"*) ;; *) fail "unit names $p, outside $tmp/prefix" ;; esac
+    test -e "$p" || fail "unit names $p, which is not installed"
+done
+[ "$(unit_paths "$unit" | head -1)" = "$tmp/prefix/bin/osprofiler-sidecar" ] ||
+    fail "ExecStart is not the installed sidecar"
+# with DESTDIR (packaging): the unit names the prefix, not the staging tree
+DESTDIR=$tmp/stage cmake --install "$build" --prefix /opt/osp >/dev/null
+[ "$(unit_paths "$tmp/stage/opt/osp/lib/systemd/system/osprofiler-sidecar.service" |
+     head -2 | tr '\n' ' ')" = "/opt/osp/bin/osprofiler-sidecar /opt/osp/etc/osprofiler-c/osprofiler-sidecar.conf " ] ||
+    fail "DESTDIR install: $(grep ExecStart "$tmp/stage/opt/osp/lib/systemd/system/osprofiler-sidecar.service")"
+test -f "$tmp/stage/opt/osp/etc/osprofiler-c/osprofiler-sidecar.conf"
 no_libosprofiler_needed() { # a static consumer carries the library itself
     ! readelf -d "$1" | grep -q 'NEEDED.*libosprofiler'
 }
