@@ -189,6 +189,8 @@ int main(int argc, char **argv) {
                                          {"version", no_argument, 0, 'v'},
                                          {"stats", no_argument, 0, 'S'},
                                          {"help", no_argument, 0, 'h'},
+                                         /* hidden: for the sample config's test */
+                                         {"print-sample-config", no_argument, 0, 'P'},
                                          {0, 0, 0, 0}};
     const char *file = NULL, *level = NULL;
     osp_sc_overrides_t ov = {0};
@@ -229,6 +231,8 @@ int main(int argc, char **argv) {
         case 'h':
             fputs(usage, stdout);
             return 0;
+        case 'P':
+            return osp_sc_config_print_sample(stdout) == OSP_OK ? 0 : 1;
         default:
             fputs(usage, stderr);
             return 2;
