@@ -11,6 +11,16 @@
  * At least once, stored once: deliveries are acknowledged (multiple=1) only
  * after the store committed them; a crash before that means redelivery,
  * and the store skips what it already holds (base_id, trace_id, name).
+ *
+ * No store, no consuming: while the store cannot be opened (Redis down, a
+ * database that cannot be created) or after a commit failed, the collector
+ * holds no broker connection and takes nothing; what it had not
+ * acknowledged goes back to its queue. It declares and binds that queue
+ * first, even then, so messages published meanwhile wait in it. It reopens
+ * the store (a failed Redis handle stays failed) with backoff
+ * (rabbit_retry_interval, rabbit_retry_backoff, rabbit_interval_max) and
+ * consumes again once it is open. --stats shows the state, since when and
+ * why (osp_sc_stats_collector).
  */
 #include "collector.h"
 
@@ -42,7 +52,9 @@ struct entry {
 struct osp_collector {
     const osp_sc_config_t *cfg;
     osp_transport_url_t url;
-    osp_store_t *store;
+    osp_store_t *store;                   /* NULL while it cannot be opened */
+    double store_backoff, store_retry_at; /* monotonic seconds */
+    bool queue_declared;                  /* the queue exists: messages wait in it */
     pthread_t thread;
     atomic_bool stop;
     amqp_connection_state_t conn;
@@ -71,8 +83,9 @@ static void disconnect(osp_collector_t *c) {
 }
 
 /* Exchange as oslo declares it, the collector's queue durable, bound to
- * every <topic>.info, then consume with a prefetch of two batches. */
-static bool subscribe(osp_collector_t *c, char *why, size_t len) {
+ * every <topic>.info; then, when consume, consume with a prefetch of two
+ * batches. */
+static bool subscribe(osp_collector_t *c, bool consume, char *why, size_t len) {
     const osp_sc_config_t *cfg = c->cfg;
     bool durable = cfg->amqp_durable_queues || cfg->rabbit_quorum_queue;
     amqp_bytes_t ex = amqp_cstring_bytes(cfg->control_exchange);
@@ -93,6 +106,9 @@ static bool subscribe(osp_collector_t *c, char *why, size_t len) {
         if (!osp_amqp_reply_ok(amqp_get_rpc_reply(c->conn), "queue.bind", why, len))
             return false;
     }
+    c->queue_declared = true;
+    if (!consume)
+        return true;
     amqp_basic_qos(c->conn, CHANNEL, 0, 2 * BATCH, 0);
     if (!osp_amqp_reply_ok(amqp_get_rpc_reply(c->conn), "basic.qos", why, len))
         return false;
@@ -101,13 +117,25 @@ static bool subscribe(osp_collector_t *c, char *why, size_t len) {
     return osp_amqp_reply_ok(amqp_get_rpc_reply(c->conn), "basic.consume", why, len);
 }
 
-static bool connect_any(osp_collector_t *c) {
+/* Connect to the first host that answers and subscribe; when !consume
+ * only declare the queue and close again. */
+static bool connect_any(osp_collector_t *c, bool consume) {
     for (size_t i = 0; i < c->url.nhosts; i++) {
         const osp_url_host_t *h = &c->url.hosts[(c->host + i) % c->url.nhosts];
-        char why[300];
+        char why[300], reason[340];
         if (osp_amqp_open(c->cfg, &c->url, h, CHANNEL, &c->conn, why, sizeof why)) {
-            if (subscribe(c, why, sizeof why)) {
+            if (subscribe(c, consume, why, sizeof why)) {
                 c->host = (c->host + i) % c->url.nhosts;
+                if (!consume) {
+                    amqp_connection_close(c->conn, AMQP_REPLY_SUCCESS);
+                    amqp_destroy_connection(c->conn);
+                    c->conn = NULL;
+                    OSP_LOG(OSP_LL_NOTICE, "collector",
+                            "declared %s on %s:%d; messages wait there for the store",
+                            c->cfg->collector_queue, h->host, h->port);
+                    return true;
+                }
+                osp_sc_stats_collector(true, NULL);
                 OSP_LOG(OSP_LL_NOTICE, "collector", "consuming %s on %s:%d into %s",
                         c->cfg->collector_queue, h->host, h->port,
                         osp_store_name(c->store));
@@ -117,8 +145,55 @@ static bool connect_any(osp_collector_t *c) {
             c->conn = NULL;
         }
         OSP_LOG(OSP_LL_WARN, "collector", "%s:%d: %s", h->host, h->port, why);
+        if (consume) {
+            snprintf(reason, sizeof reason, "broker %s:%d: %s", h->host, h->port, why);
+            osp_sc_stats_collector(false, reason);
+        }
     }
     return false;
+}
+
+/* Sleep until t (monotonic), or stop. */
+static void sleep_until(osp_collector_t *c, double t) {
+    while (osp_sc_mono() < t && !atomic_load(&c->stop))
+        usleep(50000);
+}
+
+/* The store failed (err): close it, so that the next attempt reopens it,
+ * and leave the broker alone until then. */
+static void store_down(osp_collector_t *c, const char *err) {
+    char reason[320];
+    snprintf(reason, sizeof reason, "store: %s", err);
+    osp_sc_stats_collector(false, reason);
+    OSP_LOG(OSP_LL_ERROR, "collector",
+            "store: %s; retrying in %.1f s, messages wait in %s meanwhile", err,
+            c->store_backoff, c->cfg->collector_queue);
+    osp_store_close(c->store);
+    c->store = NULL;
+    c->store_retry_at = osp_sc_mono() + c->store_backoff;
+    c->store_backoff =
+        fmin(c->store_backoff * c->cfg->retry_backoff, c->cfg->interval_max);
+}
+
+static int store_flags(const osp_sc_config_t *cfg) {
+    return OSP_STORE_WRITE | (cfg->filter_error_trace ? OSP_STORE_ERROR_INDEX : 0);
+}
+
+/* Open the store when it is time to try again; true when it is open. */
+static bool store_up(osp_collector_t *c) {
+    if (c->store)
+        return true;
+    if (osp_sc_mono() < c->store_retry_at)
+        return false;
+    osp_error_t err;
+    if (osp_store_open(c->cfg->store, store_flags(c->cfg), &c->store, &err) != OSP_OK) {
+        c->store = NULL;
+        store_down(c, err.text);
+        return false;
+    }
+    OSP_LOG(OSP_LL_NOTICE, "collector", "store %s is open", osp_store_name(c->store));
+    c->store_backoff = c->cfg->retry_interval;
+    return true;
 }
 
 static void take(osp_collector_t *c, const amqp_envelope_t *env) {
@@ -138,7 +213,8 @@ static void take(osp_collector_t *c, const amqp_envelope_t *env) {
     osp__pyjson_value(&e->text, payload, -1, 0); /* as Python's drivers store it */
 }
 
-/* Commit the batch, then acknowledge everything up to last_tag. */
+/* Commit the batch, then acknowledge everything up to last_tag. false when
+ * the store (then closed) or the broker failed: disconnect. */
 static bool flush(osp_collector_t *c) {
     if (!c->last_tag)
         return true;
@@ -147,18 +223,15 @@ static bool flush(osp_collector_t *c) {
         osp_store_msg_from_json(c->batch[i].payload, c->batch[i].text.data,
                                 c->batch[i].text.len, &msgs[i]);
     osp_error_t err;
-    double backoff = c->cfg->retry_interval;
-    while (osp_store_put(c->store, msgs, c->n, &err) != OSP_OK) {
-        OSP_LOG(OSP_LL_ERROR, "collector", "%s; retrying in %.1f s", err.text, backoff);
-        for (double until = osp_sc_mono() + backoff; osp_sc_mono() < until;)
-            if (atomic_load(&c->stop))
-                return false; /* not acknowledged: delivered again next time */
-            else
-                usleep(50000);
-        backoff = fmin(backoff * c->cfg->retry_backoff, c->cfg->interval_max);
-    }
-    if (amqp_basic_ack(c->conn, CHANNEL, c->last_tag, 1) != AMQP_STATUS_OK)
+    if (osp_store_put(c->store, msgs, c->n, &err) != OSP_OK) {
+        store_down(c, err.text); /* the caller disconnects: the batch is redelivered */
         return false;
+    }
+    if (amqp_basic_ack(c->conn, CHANNEL, c->last_tag, 1) != AMQP_STATUS_OK) {
+        OSP_LOG(OSP_LL_WARN, "collector", "basic.ack failed; reconnecting");
+        osp_sc_stats_collector(false, "broker: basic.ack failed; reconnecting");
+        return false;
+    }
     OSP_STAT_ADD(collected, c->n);
     clear_batch(c);
     return true;
@@ -166,16 +239,22 @@ static bool flush(osp_collector_t *c) {
 
 static void *run(void *arg) {
     osp_collector_t *c = arg;
-    double backoff = c->cfg->retry_interval;
+    double backoff = c->cfg->retry_interval, declare_at = 0;
     while (!atomic_load(&c->stop)) {
+        if (!c->conn && !store_up(c)) {
+            /* the queue must exist for messages to wait in it */
+            if (!c->queue_declared && osp_sc_mono() >= declare_at &&
+                !connect_any(c, false))
+                declare_at = c->store_retry_at;
+            sleep_until(c, c->store_retry_at);
+            continue;
+        }
         if (!c->conn) {
-            if (connect_any(c)) {
+            if (connect_any(c, true)) {
                 backoff = c->cfg->retry_interval;
                 continue;
             }
-            for (double until = osp_sc_mono() + backoff;
-                 osp_sc_mono() < until && !atomic_load(&c->stop);)
-                usleep(50000);
+            sleep_until(c, osp_sc_mono() + backoff);
             backoff = fmin(backoff * c->cfg->retry_backoff, c->cfg->interval_max);
             c->host = (c->host + 1) % c->url.nhosts;
             continue;
@@ -194,15 +273,17 @@ static void *run(void *arg) {
                    r.library_error == AMQP_STATUS_TIMEOUT) {
             ok = flush(c); /* quiet for a moment: commit what came */
         } else {
-            char why[300];
+            char why[300], reason[340];
             osp_amqp_reply_ok(r, "basic.consume", why, sizeof why);
             OSP_LOG(OSP_LL_WARN, "collector", "%s; reconnecting", why);
+            snprintf(reason, sizeof reason, "broker: %s; reconnecting", why);
+            osp_sc_stats_collector(false, reason);
             ok = false;
         }
         if (!ok)
             disconnect(c);
     }
-    if (c->conn)
+    if (c->conn && c->store)
         flush(c);
     disconnect(c);
     return NULL;
@@ -214,12 +295,18 @@ int osp_collector_start(osp_collector_t **out, const osp_sc_config_t *cfg,
     if (!c)
         return OSP_ENOMEM;
     c->cfg = cfg;
+    c->store_backoff = cfg->retry_interval;
     int rc = osp__transport_url_parse(cfg->transport_url, &c->url, err);
-    if (rc == OSP_OK)
-        rc = osp_store_open(cfg->store,
-                            OSP_STORE_WRITE |
-                                (cfg->filter_error_trace ? OSP_STORE_ERROR_INDEX : 0),
-                            &c->store, err);
+    if (rc == OSP_OK) {
+        osp_sc_stats_collector(false, "starting");
+        /* a bad url is fatal; a store that is down is retried by the thread */
+        rc = osp_store_open(cfg->store, store_flags(cfg), &c->store, err);
+        if (rc == OSP_ESTORE) {
+            c->store = NULL;
+            store_down(c, err->text);
+            rc = OSP_OK;
+        }
+    }
     if (rc == OSP_OK && pthread_create(&c->thread, NULL, run, c) != 0)
         rc = OSP_ENOMEM;
     if (rc != OSP_OK) {

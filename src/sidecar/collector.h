@@ -8,8 +8,9 @@
 
 typedef struct osp_collector osp_collector_t;
 
-/* Opens cfg->store for writing (failure is fatal, in err) and starts the
- * thread; connecting to the broker happens there. */
+/* Starts the thread, which connects to the broker and consumes only while
+ * cfg->store is open for writing. A store url that is not valid is fatal
+ * (in err); a store that cannot be opened now is retried by the thread. */
 int osp_collector_start(osp_collector_t **out, const osp_sc_config_t *cfg,
                         osp_error_t *err);
 /* Commit and acknowledge what was received, then stop. */

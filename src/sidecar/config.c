@@ -65,6 +65,54 @@ static cfg_opt_t opts[] = {
 static osp_error_t *cur_err;
 static const char *cur_file;
 
+/* One value as the file writes it; a float always has decimals (5.0). */
+static void print_value(FILE *out, cfg_opt_t *o, unsigned i) {
+    switch (o->type) {
+    case CFGT_INT:
+        fprintf(out, "%ld", cfg_opt_getnint(o, i));
+        break;
+    case CFGT_FLOAT: {
+        double v = cfg_opt_getnfloat(o, i);
+        char text[64];
+        for (int prec = 1; prec <= 17; prec++) { /* the shortest that reads back */
+            snprintf(text, sizeof text, "%.*f", prec, v);
+            if (strtod(text, NULL) == v)
+                break;
+        }
+        fputs(text, out);
+        break;
+    }
+    case CFGT_BOOL:
+        fputs(cfg_opt_getnbool(o, i) ? "true" : "false", out);
+        break;
+    default: { /* CFGT_STR: the only other type the table uses */
+        const char *s = cfg_opt_getnstr(o, i);
+        fputc('"', out);
+        for (; s && *s; s++)
+            fprintf(out, "%s%c", *s == '"' || *s == '\\' ? "\\" : "", *s);
+        fputc('"', out);
+    }
+    }
+}
+
+int osp_sc_config_print_sample(FILE *out) {
+    cfg_t *cfg = cfg_init(opts, CFGF_NONE);
+    if (!cfg)
+        return OSP_ENOMEM;
+    for (const cfg_opt_t *t = opts; t->name; t++) {
+        cfg_opt_t *o = cfg_getopt(cfg, t->name);
+        bool list = o->flags & CFGF_LIST;
+        fprintf(out, "#%s = %s", o->name, list ? "{" : "");
+        for (unsigned i = 0; i < cfg_opt_size(o); i++) {
+            fputs(i ? ", " : "", out);
+            print_value(out, o, i);
+        }
+        fputs(list ? "}\n" : "\n", out);
+    }
+    cfg_free(cfg);
+    return OSP_OK;
+}
+
 /* libconfuse reports "file:line: text"; keep the first message. */
 static void on_cfg_error(cfg_t *cfg, const char *fmt, va_list ap) {
     if (!cur_err || cur_err->text[0])

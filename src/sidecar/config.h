@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <osprofiler/osprofiler.h>
 
@@ -62,5 +63,9 @@ int osp_sc_config_override(osp_sc_config_t *c, const osp_sc_overrides_t *o,
  * transport_url); after override, before running. */
 int osp_sc_config_check(const osp_sc_config_t *c, osp_error_t *err);
 void osp_sc_config_free(osp_sc_config_t *c);
+/* Every option of the table with its default, one "#name = value" line each,
+ * in the table's order: what etc/osprofiler-sidecar.conf must show (the
+ * sidecar.sample_config test compares them). */
+int osp_sc_config_print_sample(FILE *out);
 
 #endif

@@ -262,7 +262,7 @@ static void serve_stats(osp_intake_t *in) {
     int fd = accept4(in->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
     if (fd < 0)
         return;
-    char out[2048];
+    char out[4096];
     int n = osp_sc_stats_json(out, sizeof out, buffers(in), in->nconns,
                               osp_rings_count(in->rings));
     ssize_t w = send(fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -411,7 +411,7 @@ static void maybe_log_stats(osp_intake_t *in) {
     if (in->stats_every_ms <= 0 || now_ms() - in->last_stats < in->stats_every_ms)
         return;
     in->last_stats = now_ms();
-    char json[2048];
+    char json[4096];
     int n = osp_sc_stats_json(json, sizeof json, buffers(in), in->nconns,
                               osp_rings_count(in->rings));
     if (n > 0 && json[n - 1] == '\n')

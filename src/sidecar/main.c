@@ -50,7 +50,7 @@ static const char usage[] =
 
 /* The counters, as --stats prints them. */
 static void log_stats(const char *why, osp_flow_t *flow) {
-    char json[2048];
+    char json[4096];
     osp_sc_buffers_t b;
     osp_flow_state(flow, &b);
     int n = osp_sc_stats_json(json, sizeof json, &b, 0, 0);
@@ -189,6 +189,8 @@ int main(int argc, char **argv) {
                                          {"version", no_argument, 0, 'v'},
                                          {"stats", no_argument, 0, 'S'},
                                          {"help", no_argument, 0, 'h'},
+                                         /* hidden: for the sample config's test */
+                                         {"print-sample-config", no_argument, 0, 'P'},
                                          {0, 0, 0, 0}};
     const char *file = NULL, *level = NULL;
     osp_sc_overrides_t ov = {0};
@@ -229,6 +231,8 @@ int main(int argc, char **argv) {
         case 'h':
             fputs(usage, stdout);
             return 0;
+        case 'P':
+            return osp_sc_config_print_sample(stdout) == OSP_OK ? 0 : 1;
         default:
             fputs(usage, stderr);
             return 2;
@@ -274,14 +278,19 @@ int main(int argc, char **argv) {
         osp__transport_url_free(&u);
     }
     osp_store_t *probe = NULL;
-    if (direct || cfg.collect) { /* a store that cannot be opened is a config error */
-        if (osp_store_open(cfg.store, OSP_STORE_WRITE, &probe, &err) != OSP_OK) {
+    char store_name[256] = "(none)";
+    if (direct || cfg.collect) {
+        /* A bad url is a config error, and so is a store that cannot be opened,
+         * except for a running collector: it waits for its store (collector.c). */
+        int rc = osp_store_open(cfg.store, OSP_STORE_WRITE, &probe, &err);
+        if (rc != OSP_OK && (direct || test_only || rc != OSP_ESTORE)) {
             fprintf(stderr, "osprofiler-sidecar: store: %s\n", err.text);
             osp_sc_config_free(&cfg);
             return 1;
         }
+        if (rc != OSP_OK)
+            snprintf(store_name, sizeof store_name, "the store (not open yet)");
     }
-    char store_name[256] = "(none)";
     if (probe)
         snprintf(store_name, sizeof store_name, "%s", osp_store_name(probe));
     osp_store_close(probe);

@@ -1,17 +1,80 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* stats - the counters, shared by the threads, and their JSON form for
- * "osprofiler-sidecar --stats" and the log. */
+ * "osprofiler-sidecar --stats" and the log. The collector's state is text
+ * (its reason), so it sits behind a mutex instead of in an atomic. */
 #include "stats.h"
 
+#include <pthread.h>
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
 
 osp_sc_stats_t osp_sc_stats;
+
+static pthread_mutex_t collector_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    bool on, consuming;
+    struct timespec since; /* CLOCK_REALTIME */
+    char reason[320];
+} collector;
+
+void osp_sc_stats_collector(bool consuming, const char *reason) {
+    pthread_mutex_lock(&collector_mu);
+    if (!collector.on || collector.consuming != consuming)
+        clock_gettime(CLOCK_REALTIME, &collector.since);
+    collector.on = true;
+    collector.consuming = consuming;
+    snprintf(collector.reason, sizeof collector.reason, "%s", reason ? reason : "");
+    pthread_mutex_unlock(&collector_mu);
+}
+
+/* s as a JSON string: quotes, backslashes and control characters escaped. */
+static void json_string(char *out, size_t len, const char *s) {
+    size_t k = 0;
+    out[k++] = '"';
+    for (; *s && k + 8 < len; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            k += (size_t)snprintf(out + k, len - k, "\\%c", c);
+        else if (c < 0x20)
+            k += (size_t)snprintf(out + k, len - k, "\\u%04x", c);
+        else
+            out[k++] = (char)c;
+    }
+    out[k++] = '"';
+    out[k] = '\0';
+}
+
+/* ', "collector": {...}' or "" when no collector runs. */
+static void collector_json(char *out, size_t len) {
+    out[0] = '\0';
+    pthread_mutex_lock(&collector_mu);
+    if (collector.on) {
+        struct tm tm;
+        char since[40], reason[1024]; /* escaping may grow it: cut, still a string */
+        gmtime_r(&collector.since.tv_sec, &tm);
+        size_t n = strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(since + n, sizeof since - n, ".%03ldZ",
+                 collector.since.tv_nsec / 1000000);
+        if (collector.reason[0])
+            json_string(reason, sizeof reason, collector.reason);
+        else
+            snprintf(reason, sizeof reason, "null");
+        snprintf(
+            out, len,
+            ", \"collector\": {\"consuming\": %s, \"since\": \"%s\", \"reason\": %s}",
+            collector.consuming ? "true" : "false", since, reason);
+    }
+    pthread_mutex_unlock(&collector_mu);
+}
 
 int osp_sc_stats_json(char *out, size_t len, const osp_sc_buffers_t *b,
                       size_t connections, size_t rings) {
     osp_sc_buffers_t fs = {0};
     if (b)
         fs = *b;
+    char col[1200];
+    collector_json(col, sizeof col);
 #define U(f) (unsigned long long)atomic_load(&osp_sc_stats.f)
     int n = snprintf(
         out, len,
@@ -26,7 +89,7 @@ int osp_sc_stats_json(char *out, size_t len, const osp_sc_buffers_t *b,
         "\"holding_back\": %s, \"hold_backs\": %llu, "
         "\"publisher_replaced\": %llu, \"reconnects\": %llu, \"connected\": %s, "
         "\"queued\": %llu, \"connections\": %zu, \"rings\": %zu, \"rings_attached\": "
-        "%llu, \"rings_refused\": %llu}\n",
+        "%llu, \"rings_refused\": %llu%s}\n",
         U(received), U(delivered), U(published), U(confirmed), U(nacked), U(spooled),
         U(stored), U(store_commits), U(collected), U(dropped_invalid), U(dropped_spool),
         U(dropped_shutdown), U(dropped_nomem), U(collect_invalid), U(bad_frames),
@@ -36,7 +99,7 @@ int osp_sc_stats_json(char *out, size_t len, const osp_sc_buffers_t *b,
         U(publisher_replaced), U(reconnects),
         atomic_load(&osp_sc_stats.connected) ? "true" : "false",
         (unsigned long long)(fs.memory_points + fs.spool_points), connections, rings,
-        U(rings), U(rings_refused));
+        U(rings), U(rings_refused), col);
 #undef U
     return n < 0 ? 0 : (n >= (int)len ? (int)len - 1 : n);
 }

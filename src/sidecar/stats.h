@@ -41,8 +41,14 @@ typedef struct osp_sc_buffers {
     uint64_t hold_backs;
 } osp_sc_buffers_t;
 
+/* The collector's state, for --stats: whether it takes messages from the
+ * broker now and, when not, why (reason: no secret, as everything logged).
+ * "since" is when it last started or stopped consuming. Any thread. */
+void osp_sc_stats_collector(bool consuming, const char *reason);
+
 /* The counters as one JSON line (with '\n'); returns its length. b may be
- * NULL (no buffers to report). */
+ * NULL (no buffers to report). With a collector, a "collector" object:
+ * {"consuming": bool, "since": "<UTC ISO 8601>", "reason": null|"..."}. */
 int osp_sc_stats_json(char *out, size_t len, const osp_sc_buffers_t *b,
                       size_t connections, size_t rings);
 
