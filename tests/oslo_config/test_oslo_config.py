@@ -505,8 +505,9 @@ def main():
     keep = os.path.join(a.work, "debs")
     if os.path.isdir(a.work):
         for e in os.listdir(a.work):
-            if os.path.join(a.work, e) != keep:
-                shutil.rmtree(os.path.join(a.work, e))
+            path = os.path.join(a.work, e)
+            if path != keep:
+                (shutil.rmtree if os.path.isdir(path) else os.unlink)(path)
     os.makedirs(a.work, exist_ok=True)
     checker = Checker(a.dump)
     if a.corpus == "generated":
