@@ -2,7 +2,7 @@
 # install.consumer: `cmake --install` lays out a tree that a program can build
 # against with pkg-config and with find_package(osprofiler), shared and static.
 # A shared consumer needs jansson's development files only (osprofiler.h
-# includes jansson.h): the openssl, uuid and inih ones are hidden from it.
+# includes jansson.h): the openssl and uuid ones are hidden from it.
 set -euo pipefail
 build=$1 src=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -55,7 +55,7 @@ no_libosprofiler_needed() { # a static consumer carries the library itself
 mkdir "$tmp/pc-public"
 ln -s "$(pkg-config --variable=pcfiledir jansson)/jansson.pc" "$tmp/pc-public/"
 hidden() { PKG_CONFIG_LIBDIR="$tmp/pc-public" "$@"; }
-for m in openssl libcrypto uuid inih; do
+for m in openssl libcrypto uuid; do
     ! hidden pkg-config --exists "$m" || fail "$m.pc is not hidden"
 done
 
@@ -95,7 +95,7 @@ consumer_cmake() { # DIR ARGS...: configure and build the consumer in DIR
     cmake -S "$tmp/cm" -B "$dir" -DCMAKE_PREFIX_PATH="$tmp/prefix" "$@" >"$dir.log" 2>&1 &&
         cmake --build "$dir" >>"$dir.log" 2>&1
 }
-# shared, with OpenSSL, uuid and inih not findable: osp::osp still builds
+# shared, with OpenSSL and uuid not findable: osp::osp still builds
 hidden consumer_cmake "$tmp/cm/shared" -DOSP_TARGET=osp::osp -DOSP_EXPECT_STATIC=FALSE \
     -DCMAKE_DISABLE_FIND_PACKAGE_OpenSSL=ON || fail "find_package, shared: $(cat "$tmp/cm/shared.log")"
 LD_LIBRARY_PATH="$libdir" "$tmp/cm/shared/consumer"
