@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <osprofiler/osprofiler.h>
 
@@ -226,6 +227,49 @@ static void config__null_arguments(void **state) {
     osp_teardown();
 }
 
+static void write_text(const char *path, const char *text) {
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+/* --config-file A --config-file B --config-dir D: later ones win, a
+ * directory is its *.conf files in name order, $references see them all. */
+static void config__several_files_and_a_directory(void **state) {
+    (void)state;
+    char *a = test_path("svc.conf"), *d = test_path("svc.conf.d");
+    char *d1 = test_path("svc.conf.d/10-on.conf"),
+         *d2 = test_path("svc.conf.d/20-keys.conf");
+    char *skip = test_path("svc.conf.d/30-skipped.txt");
+    mkdir(d, 0700);
+    write_text(a, "[DEFAULT]\nhost = api-1\n[profiler]\nenabled = false\n"
+                  "hmac_keys = old\n");
+    write_text(d1, "[Profiler]\nprofiler_enabled = yes\n");
+    write_text(d2, "[profiler]\nhmac_keys = ${host}-k1, k2\n");
+    write_text(skip, "[profiler]\nenabled = maybe\n");
+    const char *paths[] = {a, d};
+    osp_config_t *c = osp_config_new();
+    osp_error_t e;
+    assert_int_equal(osp_config_load_files(c, paths, 2, &e), OSP_OK);
+    assert_true(osp_config_enabled(c));
+    assert_int_equal(osp_config_hmac_key_count(c), 2);
+    assert_int_equal(osp_config_load_files(c, paths, 1, &e), OSP_OK); /* the file alone */
+    assert_false(osp_config_enabled(c));
+    assert_int_equal(osp_config_hmac_key_count(c), 1);
+    /* An error in the directory names its file and line; nothing applies. */
+    write_text(d2, "[profiler]\nenabled = maybe\n");
+    osp_config_set_enabled(c, true);
+    assert_int_equal(osp_config_load_files(c, paths, 2, &e), OSP_ECONFIG);
+    assert_non_null(strstr(e.text, "20-keys.conf:2:"));
+    assert_true(osp_config_enabled(c));
+    const char *missing[] = {a, "/nonexistent.conf.d"};
+    assert_int_equal(osp_config_load_files(c, missing, 2, &e), OSP_ECONFIGFILE);
+    assert_int_equal(osp_config_load_files(c, NULL, 1, &e), OSP_EINVAL);
+    osp_config_free(c);
+    free(a), free(d), free(d1), free(d2), free(skip);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(config__defaults_are_osprofilers),
@@ -237,6 +281,7 @@ int main(void) {
         cmocka_unit_test(config__setters_validate),
         cmocka_unit_test(config__error_names),
         cmocka_unit_test(config__null_arguments),
+        cmocka_unit_test(config__several_files_and_a_directory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
