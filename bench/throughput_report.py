@@ -363,9 +363,8 @@ def main():
              "a burst the memory-only runs hold the backlog in memory (they set memory_limit "
              "to 128 MiB so the burst fits; the default is 8 MiB, the spool takes the rest), "
              "so the burst peak is a function of that setting, not a leak.")
-    L.append("* Absolute rates depend on the machine: shared/spec/performance.md measured "
-             "~57k msg/s (raw, non-durable, window 1000) and ~4.8k msg/s (Python) on another "
-             "day; compare the ratios, which are taken within one run against one broker.")
+    L.append("* Absolute rates depend on the machine and on what else runs on it; compare "
+             "the ratios, which are taken within one run against one broker.")
     L.append("* Client, sidecar, broker and feeder share the same %s CPUs; the broker is "
              "the bottleneck of every run (see broker CPU), so CPU the sidecar spends is "
              "taken from the broker." % m.get("nproc", "?"))
