@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 # standalone.paths: no tracked file refers to a path outside the repository
-# (a golden or spec folder beside the clone, ../shared, the machine's work
+# (golden files or specs kept in a folder beside the clone, the machine's work
 # directory), so a fresh clone with nothing beside it builds, tests and
 # benchmarks. Prints every offending line; exit 1 if there is one, 77 (skip)
 # when SRC is not the top of a git checkout (a source tarball).
