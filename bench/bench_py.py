@@ -13,7 +13,7 @@ messaging  messaging:// through oslo.messaging to the RabbitMQ node on
            how many notifications reached the broker.
 
 Each pair is profiler.start("db", info={"db": {"statement": "SELECT 1",
-"params": {}}}) then profiler.stop(), as in shared/spec/performance.md §1.
+"params": {}}}) then profiler.stop(): the pair osp_load makes in C (bench/pairs.py).
 Phases as in bench_pairs.c: batches timed as a whole (median/p99 over batch
 means), then pairs timed one by one. Prints one JSON object on stdout.
 """

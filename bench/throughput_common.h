@@ -3,8 +3,7 @@
  * throughput_common.h - shared by throughput_raw.c and throughput_feed.c: the
  * trace point both benchmarks send, so that the raw rabbitmq-c publisher and
  * the sidecar put the same bytes on the wire (~630-byte notification bodies,
- * as in shared/spec/performance.md §1), plus clocks, /proc readers and
- * percentiles.
+ * the size of a db point's), plus clocks, /proc readers and percentiles.
  *
  * The point is what libosprofiler writes for osp_db_start(): keys name,
  * base_id, trace_id, parent_id, timestamp, info, project, service with

@@ -14,7 +14,7 @@ build) ;;
 test) want+=(libcmocka-dev python3 python3-osprofiler python3-webob clang-format
             python3-oslo.messaging python3-amqp rabbitmq-server openssl
             ceilometer-agent-notification python3-yaml redis-server python3-redis
-            chromium python3-websocket valgrind) ;;
+            chromium python3-websocket valgrind python3-graphviz) ;;
 bench) want+=(libcmocka-dev python3 python3-osprofiler python3-webob python3-oslo.messaging
               rabbitmq-server redis-server python3-redis lttng-tools liblttng-ust-dev) ;;
 *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;

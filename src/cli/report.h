@@ -2,7 +2,7 @@
 /*
  * report - the trace report of `osprofiler trace show`, built exactly as
  * Python osprofiler's drivers/base.py does (_append_results, _parse_results,
- * _build_tree; shared/spec/osprofiler.md §5.4), so --json is byte-identical
+ * _build_tree; docs/report.md), so --json is byte-identical
  * and --dot identical to the Python CLI's for the same stored messages.
  */
 #ifndef OSP_CLI_REPORT_H

@@ -3,12 +3,12 @@
  * ids - UUID4 and timestamp generation on the traced thread's hot path.
  *
  * libuuid's uuid_generate_random() costs ~1.6 us (6 syscalls a call, see
- * shared/spec/performance.md) and a point needs one; so each thread keeps a
- * 4 KiB pool filled by getrandom(2) and formats version-4 UUIDs from it
- * (~40 ns). The pool is per thread (no locks). After fork() the child must
- * not reuse the parent's remaining bytes or both would emit the same ids:
- * a global generation counter, bumped by a pthread_atfork child handler, makes
- * every thread refill on its next use.
+ * docs/design.md, "UUIDs from a per-thread getrandom pool") and a point needs
+ * one; so each thread keeps a 4 KiB pool filled by getrandom(2) and formats
+ * version-4 UUIDs from it (~40 ns). The pool is per thread (no locks). After
+ * fork() the child must not reuse the parent's remaining bytes or both would
+ * emit the same ids: a global generation counter, bumped by a pthread_atfork
+ * child handler, makes every thread refill on its next use.
  *
  * Timestamps: clock_gettime + a per-thread cache of the formatted second, so
  * only the microseconds are formatted on most calls.

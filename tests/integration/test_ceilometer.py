@@ -16,7 +16,8 @@ messagingv2), feeds each a wsgi/db trace over the hop (docs/wire.md) and checks
 that every point became exactly one profiler.<service> event carrying every
 trait of the packaged profiler.* definition with the values sent.
 
-See shared/spec/ceilometer.md for the agent's behaviour and its pitfalls.
+docs/oslo-messaging.md ("Ceilometer's notification agent") says what the agent
+does with these notifications and what makes it drop them.
 Needs Debian's ceilometer-agent-notification (run directly, no system service),
 python3-amqp and python3-yaml, and a broker (broker.sh start DIR PORT). Every
 wait is bounded; the whole run stays well under three minutes, and no process

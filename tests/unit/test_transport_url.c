@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* unit.transport_url - transport_url parsed as oslo.messaging's
- * TransportURL.parse (shared/spec/oslo-messaging.md §5.1, §10.4), and the
+ * TransportURL.parse (docs/oslo-messaging.md, "transport_url"), and the
  * notification body the sidecar builds from a point. */
 #include <setjmp.h> /* cmocka needs these first */
 #include <stdarg.h>
