@@ -24,12 +24,18 @@
  *              ["stop", info], ["stop_error", etype, message],
  *              ["db_start", statement, params], ["db_stop"],
  *              ["db_stop_error", etype, message, chained], ["clean"],
+ *              ["web_begin", headers, request], ["web_end", etype, message],
  *              ["start_nested", name, depth]: info {"n": {"a": ... {}}} with
  *              depth dicts under "n" (built here: JSON that deep would not
  *              reach us through Python's json.dumps), ["flush"].
  *              "sidecar": a socket path (messaging://, the sidecar) instead
  *              of "file"; then the driver waits until every point was
  *              handed over (osp_flush), 10 s at most.
+ *   web-paths  {"file", "hmac_keys", "headers": {...}, "requests": [{"method",
+ *              "path_hex", "query", "scheme"}, ...]}
+ *              osp_setup(file:// notifier), then osp_web_begin()/osp_web_end()
+ *              for each request; path_hex is the path's bytes in hex (a
+ *              request may carry any byte). -> {"results": [rc, ...]}.
  *   shorten    {"ids": [...]} -> {"short": [...]} via osp_get_shorten_id().
  *   unpack     {"cases": [{"info", "hmac", "keys": [...]}, ...]}
  *              -> {"results": [{"rc", "result"}, ...]} via osp_signed_unpack().
@@ -194,6 +200,52 @@ static int cmd_web_begin(const json_t *in, json_t *out) {
     return 0;
 }
 
+/* Bytes from hex text, NUL-terminated; NULL when it is not hex. */
+static char *from_hex(const char *hex) {
+    size_t n = hex ? strlen(hex) : 1;
+    char *out = n % 2 ? NULL : malloc(n / 2 + 1);
+    for (size_t i = 0; out && i < n / 2; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1) {
+            free(out);
+            return NULL;
+        }
+        out[i] = (char)v;
+    }
+    if (out)
+        out[n / 2] = '\0';
+    return out;
+}
+
+static int cmd_web_paths(const json_t *in, json_t *out) {
+    if (setup_from(in, out) != OSP_OK)
+        return 0;
+    const json_t *h = json_object_get(in, "headers");
+    json_t *results = json_array();
+    json_object_set_new(out, "results", results);
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(in, "requests"), i, r) {
+        char *path = from_hex(str_or_null(r, "path_hex"));
+        if (!path)
+            return fail("path_hex is not hex", NULL);
+        osp_web_request_t req = {
+            .x_trace_info = str_or_null(h, OSP_HEADER_INFO),
+            .x_trace_hmac = str_or_null(h, OSP_HEADER_HMAC),
+            .method = str_or_null(r, "method"),
+            .path = path,
+            .query = str_or_null(r, "query"),
+            .scheme = str_or_null(r, "scheme"),
+        };
+        json_array_append_new(results, rc_json(osp_web_begin(&req, NULL, 0)));
+        osp_web_end(NULL, NULL);
+        free(path);
+    }
+    osp_teardown();
+    json_object_set_new(out, "stats", stats_json());
+    return 0;
+}
+
 static int run_op(const json_t *op, json_t *results) {
     const char *what = json_string_value(json_array_get(op, 0));
     const json_t *a1 = json_array_get(op, 1), *a2 = json_array_get(op, 2),
@@ -222,6 +274,19 @@ static int run_op(const json_t *op, json_t *results) {
                                json_string_value(a3));
     } else if (strcmp(what, "clean") == 0) {
         osp_clean();
+        rc = OSP_OK;
+    } else if (strcmp(what, "web_begin") == 0) {
+        osp_web_request_t req = {
+            .x_trace_info = str_or_null(a1, OSP_HEADER_INFO),
+            .x_trace_hmac = str_or_null(a1, OSP_HEADER_HMAC),
+            .method = str_or_null(a2, "method"),
+            .path = str_or_null(a2, "path"),
+            .query = str_or_null(a2, "query"),
+            .scheme = str_or_null(a2, "scheme"),
+        };
+        rc = osp_web_begin(&req, NULL, 0);
+    } else if (strcmp(what, "web_end") == 0) {
+        osp_web_end(json_string_value(a1), json_string_value(a2));
         rc = OSP_OK;
     } else if (strcmp(what, "flush") == 0) {
         rc = osp_flush();
@@ -320,14 +385,13 @@ int main(int argc, char **argv) {
     static const struct {
         const char *name;
         int (*fn)(const json_t *, json_t *);
-    } cmds[] = {{"headers", cmd_headers},
-                {"web-begin", cmd_web_begin},
-                {"sequence", cmd_sequence},
-                {"shorten", cmd_shorten},
-                {"unpack", cmd_unpack}};
+    } cmds[] = {{"headers", cmd_headers},     {"web-begin", cmd_web_begin},
+                {"web-paths", cmd_web_paths}, {"sequence", cmd_sequence},
+                {"shorten", cmd_shorten},     {"unpack", cmd_unpack}};
     if (argc != 2)
         return fail(
-            "usage: interop_driver headers|web-begin|sequence|shorten|unpack < in.json",
+            "usage: interop_driver headers|web-begin|web-paths|sequence|shorten|unpack "
+            "< in.json",
             NULL);
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(argv[1], cmds[i].name) != 0)

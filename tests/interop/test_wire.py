@@ -264,10 +264,50 @@ C_ORDINARY = [
     ["stop", None],
 ]
 
+WSGI_PATHS = ["/v2.1/%7Eops/a%2Cb/[x]", "/v2/images/caf%C3%A9/%zz%4/%25", "/a%20b/%2F/"]
+WSGI_REQUEST = {"method": "POST", "query": "limit=5&marker=x", "scheme": "https"}
+
+
+def wsgi_headers():
+    from osprofiler import _utils
+    info, hmac = _utils.signed_pack({"base_id": BASE, "parent_id": PARENT}, KEY)
+    return {"X-Trace-Info": info.decode(), "X-Trace-HMAC": hmac}
+
+
+def sc_wsgi():
+    """Python's WsgiMiddleware (webob's request.path) on requests whose
+    paths a WSGI server decoded (eventlet, wsgiref: urllib's unquote)."""
+    import urllib.parse
+    import webob
+    import webob.dec
+    from osprofiler import web
+
+    @webob.dec.wsgify
+    def app(request):
+        return webob.Response("ok")
+
+    mw = web.WsgiMiddleware(app, hmac_keys=KEY, enabled=True)
+    for path in WSGI_PATHS:
+        req = webob.Request.blank("/", headers=wsgi_headers(), method="POST")
+        req.environ.update({"PATH_INFO": urllib.parse.unquote(path, "latin1"),
+                            "QUERY_STRING": WSGI_REQUEST["query"],
+                            "wsgi.url_scheme": WSGI_REQUEST["scheme"]})
+        req.get_response(mw)
+
+
+def c_wsgi():
+    ops = []
+    for path in WSGI_PATHS:
+        ops += [["web_begin", wsgi_headers(), dict(WSGI_REQUEST, path=path)],
+                ["web_end", None, None]]
+    return ops
+
+
 # label, python scenario, C ops, C setup extras
 SCENARIOS = [
     ("ordinary points", sc_ordinary, C_ORDINARY, {}),
     ("point named ''", sc_empty_name, C_EMPTY_NAME, {}),
+    ("wsgi request paths", sc_wsgi, c_wsgi(), {}),
 ]
 
 
