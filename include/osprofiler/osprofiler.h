@@ -60,6 +60,7 @@ OSP_EXPORT const char *osp_version_string(void);
     XX(ENOTRACE, -1003, "no profiler in this thread")                                    \
     XX(EFRAME, -1004, "malformed hop frame")                                             \
     XX(ENOPOINT, -1005, "no trace point is open")                                        \
+    XX(EBADPATH, -1006, "request path is not UTF-8 once percent-decoded")                \
     XX(ECONFIG, -1100, "invalid configuration")                                          \
     XX(ECONFIGFILE, -1101, "configuration file cannot be read")                          \
     XX(ENOHEADER, -1200, "trace headers missing")                                        \
@@ -365,7 +366,8 @@ typedef struct osp_web_request {
     const char *x_trace_info; /* header values, NULL if absent */
     const char *x_trace_hmac;
     const char *method; /* "GET" */
-    const char *path;   /* script name + path info, URL-encoded, no query */
+    const char *path;   /* script name + path info as the request carried it
+                           (percent-encoded), no query; NULL for "/" */
     const char *query;  /* raw query string or NULL for "" */
     const char *scheme; /* "http" / "https" */
 } osp_web_request_t;
@@ -376,7 +378,13 @@ typedef struct osp_web_request {
  * profiler with the matching key and start a "wsgi" point with the request
  * info. Otherwise nothing is traced and the reason is returned and counted
  * (osp_get_stats().web_rejected).
- * @retval OSP_OK (traced: call osp_web_end()), or the reason code.
+ * The path is recorded as WebOb's request.path, which the Python middleware
+ * records: percent-decoded as a WSGI server does, then quoted again with
+ * WebOb's safe characters ("/v2.1/%7Eops/a%2Cb/[x]" -> "/v2.1/~ops/a,b/%5Bx%5D").
+ * @retval OSP_OK (traced: call osp_web_end()), or the reason code;
+ *         OSP_EBADPATH (not counted) when the decoded path is not UTF-8:
+ *         WebOb raises UnicodeDecodeError there and the Python middleware
+ *         fails the request, so nothing is traced.
  */
 OSP_EXPORT int osp_web_begin(const osp_web_request_t *req, const char *const *keys,
                              size_t nkeys);

@@ -106,8 +106,12 @@ int cmd_run(int argc, char **argv) {
     if (key)
         snprintf(ctx.hmac_key, sizeof ctx.hmac_key, "%s", key);
     osp_context_setenv(&ctx);
+    /* What named this point names the child's too, flag or inherited: a
+     * child without --project would otherwise publish project null. */
     if (service)
         setenv(OSP_ENV_SERVICE, service, 1);
+    if (project)
+        setenv(OSP_ENV_PROJECT, project, 1);
 
     struct sigaction sa = {.sa_handler = forward};
     sigemptyset(&sa.sa_mask);

@@ -98,7 +98,7 @@ static int tree(const char *path, const char *only_base) {
         const char *tid = json_string_value(json_object_get(pt, "trace_id"));
         const char *name = json_string_value(json_object_get(pt, "name"));
         long long ts = parse_ts(json_string_value(json_object_get(pt, "timestamp")));
-        bool stop = strlen(name) > 5 && strcmp(name + strlen(name) - 5, "-stop") == 0;
+        bool stop = strlen(name) >= 5 && strcmp(name + strlen(name) - 5, "-stop") == 0;
         struct node *nd = NULL;
         for (size_t i = 0; i < n; i++)
             if (strcmp(nodes[i].trace_id, tid) == 0 &&

@@ -313,9 +313,10 @@ key:
     goto value;
 }
 
+/* A point may be named "": Python publishes "-start" and "-stop" for it. */
 static bool ends_with(const char *s, size_t n, const char *suffix) {
     size_t k = strlen(suffix);
-    return n > k && memcmp(s + n - k, suffix, k) == 0;
+    return n >= k && memcmp(s + n - k, suffix, k) == 0;
 }
 
 static bool name_is_start_or_stop(const osp_jstr_t *name) {

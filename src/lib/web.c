@@ -141,9 +141,98 @@ static bool trace_info_ok(json_t *ti) {
     return has_base;
 }
 
+/* ---------------------------------------------------------------- path */
+
+static int hex_digit(unsigned char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Length of the UTF-8 sequence at p, 0 when Python's strict decoder refuses
+ * it (overlong, surrogate, beyond U+10FFFF, cut short). */
+static size_t utf8_len(const unsigned char *p, const unsigned char *end) {
+    unsigned c = p[0], v, min;
+    size_t n;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2, v = c & 0x1f, min = 0x80;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3, v = c & 0x0f, min = 0x800;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4, v = c & 0x07, min = 0x10000;
+    else
+        return 0;
+    if ((size_t)(end - p) < n)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        v = v << 6 | (p[i] & 0x3f);
+    }
+    return v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff) ? 0 : n;
+}
+
+/* Bytes webob's request.path leaves as they are: urllib's always-safe set
+ * and webob's PATH_SAFE "/~!$&'()*+,;=:@". */
+static bool path_safe(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("_.-~/!$&'()*+,;=:@", c));
+}
+
+/* request.path as Python's WsgiMiddleware records it, from the path as the
+ * request carried it. A WSGI server percent-decodes the request path into
+ * SCRIPT_NAME + PATH_INFO (urllib's unquote: "%" and two hex digits make a
+ * byte, any other "%" stays); webob decodes those bytes as UTF-8 (strictly)
+ * and quotes them again: url_quote(..., PATH_SAFE). So "/%7Eops/a%2Cb/[x]"
+ * is recorded as "/~ops/a,b/%5Bx%5D". false when the decoded bytes are not
+ * UTF-8: webob raises UnicodeDecodeError and the middleware fails. */
+static bool webob_path(const char *raw, osp_buf_t *out) {
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = strlen(raw), k = 0;
+    unsigned char *bytes = malloc(n + 1);
+    if (!bytes) {
+        out->failed = true;
+        return true;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        /* raw is NUL-terminated: a "%" at its end fails the first test */
+        if (raw[i] == '%' && (hi = hex_digit((unsigned char)raw[i + 1])) >= 0 &&
+            (lo = hex_digit((unsigned char)raw[i + 2])) >= 0) {
+            bytes[k++] = (unsigned char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            bytes[k++] = (unsigned char)raw[i];
+        }
+    }
+    bool ok = true;
+    for (const unsigned char *p = bytes, *end = bytes + k; p < end;) {
+        size_t len = utf8_len(p, end);
+        if (!len) {
+            ok = false;
+            break;
+        }
+        p += len;
+    }
+    for (size_t i = 0; ok && i < k; i++) {
+        if (path_safe(bytes[i])) {
+            osp__buf_putc(out, (char)bytes[i]);
+        } else {
+            char esc[3] = {'%', hex[bytes[i] >> 4], hex[bytes[i] & 15]};
+            osp__buf_append(out, esc, 3);
+        }
+    }
+    free(bytes);
+    return ok;
+}
+
 int osp_web_begin(const osp_web_request_t *req, const char *const *keys, size_t nkeys) {
     int rc;
     json_t *ti = NULL;
+    osp_buf_t path = OSP_BUF_INIT;
     if (!req)
         return OSP_EINVAL;
     if (!osp_is_trace_enabled()) {
@@ -159,16 +248,26 @@ int osp_web_begin(const osp_web_request_t *req, const char *const *keys, size_t 
         rc = OSP_EBADKEYS;
         goto out;
     }
+    /* The path before the profiler: a request Python's middleware fails
+     * leaves nothing behind. */
+    if (!webob_path(req->path ? req->path : "/", &path)) {
+        rc = OSP_EBADPATH;
+        goto out;
+    }
+    if (!osp__buf_cstr(&path)) {
+        rc = OSP_ENOMEM;
+        goto out;
+    }
     const char *parent = json_string_value(json_object_get(ti, "parent_id"));
     if (!osp_init(json_string_value(json_object_get(ti, "hmac_key")),
                   json_string_value(json_object_get(ti, "base_id")), parent)) {
         rc = OSP_ENOMEM;
         goto out;
     }
-    json_t *info = json_pack(
-        "{s{s:s,s:s,s:s,s:s}}", "request", "path", req->path ? req->path : "/", "query",
-        req->query ? req->query : "", "method", req->method ? req->method : "GET",
-        "scheme", req->scheme ? req->scheme : "http");
+    json_t *info = json_pack("{s{s:s,s:s,s:s,s:s}}", "request", "path", path.data,
+                             "query", req->query ? req->query : "", "method",
+                             req->method ? req->method : "GET", "scheme",
+                             req->scheme ? req->scheme : "http");
     rc = info ? osp_start("wsgi", info) : OSP_ENOMEM;
     json_decref(info);
     if (rc == OSP_OK)
@@ -177,7 +276,8 @@ int osp_web_begin(const osp_web_request_t *req, const char *const *keys, size_t 
         osp_clean();
 out:
     json_decref(ti);
-    if (rc != OSP_ENOMEM && rc != OSP_EINVAL)
+    osp__buf_free(&path);
+    if (rc != OSP_ENOMEM && rc != OSP_EINVAL && rc != OSP_EBADPATH)
         osp__count_web(rc);
     return rc;
 }

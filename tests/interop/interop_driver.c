@@ -18,11 +18,24 @@
  *              osp_setup(file:// notifier), osp_web_begin(), and if traced the
  *              ids and the outgoing osp_web_headers(), then osp_web_end().
  *   sequence   {"setup": {"project", "service", "file", "hmac_keys",
- *              "trace_sqlalchemy"}, "ops": [[op, args...], ...]}
+ *              "trace_sqlalchemy", "sidecar", "host", "ring_size"},
+ *              "ops": [[op, args...], ...]}
  *              ops: ["init", key, base, parent], ["start", name, info],
  *              ["stop", info], ["stop_error", etype, message],
  *              ["db_start", statement, params], ["db_stop"],
- *              ["db_stop_error", etype, message, chained], ["clean"].
+ *              ["db_stop_error", etype, message, chained], ["clean"],
+ *              ["web_begin", headers, request], ["web_end", etype, message],
+ *              ["start_nested", name, depth]: info {"n": {"a": ... {}}} with
+ *              depth dicts under "n" (built here: JSON that deep would not
+ *              reach us through Python's json.dumps), ["flush"].
+ *              "sidecar": a socket path (messaging://, the sidecar) instead
+ *              of "file"; then the driver waits until every point was
+ *              handed over (osp_flush), 10 s at most.
+ *   web-paths  {"file", "hmac_keys", "headers": {...}, "requests": [{"method",
+ *              "path_hex", "query", "scheme"}, ...]}
+ *              osp_setup(file:// notifier), then osp_web_begin()/osp_web_end()
+ *              for each request; path_hex is the path's bytes in hex (a
+ *              request may carry any byte). -> {"results": [rc, ...]}.
  *   shorten    {"ids": [...]} -> {"short": [...]} via osp_get_shorten_id().
  *   unpack     {"cases": [{"info", "hmac", "keys": [...]}, ...]}
  *              -> {"results": [{"rc", "result"}, ...]} via osp_signed_unpack().
@@ -33,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <osprofiler/osprofiler.h>
 
@@ -81,9 +95,23 @@ static json_t *stats_json(void) {
     for (int i = 0; i < 7; i++)
         json_object_set_new(rej, osp_err_name(OSP_ENOHEADER - i),
                             json_integer((json_int_t)st.web_rejected[i]));
-    return json_pack("{s:I,s:I,s:I,s:o}", "emitted", (json_int_t)st.emitted, "sent",
-                     (json_int_t)st.sent, "web_traced", (json_int_t)st.web_traced,
-                     "web_rejected", rej);
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "emitted",
+                     (json_int_t)st.emitted, "sent", (json_int_t)st.sent, "buffered",
+                     (json_int_t)st.buffered, "dropped_oversize",
+                     (json_int_t)st.dropped_oversize, "dropped_no_sidecar",
+                     (json_int_t)st.dropped_no_sidecar, "dropped_backpressure",
+                     (json_int_t)st.dropped_backpressure, "dropped_nomem",
+                     (json_int_t)st.dropped_nomem, "web_traced",
+                     (json_int_t)st.web_traced, "web_rejected", rej);
+}
+
+/* The library's log lines (the tests look for the reason of a drop). */
+static json_t *log_lines;
+static void log_cb(osp_log_level_t level, const char *msg, void *ud) {
+    (void)level;
+    (void)ud;
+    if (log_lines)
+        json_array_append_new(log_lines, json_string(msg));
 }
 
 /* osp_setup() with a file:// notifier described by @p s. */
@@ -99,7 +127,14 @@ static int setup_from(const json_t *s, json_t *out) {
     const char *keys = str_or_null(s, "hmac_keys");
     if (keys)
         rc = osp_config_set_hmac_keys(cfg, keys);
-    const char *file = str_or_null(s, "file");
+    const char *file = str_or_null(s, "file"), *sidecar = str_or_null(s, "sidecar");
+    if (!rc && sidecar)
+        rc = osp_config_set_sidecar_socket(cfg, sidecar);
+    if (!rc && str_or_null(s, "host"))
+        rc = osp_config_set_host(cfg, str_or_null(s, "host"));
+    if (!rc && json_is_integer(json_object_get(s, "ring_size")))
+        rc = osp_config_set_ring_size(
+            cfg, (size_t)json_integer_value(json_object_get(s, "ring_size")));
     if (!rc && file) {
         char *cs = NULL;
         if (asprintf(&cs, "file://%s", file) < 0)
@@ -165,6 +200,52 @@ static int cmd_web_begin(const json_t *in, json_t *out) {
     return 0;
 }
 
+/* Bytes from hex text, NUL-terminated; NULL when it is not hex. */
+static char *from_hex(const char *hex) {
+    size_t n = hex ? strlen(hex) : 1;
+    char *out = n % 2 ? NULL : malloc(n / 2 + 1);
+    for (size_t i = 0; out && i < n / 2; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1) {
+            free(out);
+            return NULL;
+        }
+        out[i] = (char)v;
+    }
+    if (out)
+        out[n / 2] = '\0';
+    return out;
+}
+
+static int cmd_web_paths(const json_t *in, json_t *out) {
+    if (setup_from(in, out) != OSP_OK)
+        return 0;
+    const json_t *h = json_object_get(in, "headers");
+    json_t *results = json_array();
+    json_object_set_new(out, "results", results);
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(in, "requests"), i, r) {
+        char *path = from_hex(str_or_null(r, "path_hex"));
+        if (!path)
+            return fail("path_hex is not hex", NULL);
+        osp_web_request_t req = {
+            .x_trace_info = str_or_null(h, OSP_HEADER_INFO),
+            .x_trace_hmac = str_or_null(h, OSP_HEADER_HMAC),
+            .method = str_or_null(r, "method"),
+            .path = path,
+            .query = str_or_null(r, "query"),
+            .scheme = str_or_null(r, "scheme"),
+        };
+        json_array_append_new(results, rc_json(osp_web_begin(&req, NULL, 0)));
+        osp_web_end(NULL, NULL);
+        free(path);
+    }
+    osp_teardown();
+    json_object_set_new(out, "stats", stats_json());
+    return 0;
+}
+
 static int run_op(const json_t *op, json_t *results) {
     const char *what = json_string_value(json_array_get(op, 0));
     const json_t *a1 = json_array_get(op, 1), *a2 = json_array_get(op, 2),
@@ -194,6 +275,31 @@ static int run_op(const json_t *op, json_t *results) {
     } else if (strcmp(what, "clean") == 0) {
         osp_clean();
         rc = OSP_OK;
+    } else if (strcmp(what, "web_begin") == 0) {
+        osp_web_request_t req = {
+            .x_trace_info = str_or_null(a1, OSP_HEADER_INFO),
+            .x_trace_hmac = str_or_null(a1, OSP_HEADER_HMAC),
+            .method = str_or_null(a2, "method"),
+            .path = str_or_null(a2, "path"),
+            .query = str_or_null(a2, "query"),
+            .scheme = str_or_null(a2, "scheme"),
+        };
+        rc = osp_web_begin(&req, NULL, 0);
+    } else if (strcmp(what, "web_end") == 0) {
+        osp_web_end(json_string_value(a1), json_string_value(a2));
+        rc = OSP_OK;
+    } else if (strcmp(what, "flush") == 0) {
+        rc = osp_flush();
+    } else if (strcmp(what, "start_nested") == 0) {
+        json_t *info = json_object(), *inner = json_object();
+        json_object_set_new(info, "n", inner);
+        for (json_int_t d = json_integer_value(a2); d > 1; d--) {
+            json_t *next = json_object();
+            json_object_set_new(inner, "a", next);
+            inner = next;
+        }
+        rc = osp_start(json_string_value(a1), info);
+        json_decref(info);
     } else {
         return fail("unknown op", what);
     }
@@ -203,7 +309,23 @@ static int run_op(const json_t *op, json_t *results) {
     return 0;
 }
 
+/* With the sidecar: until every point was handed over, 10 s at most. */
+static void wait_handed_over(void) {
+    for (int i = 0; i < 1000; i++) {
+        osp_stats_t st;
+        osp_flush();
+        osp_get_stats(&st);
+        if (!st.buffered)
+            return;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static int cmd_sequence(const json_t *in, json_t *out) {
+    log_lines = json_array();
+    json_object_set_new(out, "log", log_lines);
+    osp_set_log_cb(log_cb, NULL);
     if (setup_from(json_object_get(in, "setup"), out) != OSP_OK)
         return 0;
     json_t *results = json_array();
@@ -216,6 +338,8 @@ static int cmd_sequence(const json_t *in, json_t *out) {
             return rc;
     }
     osp_clean();
+    if (str_or_null(json_object_get(in, "setup"), "sidecar"))
+        wait_handed_over();
     osp_teardown();
     json_object_set_new(out, "stats", stats_json());
     return 0;
@@ -261,14 +385,13 @@ int main(int argc, char **argv) {
     static const struct {
         const char *name;
         int (*fn)(const json_t *, json_t *);
-    } cmds[] = {{"headers", cmd_headers},
-                {"web-begin", cmd_web_begin},
-                {"sequence", cmd_sequence},
-                {"shorten", cmd_shorten},
-                {"unpack", cmd_unpack}};
+    } cmds[] = {{"headers", cmd_headers},     {"web-begin", cmd_web_begin},
+                {"web-paths", cmd_web_paths}, {"sequence", cmd_sequence},
+                {"shorten", cmd_shorten},     {"unpack", cmd_unpack}};
     if (argc != 2)
         return fail(
-            "usage: interop_driver headers|web-begin|sequence|shorten|unpack < in.json",
+            "usage: interop_driver headers|web-begin|web-paths|sequence|shorten|unpack "
+            "< in.json",
             NULL);
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(argv[1], cmds[i].name) != 0)

@@ -45,6 +45,10 @@ static void point__accepts_python_json(void **state) {
         ", \"u\": \"\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}",
         "{\"name\": \"x-start\", \"name\": \"a-stop\", " IDS
         "}", /* the last one counts */
+        /* a point named "": Python publishes these */
+        "{\"name\": \"-start\", " IDS "}",
+        "{\"name\": \"-stop\", " IDS "}",
+        "{\"name\": \"\\u002dstop\", " IDS "}",
     };
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
         osp_point_view_t v;
@@ -91,7 +95,10 @@ static void point__refuses_with_a_reason(void **state) {
          "lacks one of the string fields"},
         {"{\"name\": \"a-start\", " IDS ", \"info\": []}", "info is not an object"},
         {"{\"name\": \"a\", " IDS "}", "does not end in -start or -stop"},
-        {"{\"name\": \"-stop\", " IDS "}", "does not end in -start or -stop"},
+        {"{\"name\": \"stop\", " IDS "}", "does not end in -start or -stop"},
+        {"{\"name\": \"start\", " IDS "}", "does not end in -start or -stop"},
+        {"{\"name\": \"\", " IDS "}", "does not end in -start or -stop"},
+        {"{\"name\": \"-sto\", " IDS "}", "does not end in -start or -stop"},
         {"{\"name\": \"a-start\", " IDS ", \"name\": 3}",
          "lacks one of the string fields"},
     };

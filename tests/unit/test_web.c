@@ -112,6 +112,51 @@ static void web__error_finish(void **state) {
     osp_free(hmac);
 }
 
+/* The path as webob's request.path records it; a path webob cannot decode
+ * is not traced and leaves nothing behind. */
+static void web__path_as_webob_records_it(void **state) {
+    (void)state;
+    setup_with(true, "k");
+    char *info, *hmac;
+    sign("{\"base_id\": \"b\"}", "k", &info, &hmac);
+    static const struct {
+        const char *raw, *recorded;
+    } ok[] = {
+        {"/v2.1/%7Eops/a%2Cb/[x]", "/v2.1/~ops/a,b/%5Bx%5D"},
+        {"/caf%c3%a9/%zz/%4/%", "/caf%C3%A9/%25zz/%254/%25"},
+        {"/a b/\xc3\xa9/%00", "/a%20b/%C3%A9/%00"},
+        {"", ""},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        osp_web_request_t req = {
+            .x_trace_info = info, .x_trace_hmac = hmac, .path = ok[i].raw};
+        assert_int_equal(osp_web_begin(&req, NULL, 0), OSP_OK);
+        osp_web_end(NULL, NULL);
+    }
+    osp_stats_t before, after;
+    osp_get_stats(&before);
+    static const char *const bad[] = {"/%C3", "/\xff", "/%ED%A0%80", "/%C0%AF"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        osp_web_request_t req = {
+            .x_trace_info = info, .x_trace_hmac = hmac, .path = bad[i]};
+        assert_int_equal(osp_web_begin(&req, NULL, 0), OSP_EBADPATH);
+        assert_null(osp_get());
+    }
+    osp_get_stats(&after);
+    assert_int_equal(after.web_traced, before.web_traced);
+    json_t *pts = test_read_jsonl(points_path);
+    assert_int_equal(json_array_size(pts), 2 * (sizeof ok / sizeof *ok));
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        json_t *req = json_object_get(json_object_get(json_array_get(pts, 2 * i), "info"),
+                                      "request");
+        assert_string_equal(json_string_value(json_object_get(req, "path")),
+                            ok[i].recorded);
+    }
+    json_decref(pts);
+    osp_free(info);
+    osp_free(hmac);
+}
+
 static int begin_with(const char *json, const char *sign_key) {
     char *info, *hmac;
     sign(json, sign_key, &info, &hmac);
@@ -196,9 +241,9 @@ static void web__client_headers_need_key(void **state) {
 int main(void) {
 #define T(f) cmocka_unit_test_teardown(f, teardown)
     const struct CMUnitTest tests[] = {
-        T(web__traces_a_signed_request), T(web__error_finish),
-        T(web__rejections_have_reasons), T(web__disabled_traces_nothing),
-        T(web__client_headers_need_key),
+        T(web__traces_a_signed_request),  T(web__error_finish),
+        T(web__path_as_webob_records_it), T(web__rejections_have_reasons),
+        T(web__disabled_traces_nothing),  T(web__client_headers_need_key),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(points_path);
