@@ -441,8 +441,8 @@ def main():
     if bool(args.out_dir) == bool(args.check):
         ap.error("give OUT_DIR or --check GOLDEN_DIR")
     if args.broker_env and not os.path.exists(args.broker_env):
-        print("no broker (%s): skipped" % args.broker_env)
-        return 77
+        print("no broker: %s is missing (is the broker fixture up?)" % args.broker_env)
+        return 1
     out_dir = args.out_dir or tempfile.mkdtemp(prefix="osp-golden-")
     os.makedirs(out_dir, exist_ok=True)
     names = []
