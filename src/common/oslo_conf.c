@@ -432,7 +432,7 @@ static int read_dir(osp_oslo_conf_t *c, const char *path, osp_error_t *err) {
         sprintf(names[n++], "%s/%s", path, e->d_name);
     }
     closedir(d);
-    if (rc == OSP_OK)
+    if (rc == OSP_OK && n)
         qsort(names, n, sizeof *names, by_name);
     for (size_t i = 0; i < n && rc == OSP_OK; i++)
         rc = read_file(c, names[i], err);
