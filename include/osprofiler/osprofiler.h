@@ -200,7 +200,10 @@ typedef struct osp_stats {
     uint64_t sent;    /**< handed to the sidecar (ring or socket) or the file */
     uint64_t dropped_no_sidecar;   /**< no sidecar reachable, thread buffer full */
     uint64_t dropped_backpressure; /**< the sidecar held back, thread buffer full */
-    uint64_t dropped_oversize;     /**< one point larger than a frame (256 KiB) */
+    uint64_t dropped_oversize;     /**< a point too large to deliver: over 8 MiB, a
+                                        name, id, project or service over 65535 bytes,
+                                        or info nested over 999 levels (the log says
+                                        which) */
     uint64_t dropped_io;           /**< the file notifier could not write */
     uint64_t dropped_nomem;        /**< allocation failures */
     uint64_t lost_unread;          /**< part of `sent`: left in a thread's ring when the
@@ -229,8 +232,10 @@ typedef struct osp_profiler osp_profiler_t;
 /**
  * Create the calling thread's profiler. If one exists it is returned unchanged
  * and the arguments are ignored (as in 3.4.3). base_id defaults to a new
- * UUID4; parent_id defaults to base_id. @p hmac_key signs outgoing headers.
- * @return borrowed until osp_clean() in this thread, or NULL on ENOMEM.
+ * UUID4; parent_id defaults to base_id; both may be of any length, as in
+ * Python, but a point whose ids are over 65535 bytes cannot be delivered:
+ * it is dropped and counted (dropped_oversize). @p hmac_key signs outgoing
+ * headers. @return borrowed until osp_clean() in this thread, or NULL on ENOMEM.
  */
 OSP_EXPORT osp_profiler_t *osp_init(const char *hmac_key, const char *base_id,
                                     const char *parent_id);
@@ -244,6 +249,10 @@ OSP_EXPORT void osp_clean(void);
  * JSON object whose keys come first, then "host". Python's host overwrite of
  * a caller "host" key is kept (same position, profiler's value).
  * No-op returning OSP_ENOTRACE when the thread has no profiler.
+ * A point is delivered up to 8 MiB (larger than a hop frame, it travels in a
+ * memfd), with a name of up to 65535 bytes and info nested up to 999 levels
+ * (Python's own json.dumps fails near 960); beyond, it is dropped and
+ * counted (osp_get_stats().dropped_oversize), and the log says why.
  */
 OSP_EXPORT int osp_start(const char *name, const json_t *info);
 /** Stop the innermost point: emits "<name>-stop". A stop without a start is
@@ -304,7 +313,7 @@ static inline void osp_scope_fail(osp_scope_t *s, const char *etype,
 /* Carrying the context to another thread or process                    */
 /* ------------------------------------------------------------------ */
 
-#define OSP_ID_MAX 256 /* longest base/parent id accepted anywhere */
+#define OSP_ID_MAX 256 /* osp_context_t holds ids and keys shorter than this */
 
 /** A copy of a thread's trace context: enough to continue the trace. */
 typedef struct osp_context {
@@ -314,7 +323,9 @@ typedef struct osp_context {
 } osp_context_t;
 
 /** Fill @p out from the calling thread's profiler.
- *  @retval OSP_OK, OSP_ENOTRACE (no profiler). */
+ *  @retval OSP_OK, OSP_ENOTRACE (no profiler), OSP_ETOOBIG (an id or the key
+ *  does not fit OSP_ID_MAX: refused rather than cut, which would continue
+ *  another trace). */
 OSP_EXPORT int osp_context_capture(osp_context_t *out);
 /** osp_init() from a captured context, in the new thread. */
 OSP_EXPORT osp_profiler_t *osp_context_attach(const osp_context_t *ctx);
@@ -330,7 +341,8 @@ OSP_EXPORT osp_profiler_t *osp_context_attach(const osp_context_t *ctx);
 /** setenv() the three context variables (call between fork and exec, or
  *  while single-threaded: setenv is not thread-safe). */
 OSP_EXPORT int osp_context_setenv(const osp_context_t *ctx);
-/** Read the context variables; @retval OSP_OK or OSP_ENOTRACE if absent. */
+/** Read the context variables; @retval OSP_OK, OSP_ENOTRACE if absent,
+ *  OSP_ETOOBIG if one does not fit OSP_ID_MAX. */
 OSP_EXPORT int osp_context_from_env(osp_context_t *out);
 
 /* ------------------------------------------------------------------ */

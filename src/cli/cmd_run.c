@@ -87,11 +87,12 @@ int cmd_run(int argc, char **argv) {
         fprintf(stderr, "osprofiler run: tracing off: %s\n", err.text);
     osp_config_free(cfg);
 
-    osp_context_t ctx;
-    bool inherited = osp_context_from_env(&ctx) == OSP_OK;
+    /* The environment directly, not an osp_context_t: ids of any length go
+     * on (Python's profiler.init takes them), none is cut or replaced. */
+    const char *base = getenv(OSP_ENV_BASE_ID), *parent = getenv(OSP_ENV_PARENT_ID);
     if (!key)
-        key = inherited && ctx.hmac_key[0] ? ctx.hmac_key : getenv(OSP_ENV_HMAC_KEY);
-    osp_init(key, inherited ? ctx.base_id : NULL, inherited ? ctx.parent_id : NULL);
+        key = getenv(OSP_ENV_HMAC_KEY);
+    osp_profiler_t *prof = osp_init(key, base, parent);
 
     json_t *argv_json = json_array();
     for (char **a = cmd; *a; a++)
@@ -102,10 +103,12 @@ int cmd_run(int argc, char **argv) {
     osp_flush();
 
     /* The child continues the trace below this point. */
-    osp_context_capture(&ctx);
+    if (prof) {
+        setenv(OSP_ENV_BASE_ID, osp_profiler_base_id(prof), 1);
+        setenv(OSP_ENV_PARENT_ID, osp_profiler_id(prof), 1);
+    }
     if (key)
-        snprintf(ctx.hmac_key, sizeof ctx.hmac_key, "%s", key);
-    osp_context_setenv(&ctx);
+        setenv(OSP_ENV_HMAC_KEY, key, 1);
     /* What named this point names the child's too, flag or inherited: a
      * child without --project would otherwise publish project null. */
     if (service)

@@ -4,17 +4,23 @@
  *
  * A frame is one SOCK_SEQPACKET message: an 8-byte header ("OSPH", version,
  * flags, publisher_id length), the publisher_id, then newline-terminated JSON
- * trace points, or length-prefixed binary point records (record.h). The format is
+ * trace points, or length-prefixed binary point records (record.h); or the
+ * header alone, the records in a sealed memfd sent with it (points larger
+ * than a frame). The format is
  * specified in docs/wire.md so that any language can feed the sidecar. Everything here
  * treats input as hostile: lengths are checked before use and no record is trusted until
  * osp__point_scan().
  */
 #include "hop.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "errors.h"
 
 size_t osp__hop_header(char *out, const char *publisher, size_t publisher_len) {
@@ -82,11 +88,53 @@ int osp__hop_parse(const void *buf, size_t len, osp_hop_frame_t *f, osp_error_t 
     if (p[5] & ~OSP_HOP_FLAGS_KNOWN)
         return osp__error_set(err, OSP_EFRAME, "hop", 0, "unknown frame flags 0x%x",
                               p[5]);
+    if ((p[5] & OSP_HOP_FLAG_EXT) &&
+        ((p[5] & OSP_HOP_FLAG_RING) || len != OSP_HOP_HEADER_FIXED + plen))
+        return osp__error_set(err, OSP_EFRAME, "hop", 0,
+                              "a frame with its records in a memfd carries only its "
+                              "header and registers no ring");
     f->flags = p[5];
     f->publisher = (const char *)p + OSP_HOP_HEADER_FIXED;
     f->publisher_len = plen;
     f->next = f->publisher + plen;
     f->end = (const char *)p + len;
+    return OSP_OK;
+}
+
+int osp__hop_ext_records(osp_hop_frame_t *f, int fd, osp_buf_t *buf, osp_error_t *err) {
+    const int need = F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK;
+    struct stat st;
+    /* F_GET_SEALS fails on anything but a memfd (shmem): no file on a slow
+     * or hung file system, no pipe, no device can stall the reader. */
+    int seals = fcntl(fd, F_GET_SEALS);
+    if (seals < 0 || (seals & need) != need)
+        return osp__error_set(err, OSP_EFRAME, "hop", 0,
+                              "the records' descriptor is not a memfd sealed against "
+                              "writing, growing and shrinking");
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+        st.st_size > OSP_HOP_MAX_EXT)
+        return osp__error_set(err, OSP_EFRAME, "hop", 0,
+                              "the records' memfd holds %lld bytes: 1 to %d allowed",
+                              (long long)st.st_size, OSP_HOP_MAX_EXT);
+    size_t size = (size_t)st.st_size;
+    buf->len = 0;
+    if (!osp__buf_reserve(buf, size)) {
+        buf->failed = false;
+        return osp__error_set(err, OSP_ENOMEM, "hop", 0, "out of memory");
+    }
+    size_t got = 0;
+    while (got < size) {
+        ssize_t r = pread(fd, buf->data + got, size - got, (off_t)got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return osp__error_set(err, OSP_EFRAME, "hop", 0,
+                                  "the records' memfd cannot be read");
+        got += (size_t)r;
+    }
+    buf->len = size;
+    f->next = buf->data;
+    f->end = buf->data + size;
     return OSP_OK;
 }
 

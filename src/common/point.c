@@ -217,7 +217,7 @@ struct found {
 };
 
 /* The whole text: one value, top-level members of the outer object noted. */
-static bool scan_json(scan_t *s, struct found found[F_N]) {
+static bool scan_json(scan_t *s, struct found found[F_N], size_t max_depth) {
     unsigned char stack[OSP_POINT_MAX_DEPTH];
     size_t depth = 0;
     int field = -1; /* top-level member whose value comes next */
@@ -236,8 +236,9 @@ value:
     switch (*s->p) {
     case '{':
     case '[':
-        if (depth == OSP_POINT_MAX_DEPTH)
-            return fail(s, "nested too deeply");
+        if (depth == max_depth)
+            return fail(s, "nested too deeply (the payload over 1000 levels, "
+                           "Python's recursion limit)");
         stack[depth++] = *s->p++;
         field = -1;
         skip_ws(s);
@@ -332,14 +333,21 @@ static bool name_is_start_or_stop(const osp_jstr_t *name) {
     return ok;
 }
 
-int osp__json_check(const char *text, size_t len, osp_error_t *err) {
+int osp__json_check_depth(const char *text, size_t len, size_t max_depth,
+                          osp_error_t *err) {
     scan_t s = {(const unsigned char *)text, (const unsigned char *)text,
                 (const unsigned char *)text + len, NULL};
     struct found found[F_N] = {0};
-    if (!scan_json(&s, found))
+    if (max_depth > OSP_POINT_MAX_DEPTH)
+        max_depth = OSP_POINT_MAX_DEPTH;
+    if (!scan_json(&s, found, max_depth))
         return osp__error_set(err, OSP_EFRAME, "json", 0, "invalid JSON at byte %zu: %s",
                               (size_t)(s.p - s.start), s.why);
     return OSP_OK;
+}
+
+int osp__json_check(const char *text, size_t len, osp_error_t *err) {
+    return osp__json_check_depth(text, len, OSP_POINT_MAX_DEPTH, err);
 }
 
 /* Bytes skip_value must look at inside a container. */
@@ -426,7 +434,7 @@ int osp__point_scan(const char *rec, size_t len, osp_point_view_t *v, osp_error_
     scan_t s = {(const unsigned char *)rec, (const unsigned char *)rec,
                 (const unsigned char *)rec + len, NULL};
     struct found found[F_N] = {0};
-    if (!scan_json(&s, found))
+    if (!scan_json(&s, found, OSP_POINT_MAX_DEPTH))
         return osp__error_set(err, OSP_EFRAME, "point", 0, "invalid JSON at byte %zu: %s",
                               (size_t)(s.p - s.start), s.why);
     for (int f = F_NAME; f <= F_TIMESTAMP; f++)

@@ -17,9 +17,11 @@
 
 #include <osprofiler/osprofiler.h>
 
-/* Deepest nesting accepted (jansson's limit is 2048, Python's is the
- * recursion limit, ~1000). */
-#define OSP_POINT_MAX_DEPTH 512
+/* Deepest nesting of a payload: Python's default recursion limit, past
+ * which its own json.dumps cannot publish a point (measured through the
+ * messaging driver: info nested ~960 levels) and its json.loads cannot read
+ * one. The payload object is level 1, its info level 2. */
+#define OSP_POINT_MAX_DEPTH 1000
 
 /* A JSON string as it appears in the text, between its quotes. */
 typedef struct osp_jstr {
@@ -42,8 +44,12 @@ typedef struct osp_point_view {
 int osp__point_scan(const char *rec, size_t len, osp_point_view_t *v, osp_error_t *err);
 
 /* Check text as JSON Python reads, a top-level object, without the point
- * rules. OSP_OK or OSP_EFRAME. */
+ * rules, nested at most OSP_POINT_MAX_DEPTH levels. OSP_OK or OSP_EFRAME. */
 int osp__json_check(const char *text, size_t len, osp_error_t *err);
+/* The same, at most max_depth (<= OSP_POINT_MAX_DEPTH) levels: a point's
+ * info, one level below the payload, takes OSP_POINT_MAX_DEPTH - 1. */
+int osp__json_check_depth(const char *text, size_t len, size_t max_depth,
+                          osp_error_t *err);
 /* A value's text inside checked JSON text. */
 typedef struct osp_jspan {
     const char *text; /* NULL: absent */

@@ -312,6 +312,44 @@ void osp__pyjson_value_with(osp_buf_t *b, const json_t *v, int indent, int depth
     }
 }
 
+bool osp__pyjson_value_within(osp_buf_t *b, const json_t *v, int max_depth) {
+    bool ok = true;
+    if (json_is_object(v) && json_object_size(v)) {
+        if (max_depth < 1)
+            return false;
+        const char *key;
+        size_t key_len;
+        json_t *val;
+        bool first = true;
+        osp__buf_putc(b, '{');
+        json_object_keylen_foreach((json_t *)v, key, key_len, val) {
+            if (!first)
+                osp__buf_append(b, ", ", 2);
+            first = false;
+            osp__pyjson_string(b, key, key_len);
+            osp__buf_append(b, ": ", 2);
+            if (!(ok = osp__pyjson_value_within(b, val, max_depth - 1)))
+                break;
+        }
+        osp__buf_putc(b, '}');
+    } else if (json_is_array(v) && json_array_size(v)) {
+        if (max_depth < 1)
+            return false;
+        osp__buf_putc(b, '[');
+        for (size_t i = 0, n = json_array_size(v); ok && i < n; i++) {
+            if (i)
+                osp__buf_append(b, ", ", 2);
+            ok = osp__pyjson_value_within(b, json_array_get(v, i), max_depth - 1);
+        }
+        osp__buf_putc(b, ']');
+    } else {
+        if ((json_is_object(v) || json_is_array(v)) && max_depth < 1)
+            return false; /* an empty container is a level too */
+        osp__pyjson_value(b, v, -1, 0);
+    }
+    return ok;
+}
+
 /* A JSON string token (p at its opening quote) as json.dumps writes the
  * decoded string. Returns the position after the closing quote. */
 static const char *reformat_string(osp_buf_t *b, const char *p, const char *end) {

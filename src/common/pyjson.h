@@ -20,6 +20,11 @@ void osp__pyjson_real(osp_buf_t *b, double v);
  * json.dumps(indent=N, separators=(",", ": ")). depth is the current level. */
 void osp__pyjson_value(osp_buf_t *b, const json_t *v, int indent, int depth);
 
+/* v on one line as osp__pyjson_value writes it, or false (b then holds a
+ * partial write: discard it) when v is nested deeper than max_depth levels,
+ * v itself being level 1 when it is an object or array. The recursion stays
+ * within that bound: a service's thread stack never sees more. */
+bool osp__pyjson_value_within(osp_buf_t *b, const json_t *v, int max_depth);
 /* The same, calling fn before each object member's value: when fn returns
  * true it has written the value itself (e.g. raw text kept in a string). */
 typedef bool (*osp_pyjson_member_fn)(osp_buf_t *b, const char *key, size_t key_len,

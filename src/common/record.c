@@ -153,8 +153,11 @@ static void put_json_id(osp_buf_t *b, const osp_rec_id_t *id) {
 }
 
 int osp__rec_to_json(const osp_rec_t *r, osp_buf_t *b, osp_error_t *err) {
-    if (osp__json_check(r->info, r->info_len, err) != OSP_OK)
-        return OSP_EFRAME; /* the sender's info text: never forwarded unchecked */
+    /* the sender's info text: never forwarded unchecked; one level below
+     * the payload */
+    if (osp__json_check_depth(r->info, r->info_len, OSP_POINT_MAX_DEPTH - 1, err) !=
+        OSP_OK)
+        return OSP_EFRAME;
     size_t start = b->len;
     char ts[OSP_TS_LEN + 1], tid[37];
     osp__timestamp_us(r->timestamp_us, ts);

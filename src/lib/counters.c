@@ -31,15 +31,16 @@ static struct {
 } exited;              /* under list_mu */
 static atomic_uint_fast64_t web_traced, web_rejected[7];
 
-/* Logging drops: the first, then at most every 10 s with the count since. */
-static atomic_int_fast64_t drop_log_next;
-static atomic_uint_fast64_t drops_unlogged;
+/* Logging drops, per reason (a flood of one must not hide another): the
+ * first after each setup, then at most every 10 s with the count since. */
+static atomic_int_fast64_t drop_log_next[OSP_DROP_REASONS];
+static atomic_uint_fast64_t drops_unlogged[OSP_DROP_REASONS];
 
 static const char *const drop_why[OSP_DROP_REASONS] = {
     [OSP_DROP_NO_SIDECAR] = "no sidecar is reachable and the thread buffer is full",
     [OSP_DROP_BACKPRESSURE] =
         "the sidecar holds back (it is saturated) and the thread buffer is full",
-    [OSP_DROP_OVERSIZE] = "a point larger than a frame",
+    [OSP_DROP_OVERSIZE] = "a point too large to deliver",
     [OSP_DROP_IO] = "the file notifier cannot write",
     [OSP_DROP_NOMEM] = "out of memory",
 };
@@ -117,7 +118,9 @@ static int64_t mono_s(void) {
     return ts.tv_sec;
 }
 
-void osp__drop(enum osp_drop why, uint64_t n) {
+void osp__drop(enum osp_drop why, uint64_t n) { osp__drop_because(why, n, NULL); }
+
+void osp__drop_because(enum osp_drop why, uint64_t n, const char *detail) {
     if (!n)
         return;
     if (osp__tc.listed) {
@@ -127,14 +130,22 @@ void osp__drop(enum osp_drop why, uint64_t n) {
         exited.dropped[why] += n;
         pthread_mutex_unlock(&list_mu);
     }
-    uint64_t pending = atomic_fetch_add(&drops_unlogged, n) + n;
-    int64_t now = mono_s(), next = atomic_load(&drop_log_next);
-    if (now >= next && atomic_compare_exchange_strong(&drop_log_next, &next, now + 10)) {
-        atomic_fetch_sub(&drops_unlogged, pending);
-        osp__log(OSP_LOG_WARN,
-                 "dropped %llu trace point(s): %s (osp_get_stats() counts every drop)",
-                 (unsigned long long)pending, drop_why[why]);
+    uint64_t pending = atomic_fetch_add(&drops_unlogged[why], n) + n;
+    int64_t now = mono_s(), next = atomic_load(&drop_log_next[why]);
+    if (now >= next &&
+        atomic_compare_exchange_strong(&drop_log_next[why], &next, now + 10)) {
+        atomic_fetch_sub(&drops_unlogged[why], pending);
+        osp__log(
+            OSP_LOG_WARN,
+            "dropped %llu trace point(s): %s%s%s (osp_get_stats() counts every drop)",
+            (unsigned long long)pending, drop_why[why], detail ? ": " : "",
+            detail ? detail : "");
     }
+}
+
+void osp__drop_log_reset(void) {
+    for (int i = 0; i < OSP_DROP_REASONS; i++)
+        atomic_store(&drop_log_next[i], 0);
 }
 
 void osp__count_web(int code) {

@@ -42,9 +42,6 @@
 #define FILE_FLUSH_BYTES (32 * 1024)
 #define RING_RETRY_MS    1000 /* a failed ring registration is retried after */
 #define SEND_RETRY_MS    1    /* after EAGAIN, the socket is left alone for */
-/* The largest record a frame carries (header and length prefix included). */
-#define MAX_FRAME_RECORD                                                                 \
-    (OSP_HOP_MAX_FRAME - OSP_HOP_HEADER_FIXED - OSP_HOP_MAX_PUBLISHER - 4)
 
 struct thread_state {
     bool registered; /* exit handler armed */
@@ -153,8 +150,10 @@ static size_t rec_len_at(const char *p) {
 
 #define BUFFER_KEEP (64 * 1024) /* an emptied buffer larger than this is freed */
 
-static void handed_over(uint64_t n) {
-    osp__count(&osp__tc.sent, n);
+/* n buffered points left the buffer: sent, but for `dropped` of them that
+ * the socket could not take (link.c counted those drops). */
+static void handed_over(uint64_t n, uint64_t dropped) {
+    osp__count(&osp__tc.sent, n - dropped);
     osp__uncount(&osp__tc.buffered, n);
     T.pending_points -= n;
     if (!T.pending.len && T.pending.cap > BUFFER_KEEP)
@@ -164,14 +163,16 @@ static void handed_over(uint64_t n) {
 /* Move buffered records into the ring, oldest first, while they fit. */
 static void pending_to_ring(void) {
     size_t off = 0;
-    uint64_t n = 0;
+    uint64_t n = 0, dropped = 0;
     while (off < T.pending.len) {
         size_t len = rec_len_at(T.pending.data + off);
         if (len > osp__ring_max_record(&T.ring)) {
-            /* Larger than half a small ring: the socket carries it. */
-            uint64_t k;
-            if (!osp__link_send(T.pending.data + off, 4 + len, &k))
+            /* Larger than half the ring: the socket carries it (in a memfd
+             * when it is larger than a frame too). */
+            uint64_t k, d;
+            if (!osp__link_send(T.pending.data + off, 4 + len, &k, &d))
                 break;
+            dropped += d;
         } else if (!osp__ring_push(&T.ring, T.pending.data + off + 4, (uint32_t)len)) {
             break;
         }
@@ -179,7 +180,7 @@ static void pending_to_ring(void) {
         n++;
     }
     pending_consume(off);
-    handed_over(n);
+    handed_over(n, dropped);
 }
 
 /* Hand over what the buffer holds, as far as the ring or socket take it. */
@@ -195,10 +196,10 @@ static void drain_pending(void) {
     int64_t now = now_ms();
     if (now < T.send_retry_ms)
         return; /* it said EAGAIN a moment ago: no system call per point */
-    uint64_t n;
-    size_t done = osp__link_send(T.pending.data, T.pending.len, &n);
+    uint64_t n, dropped;
+    size_t done = osp__link_send(T.pending.data, T.pending.len, &n, &dropped);
     pending_consume(done);
-    handed_over(n);
+    handed_over(n + dropped, dropped);
     if (T.pending.len)
         T.send_retry_ms = now + SEND_RETRY_MS;
 }
@@ -216,7 +217,9 @@ static void drop_pending(void) {
 /* Keep the record in the thread buffer, or drop it when the buffer is full. */
 static void buffer_record(const osp_rec_t *rec, size_t size) {
     if (4 + size > osp__settings.thread_buffer) {
-        osp__drop(OSP_DROP_OVERSIZE, 1);
+        osp__drop_because(OSP_DROP_OVERSIZE, 1,
+                          "it must wait and is larger than the thread buffer "
+                          "(thread_buffer)");
         return;
     }
     if (T.pending.len + 4 + size > osp__settings.thread_buffer || !bytes_take(4 + size)) {
@@ -408,6 +411,26 @@ void osp__emit_teardown(void) {
     ring_release(true);
 }
 
+/* A request's outermost point stopped: a sleeping sidecar must see its
+ * points now, and what waits goes along. */
+static void request_ended(void) {
+    if (!T.has_ring)
+        return;
+    osp__ring_wake(&T.ring);
+    osp__link_check_alive();
+    adopt_leftovers(); /* what exited threads left, if any */
+    drain_pending();
+}
+
+void osp__emit_dropped(enum osp_drop why, const char *detail, bool request_end) {
+    check_generation();
+    osp__thread_register();
+    osp__count(&osp__tc.emitted, 1);
+    osp__drop_because(why, 1, detail);
+    if (request_end && osp__settings.kind == OSP_NOTIFIER_SIDECAR)
+        request_ended();
+}
+
 void osp__emit(const osp_rec_t *rec, bool request_end) {
     check_generation();
     osp__thread_register();
@@ -417,8 +440,10 @@ void osp__emit(const osp_rec_t *rec, bool request_end) {
         return;
     }
     size_t size = osp__rec_size(rec);
-    if (size > MAX_FRAME_RECORD) {
-        osp__drop(OSP_DROP_OVERSIZE, 1);
+    if (size > OSP_HOP_MAX_POINT) {
+        osp__drop_because(OSP_DROP_OVERSIZE, 1, "a point over 8 MiB");
+        if (request_end)
+            request_ended();
         return;
     }
     if (T.pending.len)
@@ -429,12 +454,8 @@ void osp__emit(const osp_rec_t *rec, bool request_end) {
             osp__rec_write(rec, p);
             osp__ring_commit(&T.ring, (uint32_t)size);
             osp__count(&osp__tc.sent, 1);
-            if (request_end) {
-                osp__ring_wake(&T.ring);
-                osp__link_check_alive();
-                adopt_leftovers(); /* what exited threads left, if any */
-                drain_pending();
-            }
+            if (request_end)
+                request_ended();
             return;
         }
     }

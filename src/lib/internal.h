@@ -89,10 +89,12 @@ bool osp__link_connect(void);
 /* Detect a sidecar that went away while a thread only wrote to its ring, at
  * most every 100 ms process-wide; while it is away, try to reconnect. */
 void osp__link_check_alive(void);
-/* Send records ([u32 len][record]..., whole ones) as binary frames. Returns
- * bytes consumed (whole records); *points gets how many they held. Stops at
+/* Send records ([u32 len][record]..., whole ones) as binary frames; a
+ * record too large for a frame goes alone, in a memfd (docs/wire.md, "Large
+ * points"). Returns bytes consumed (whole records): *points sent, and
+ * *dropped when no memfd could be made (counted and logged here). Stops at
  * EAGAIN (the sidecar is not reading: 0 bytes), or when not connected. */
-size_t osp__link_send(const char *recs, size_t len, uint64_t *points);
+size_t osp__link_send(const char *recs, size_t len, uint64_t *points, uint64_t *dropped);
 /* Hand a ring (memfd + eventfd) to the sidecar. */
 bool osp__link_register_ring(int mem_fd, int event_fd);
 void osp__link_after_fork(void);
@@ -111,7 +113,7 @@ void osp__thread_register(void);
 enum osp_drop {
     OSP_DROP_NO_SIDECAR,   /* no sidecar, and the thread buffer is full */
     OSP_DROP_BACKPRESSURE, /* the sidecar holds back, and the thread buffer is full */
-    OSP_DROP_OVERSIZE,     /* one point larger than a frame */
+    OSP_DROP_OVERSIZE,     /* a point over the hop's limits (common/hop.h) */
     OSP_DROP_IO,           /* the file notifier's write failed */
     OSP_DROP_NOMEM,        /* no memory to build it */
     OSP_DROP_REASONS
@@ -133,8 +135,15 @@ static inline void osp__uncount(_Atomic uint64_t *c, uint64_t n) {
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) - n,
                           memory_order_relaxed);
 }
-/* Count n points dropped for `why`, and log it (rate-limited). */
+/* Count n points dropped for `why`, and log it (rate-limited), with the
+ * precise reason when detail is not NULL. */
 void osp__drop(enum osp_drop why, uint64_t n);
+void osp__drop_because(enum osp_drop why, uint64_t n, const char *detail);
+/* A new setup: the next drop of each reason is logged at once. */
+void osp__drop_log_reset(void);
+/* emit.c: a point that cannot be made (too large, no memory) is counted as
+ * emitted and dropped for why (detail: the precise reason, for the log). */
+void osp__emit_dropped(enum osp_drop why, const char *detail, bool request_end);
 /* List this thread's counters (first use), fold them in at thread exit. */
 void osp__counters_thread_start(void);
 void osp__counters_thread_exit(void);

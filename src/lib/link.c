@@ -5,7 +5,8 @@
  * A SOCK_SEQPACKET socket: it keeps frame boundaries and, unlike AF_UNIX
  * datagrams, is not limited to 10 queued messages (net.unix.max_dgram_qlen),
  * only by the send buffer, raised to 4 MiB. Every send is MSG_DONTWAIT: the
- * library never blocks its caller.
+ * library never blocks its caller. A point larger than a frame (256 KiB)
+ * travels in a sealed memfd passed with a header-only frame.
  *
  * The descriptor number never changes once created: a reconnect dup3()s the
  * new connection onto it, so a thread sending concurrently never writes into
@@ -17,8 +18,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -156,16 +161,112 @@ static size_t rec_len(const char *p) {
     return (size_t)u[0] | (size_t)u[1] << 8 | (size_t)u[2] << 16 | (size_t)u[3] << 24;
 }
 
-size_t osp__link_send(const char *recs, size_t len, uint64_t *points) {
+enum ext_result { EXT_SENT, EXT_LATER, EXT_NO_MEMFD, EXT_LOST };
+#define EXT_MAX_QUEUED 4096 /* unread bytes (~5 frames) a memfd may join */
+
+/* One record too large for a frame ([u32 len][record], n bytes): written to
+ * a memfd, sealed so that the sidecar reads what we wrote and nothing can
+ * change under it, and sent with a header-only frame (docs/wire.md, "Large
+ * points"). One sendmsg, so no other thread's frame can come between parts
+ * of the point, and the sidecar keeps no state between frames. */
+static enum ext_result send_ext(const char *rec, size_t n, int *err) {
+    /* A memfd's bytes are not charged to the socket buffer, so the buffer
+     * does not bound them while they wait unread: send one only while the
+     * socket holds a few small frames at most (the sidecar keeps up). Else
+     * the point stays in the thread buffer, which is bounded, and no memfd
+     * is written for nothing. */
+    int queued = 0;
+    if (ioctl(L.fd, SIOCOUTQ, &queued) == 0 && queued > EXT_MAX_QUEUED) {
+        *err = EAGAIN;
+        return EXT_LATER;
+    }
+    int fd = memfd_create("osprofiler-point", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) {
+        *err = errno;
+        return EXT_NO_MEMFD;
+    }
+    for (size_t off = 0; off < n;) {
+        ssize_t w = write(fd, rec + off, n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            *err = w < 0 ? errno : ENOSPC;
+            close(fd);
+            return EXT_NO_MEMFD;
+        }
+        off += (size_t)w;
+    }
+    if (fcntl(fd, F_ADD_SEALS,
+              F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)) {
+        *err = errno;
+        close(fd);
+        return EXT_NO_MEMFD;
+    }
+    char hdr[OSP_HOP_HEADER_FIXED + OSP_HOP_MAX_PUBLISHER];
+    memcpy(hdr, L.header, L.header_len);
+    hdr[5] = OSP_HOP_FLAG_BINARY | OSP_HOP_FLAG_EXT;
+    struct iovec iov = {hdr, L.header_len};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = ctl.buf,
+                         .msg_controllen = sizeof ctl.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    ssize_t r;
+    while ((r = sendmsg(L.fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL)) < 0 && errno == EINTR)
+        ;
+    *err = r < 0 ? errno : 0;
+    close(fd); /* the message holds its own reference */
+    if (r >= 0)
+        return EXT_SENT;
+    /* ETOOMANYREFS: too many descriptors in flight, the sidecar lags */
+    return *err == EAGAIN || *err == ENOBUFS || *err == ETOOMANYREFS ? EXT_LATER
+                                                                     : EXT_LOST;
+}
+
+size_t osp__link_send(const char *recs, size_t len, uint64_t *points, uint64_t *dropped) {
     size_t off = 0;
-    *points = 0;
+    *points = *dropped = 0;
     int tries = 0;
     while (off < len && atomic_load(&L.up)) {
+        size_t first = 4 + rec_len(recs + off);
+        if (L.header_len + first > OSP_HOP_MAX_FRAME) {
+            unsigned gen = atomic_load(&L.generation);
+            int err;
+            enum ext_result r = send_ext(recs + off, first, &err);
+            if (r == EXT_SENT || r == EXT_NO_MEMFD) {
+                if (r == EXT_NO_MEMFD) {
+                    char why[96];
+                    snprintf(why, sizeof why,
+                             "no memfd to carry a point larger than a frame (%s)",
+                             osp_err_name(-err));
+                    osp__drop_because(OSP_DROP_NOMEM, 1, why);
+                }
+                off += first;
+                *(r == EXT_SENT ? points : dropped) += 1;
+                continue;
+            }
+            if (r == EXT_LATER)
+                break; /* the sidecar is not reading now: keep the rest */
+            lost();
+            if (tries++ < 2 && atomic_load(&L.generation) == gen && osp__link_connect())
+                continue;
+            break;
+        }
         /* Whole records up to FRAME_TARGET (one may be alone and larger). */
         size_t span = 0, count = 0;
         while (off + span < len) {
             size_t n = 4 + rec_len(recs + off + span);
-            if (count && L.header_len + span + n > FRAME_TARGET)
+            /* a record too large for a frame goes alone, above */
+            if (count && (L.header_len + span + n > FRAME_TARGET ||
+                          L.header_len + n > OSP_HOP_MAX_FRAME))
                 break;
             span += n;
             count++;
@@ -184,8 +285,8 @@ size_t osp__link_send(const char *recs, size_t len, uint64_t *points) {
         if (errno == EAGAIN || errno == ENOBUFS)
             break; /* the sidecar is not reading now: keep the rest */
         if (errno == EMSGSIZE && count == 1) {
-            /* Cannot happen for records under OSP_HOP_MAX_FRAME: emit.c
-             * checks; treat as a broken peer rather than loop. */
+            /* Cannot happen for a frame under OSP_HOP_MAX_FRAME (larger
+             * records take a memfd); treat as a broken peer, not loop. */
             break;
         }
         lost();

@@ -28,7 +28,9 @@
 
 #include <time.h>
 
+#include "../common/hop.h"
 #include "../common/ids.h"
+#include "../common/point.h"
 #include "../common/pyjson.h"
 #include "internal.h"
 
@@ -41,12 +43,12 @@ struct point {
 
 struct osp_profiler {
     char *hmac_key;
-    char base_id[OSP_ID_MAX];
-    char parent_id[OSP_ID_MAX];
+    char *base_id, *parent_id; /* any length, as in Python */
     /* base_id and parent_id as records carry them: 16 bytes when they are
      * canonical UUIDs, else the text. */
     uint8_t base_uuid[16], parent_uuid[16];
     osp_rec_id_t base_rec, parent_rec;
+    bool ids_too_long; /* over what a record carries: every point is dropped */
     struct point *points;
     size_t depth, cap;
     osp_buf_t names; /* NUL-separated stack of point names */
@@ -69,7 +71,8 @@ static void make_key(void) { pthread_key_create(&exit_key, thread_exit); }
 
 bool *osp__web_active_flag(void) { return &web_active; }
 
-static bool id_ok(const char *id) { return id && *id && strlen(id) < OSP_ID_MAX; }
+/* Python: base_id or a fresh UUID, parent_id or base_id ("" counts as none). */
+static bool id_ok(const char *id) { return id && *id; }
 
 static void rec_id(const char *text, uint8_t uuid[16], osp_rec_id_t *out) {
     size_t len = strlen(text);
@@ -93,21 +96,27 @@ osp_profiler_t *osp_init(const char *hmac_key, const char *base_id,
         free(p);
         return NULL;
     }
-    if (id_ok(base_id))
-        strcpy(p->base_id, base_id);
-    else if (osp__uuid4(p->base_id) != 0) {
-        free(p->hmac_key);
-        free(p);
-        return NULL;
-    }
-    strcpy(p->parent_id, id_ok(parent_id) ? parent_id : p->base_id);
+    char fresh[OSP_UUID_LEN + 1];
+    if (!id_ok(base_id) && osp__uuid4(fresh) != 0)
+        goto fail;
+    p->base_id = strdup(id_ok(base_id) ? base_id : fresh);
+    p->parent_id = p->base_id ? strdup(id_ok(parent_id) ? parent_id : p->base_id) : NULL;
+    if (!p->parent_id)
+        goto fail;
     rec_id(p->base_id, p->base_uuid, &p->base_rec);
     rec_id(p->parent_id, p->parent_uuid, &p->parent_rec);
+    p->ids_too_long =
+        p->base_rec.len > OSP_HOP_MAX_FIELD || p->parent_rec.len > OSP_HOP_MAX_FIELD;
     osp__host(); /* Python reads the host name when the profiler is made */
     pthread_once(&key_once, make_key);
     pthread_setspecific(exit_key, p); /* free it at thread exit if never cleaned */
     current = p;
     return p;
+fail:
+    free(p->hmac_key);
+    free(p->base_id);
+    free(p);
+    return NULL;
 }
 
 osp_profiler_t *osp_get(void) { return current; }
@@ -124,6 +133,8 @@ static void release(void) {
     }
     free(p->points);
     osp__buf_free(&p->names);
+    free(p->base_id);
+    free(p->parent_id);
     free(p);
 }
 
@@ -166,8 +177,9 @@ static void put_key(osp_buf_t *b, const char *key, size_t len) {
     osp__buf_append(b, ": ", 2);
 }
 
-/* {caller keys..., "host": host} as json.dumps writes it. */
-static void put_info(osp_buf_t *b, const json_t *info) {
+/* {caller keys..., "host": host} as json.dumps writes it. false when it is
+ * nested deeper than a payload may be (its values start at level 3). */
+static bool put_info(osp_buf_t *b, const json_t *info) {
     const osp_buf_t *host = &osp__settings.host_json;
     bool host_written = false, first = true;
     osp__buf_putc(b, '{');
@@ -182,8 +194,8 @@ static void put_info(osp_buf_t *b, const json_t *info) {
         if (key_len == 4 && memcmp(key, "host", 4) == 0) {
             osp__buf_append(b, host->data, host->len);
             host_written = true;
-        } else {
-            osp__pyjson_value(b, val, -1, 0);
+        } else if (!osp__pyjson_value_within(b, val, OSP_POINT_MAX_DEPTH - 2)) {
+            return false;
         }
     }
     if (!host_written) {
@@ -193,6 +205,7 @@ static void put_info(osp_buf_t *b, const json_t *info) {
         osp__buf_append(b, host->data, host->len);
     }
     osp__buf_putc(b, '}');
+    return true;
 }
 
 /* The record of "<name>-start|-stop" for the point at stack level `level`
@@ -217,12 +230,31 @@ static void emit(osp_profiler_t *p, const char *name, bool stop, size_t level,
         r.parent_id = (osp_rec_id_t){.uuid = p->points[level - 2].uuid};
     else
         r.parent_id = p->parent_rec;
+    bool request_end = depth_after == 0;
+    /* What a record cannot carry (u16 lengths, common/hop.h): counted. */
+    if (r.name_len > OSP_HOP_MAX_FIELD || p->ids_too_long ||
+        r.project_len > OSP_HOP_MAX_FIELD || r.service_len > OSP_HOP_MAX_FIELD) {
+        osp__emit_dropped(OSP_DROP_OVERSIZE,
+                          r.name_len > OSP_HOP_MAX_FIELD ? "its name is over 65535 bytes"
+                          : p->ids_too_long
+                              ? "its base_id or parent_id is over 65535 bytes"
+                              : "project or service is over 65535 bytes",
+                          request_end);
+        return;
+    }
     if (json_object_size(info)) {
         info_text.len = 0;
-        put_info(&info_text, info);
+        bool within = put_info(&info_text, info);
         if (info_text.failed) {
             info_text.failed = false;
-            osp__drop(OSP_DROP_NOMEM, 1);
+            osp__emit_dropped(OSP_DROP_NOMEM, NULL, request_end);
+            return;
+        }
+        if (!within) {
+            osp__emit_dropped(OSP_DROP_OVERSIZE,
+                              "its info is nested over 999 levels (the payload over "
+                              "1000, Python's recursion limit)",
+                              request_end);
             return;
         }
         r.info = info_text.data;
@@ -231,7 +263,7 @@ static void emit(osp_profiler_t *p, const char *name, bool stop, size_t level,
         r.info = osp__settings.info_host.data; /* {"host": ...}, made once */
         r.info_len = osp__settings.info_host.len;
     }
-    osp__emit(&r, depth_after == 0);
+    osp__emit(&r, request_end);
 }
 
 int osp_start(const char *name, const json_t *info) {
@@ -405,6 +437,15 @@ int osp_get_shorten_id(const char *id, char out[17]) {
     return OSP_OK;
 }
 
+/* Copy s into a context field; false when it does not fit. */
+static bool put_field(char out[OSP_ID_MAX], const char *s) {
+    size_t n = strlen(s);
+    if (n >= OSP_ID_MAX)
+        return false;
+    memcpy(out, s, n + 1);
+    return true;
+}
+
 int osp_context_capture(osp_context_t *out) {
     osp_profiler_t *p = current;
     if (!out)
@@ -412,10 +453,13 @@ int osp_context_capture(osp_context_t *out) {
     memset(out, 0, sizeof *out);
     if (!p)
         return OSP_ENOTRACE;
-    strcpy(out->base_id, p->base_id);
-    snprintf(out->parent_id, sizeof out->parent_id, "%s", osp_profiler_id(p));
-    if (p->hmac_key)
-        snprintf(out->hmac_key, sizeof out->hmac_key, "%s", p->hmac_key);
+    /* A cut id would continue another trace: refuse instead. */
+    if (!put_field(out->base_id, p->base_id) ||
+        !put_field(out->parent_id, osp_profiler_id(p)) ||
+        (p->hmac_key && !put_field(out->hmac_key, p->hmac_key))) {
+        memset(out, 0, sizeof *out);
+        return OSP_ETOOBIG;
+    }
     return OSP_OK;
 }
 
@@ -427,7 +471,8 @@ osp_profiler_t *osp_context_attach(const osp_context_t *ctx) {
 }
 
 int osp_context_setenv(const osp_context_t *ctx) {
-    if (!ctx || !id_ok(ctx->base_id))
+    if (!ctx || !id_ok(ctx->base_id) || !memchr(ctx->base_id, 0, OSP_ID_MAX) ||
+        !memchr(ctx->parent_id, 0, OSP_ID_MAX) || !memchr(ctx->hmac_key, 0, OSP_ID_MAX))
         return OSP_EINVAL;
     if (setenv(OSP_ENV_BASE_ID, ctx->base_id, 1) ||
         setenv(OSP_ENV_PARENT_ID, id_ok(ctx->parent_id) ? ctx->parent_id : ctx->base_id,
@@ -448,9 +493,11 @@ int osp_context_from_env(osp_context_t *out) {
     const char *key = getenv(OSP_ENV_HMAC_KEY);
     if (!id_ok(base))
         return OSP_ENOTRACE;
-    strcpy(out->base_id, base);
-    strcpy(out->parent_id, id_ok(parent) ? parent : base);
-    if (key && strlen(key) < sizeof out->hmac_key)
-        strcpy(out->hmac_key, key);
+    if (!put_field(out->base_id, base) ||
+        !put_field(out->parent_id, id_ok(parent) ? parent : base) ||
+        (key && !put_field(out->hmac_key, key))) {
+        memset(out, 0, sizeof *out);
+        return OSP_ETOOBIG;
+    }
     return OSP_OK;
 }

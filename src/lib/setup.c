@@ -116,6 +116,7 @@ int osp_setup(const osp_config_t *cfg, osp_error_t *err) {
         return osp__error_set(err, OSP_ENOMEM, "", 0, "out of memory");
     }
     osp__settings_changed();
+    osp__drop_log_reset();
     if (S.cfg.enabled) {
         const char *cs =
             S.cfg.connection_string ? S.cfg.connection_string : "messaging://";

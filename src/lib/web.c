@@ -121,8 +121,10 @@ int osp_web_headers(char **info_out, char **hmac_out) {
 }
 
 /* WsgiMiddleware's check: base_id and hmac_key present, parent_id the only
- * other key. We also require string ids shorter than OSP_ID_MAX: Python
- * passes any JSON value through, which no consumer can use. */
+ * other key. We also require non-empty strings without NUL: Python passes
+ * any JSON value through, which no consumer can use. Their length is not
+ * limited here, as in Python; a point whose ids a record cannot carry (over
+ * 65535 bytes) is dropped and counted when it is made. */
 static bool trace_info_ok(json_t *ti) {
     const char *key;
     json_t *v;
@@ -133,7 +135,6 @@ static bool trace_info_ok(json_t *ti) {
         if (strcmp(key, "base_id") != 0 && strcmp(key, "parent_id") != 0)
             return false;
         if (!json_is_string(v) || json_string_length(v) == 0 ||
-            json_string_length(v) >= OSP_ID_MAX ||
             strlen(json_string_value(v)) != json_string_length(v))
             return false;
         has_base |= strcmp(key, "base_id") == 0;

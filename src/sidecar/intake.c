@@ -8,7 +8,9 @@
  * records from the rings first, then frames from the sockets, copied into a
  * chunk of entries (entry.h) that flow.c puts in memory or on the spool. A
  * frame is taken whole once read, so the room may be overrun by one frame
- * (256 KiB, at most ~2 MiB of entries) before the next pass sees none. When
+ * (256 KiB, at most ~2 MiB of entries; or the memfd of a large point, 8 MiB)
+ * before the next pass sees none. A hostile client makes the sidecar hold
+ * one frame or memfd at a time, never a partial point across frames. When
  * there is no room the sockets leave the epoll set, so the loop does not
  * spin, and the services' libraries hold their points (docs/design.md,
  * "Flow control"). Nothing is converted or checked deeply here: that
@@ -65,6 +67,7 @@ struct osp_intake {
     size_t nconns;
     bool sockets_paused; /* the connections are out of the epoll set */
     char *buf;
+    osp_buf_t ext; /* the records of a frame that came in a memfd */
     char path[108];
     char host[256]; /* publisher_policy = local: the only publisher_id; else "" */
     double stats_every_ms, last_stats;
@@ -128,6 +131,10 @@ static bool take_record(osp_intake_t *in, const char *publisher, size_t publishe
                         const char *rec, size_t len, bool force) {
     osp_rec_t r;
     osp_error_t err;
+    if (len > OSP_HOP_MAX_POINT) { /* a ring's records may be larger */
+        drop_invalid(in, "a point over 8 MiB");
+        return true;
+    }
     if (osp__rec_read(rec, len, &r, &err) != OSP_OK) {
         drop_invalid(in, err.text);
         return true;
@@ -141,6 +148,10 @@ static void take_json(osp_intake_t *in, const char *publisher, const char *rec,
                       size_t len) {
     if (len && rec[len - 1] == '\n')
         len--;
+    if (len > OSP_HOP_MAX_POINT) {
+        drop_invalid(in, "a point over 8 MiB");
+        return;
+    }
     if (!take(in, OSP_ENTRY_JSON, publisher, strlen(publisher), rec, len, true)) {
         osp_flow_drop(in->flow, OSP_FLOW_DROP_NOMEM, 1, NULL); /* no memory */
         in->received++;
@@ -232,8 +243,21 @@ static int read_conn(osp_intake_t *in, size_t i, bool force) {
             osp_rings_add(in->rings, c->fd, c->publisher, fds, nfds);
             continue;
         }
+        int ext = OSP_OK;
+        if (f.flags & OSP_HOP_FLAG_EXT)
+            ext = nfds == 1 ? osp__hop_ext_records(&f, fds[0], &in->ext, &err)
+                            : osp__error_set(&err, OSP_EFRAME, "hop", 0,
+                                             "a frame with its records in a memfd came "
+                                             "with %d descriptors, not one",
+                                             nfds);
         for (int j = 0; j < nfds; j++)
             close(fds[j]);
+        if (ext != OSP_OK) {
+            OSP_STAT_ADD(bad_frames, 1);
+            OSP_LOG(OSP_LL_NOTICE, "intake", "pid %ld: refused a frame: %s", (long)c->pid,
+                    err.text);
+            continue;
+        }
         const char *rec;
         size_t len;
         int rc;
@@ -246,6 +270,8 @@ static int read_conn(osp_intake_t *in, size_t i, bool force) {
         }
         if (rc < 0)
             drop_invalid(in, "a frame's last record is cut short");
+        if (in->ext.cap > OSP_HOP_MAX_FRAME)
+            osp__buf_free(&in->ext); /* large points are rare: keep RSS small */
     }
     return 1;
 }
@@ -529,6 +555,7 @@ void osp_intake_close(osp_intake_t *in) {
     }
     close(in->ep);
     osp_chunk_free(in->chunk);
+    osp__buf_free(&in->ext);
     free(in->buf);
     free(in);
 }

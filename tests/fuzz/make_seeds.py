@@ -102,6 +102,14 @@ def segment(blocks):
     return b"OSPS\x02\x00\x00\x00" + b"".join(blocks)
 
 
+def hop_ext(flags, records, publisher=b"host-1"):
+    """A fuzz_hop input for a frame whose records come in a memfd
+    (docs/wire.md, "Large points"): the header-only frame, then the bytes
+    the memfd holds."""
+    return (b"OSPH" + bytes([1, flags]) + struct.pack("<H", len(publisher)) + publisher +
+            records)
+
+
 def main():
     out = sys.argv[1]
     recs = records()
@@ -109,6 +117,14 @@ def main():
                   b'"timestamp": "2024-01-01T00:00:00.000000", "info": {"host": "h"}, '
                   b'"project": null, "service": "svc"}')
     seeds = {
+        "hop": {
+            "ext-binary": hop_ext(0x06, b"".join(struct.pack("<I", len(r)) + r for r in
+                                                 (recs["start"], recs["nested-info"]))),
+            "ext-json": hop_ext(0x04, json_point + b"\n" + json_point + b"\n"),
+            "ext-cut": hop_ext(0x06, struct.pack("<I", 500) + recs["start"]),
+            "ext-empty": hop_ext(0x04, b""),
+            "ext-with-inline": b"OSPH\x01\x04\x01\x00h" + json_point + b"\n",
+        },
         "record": recs,
         "ring": {
             "two": ring([recs["start"], recs["stop-uuids"]]),

@@ -228,6 +228,32 @@ def test_bad_input(args, port, url, work):
         pass
     sc.send(frame("h", [good]))
     check("bad input: still serving after an oversized frame", len(drain(port)) == 1)
+    # Frames whose records come in a memfd (docs/wire.md, "Large points"),
+    # from a hostile client: each is refused whole, counted, and the
+    # sidecar never reads what it must not (a pipe would block it, an
+    # unsealed memfd could change under it, a huge one is bounded).
+    before = sc.stats()
+    hostile = [ext_frame(None), ext_frame(memfd(good + b"\n", seal=False)),
+               ext_frame(pipe_fd()), ext_frame(memfd(b"", seal=True)),
+               ext_frame(memfd(b"\n", seal=True, size=8 * 1024 * 1024 + 5)),
+               ext_frame(memfd(good + b"\n", seal=True), extra_fd=True),
+               ext_frame(memfd(good + b"\n", seal=True), inline=good + b"\n")]
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(sc.sock)
+    for data, fds in hostile:
+        socket.send_fds(s, [data], fds) if fds else s.send(data)
+        for fd in fds:
+            os.close(fd)
+    data, fds = ext_frame(memfd(good + b"\n" + good + b"\n", seal=True))
+    socket.send_fds(s, [data], fds)  # a well-formed one still goes
+    os.close(fds[0])
+    s.close()
+    check("bad input: a memfd frame's two points are published",
+          len(drain(port, want=2)) == 2)
+    after = sc.stats()
+    check("bad input: every hostile memfd frame refused whole and counted",
+          before and after and after["bad_frames"] - before["bad_frames"] == len(hostile),
+          "before %r after %r" % (before, after))
     rc = sc.stop()
     text = sc.text()
     st = exit_stats(sc)
@@ -235,7 +261,40 @@ def test_bad_input(args, port, url, work):
           "points alone)",
           st is not None and st["dropped"]["invalid"] + st["bad_frames"] >= len(bad) and
           st["dropped"]["invalid"] >= 4 and st["bad_frames"] >= 4, text[-400:])
+    check("bad input: the reasons are logged",
+          "not a memfd sealed" in text and "1 to 8388612 allowed" in text and
+          "with 2 descriptors" in text and "carries only its header" in text,
+          text[-1500:])
     check("bad input: exit 0", rc == 0)
+
+
+def memfd(data, seal, size=None):
+    """A memfd holding data (then grown to size), sealed as the wire asks or
+    not."""
+    import fcntl
+    fd = os.memfd_create("osp-test", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    os.write(fd, data)
+    if size:
+        os.ftruncate(fd, size)
+    if seal:
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS,
+                    fcntl.F_SEAL_WRITE | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SHRINK)
+    return fd
+
+
+def pipe_fd():
+    r, w = os.pipe()
+    os.close(w)
+    return r
+
+
+def ext_frame(fd, extra_fd=False, inline=b""):
+    """(frame bytes, descriptors) of a JSON frame whose records are in fd."""
+    data = b"OSPH" + bytes([1, 0x04]) + struct.pack("<H", 1) + b"h" + inline
+    fds = [] if fd is None else [fd]
+    if extra_fd:
+        fds.append(pipe_fd())
+    return data, fds
 
 
 def listen_oslo(port, n, timeout=20):
@@ -458,6 +517,19 @@ def test_osprofiler_run(args, port, url, work):
           len(traits) == 4 and all(t and t.get("project") == "ops" and
                                    t.get("service") == "tools" for t in traits),
           repr(traits))
+    # A trace whose ids are longer than an osp_context_t holds goes on as it
+    # is (Python takes any id), never cut or replaced by a fresh one.
+    long_env = dict(env, OSPROFILER_BASE_ID="b" * 300, OSPROFILER_PARENT_ID="p" * 300)
+    r = subprocess.run([args.osprofiler, "run", "--name", "outer", "--", args.osprofiler,
+                        "run", "--name", "inner", "--", "true"], env=long_env, timeout=60)
+    pts = {json.loads(m.body)["payload"]["name"]: json.loads(m.body)["payload"]
+           for m in drain(port, want=4)}
+    check("run: ids of 300 bytes from the environment are kept",
+          r.returncode == 0 and len(pts) == 4 and
+          {p["base_id"] for p in pts.values()} == {"b" * 300} and
+          pts["outer-start"]["parent_id"] == "p" * 300 and
+          pts["inner-start"]["parent_id"] == pts["outer-start"]["trace_id"],
+          repr({n: (p["base_id"][:8], p["parent_id"][:8]) for n, p in pts.items()}))
     check("run: exit 0", sc.stop() == 0)
 
 

@@ -28,6 +28,7 @@ A scenario may also state what the C side must count instead of publishing
 """
 
 import argparse
+import fcntl
 import json
 import os
 import re
@@ -134,11 +135,23 @@ class Sidecar:
         with open(self.log.name, errors="replace") as f:
             return f.read()
 
-    def send(self, frames):
+    def send_json(self, payloads):
+        """Each payload as a JSON record in a frame of its own; one larger
+        than a frame in a sealed memfd (docs/wire.md, "Large points")."""
         s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         s.connect(self.sock)
-        for f in frames:
-            s.send(f)
+        for p in payloads:
+            f = frame(HOST, [p])
+            if len(f) <= 256 * 1024:
+                s.send(f)
+                continue
+            fd = os.memfd_create("osp-wire", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+            os.write(fd, p + b"\n")
+            fcntl.fcntl(fd, fcntl.F_ADD_SEALS,
+                        fcntl.F_SEAL_WRITE | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SHRINK)
+            socket.send_fds(s, [frame(HOST, [])[:8 + len(HOST)].replace(
+                b"OSPH\x01\x00", b"OSPH\x01\x04", 1)], [fd])
+            os.close(fd)
         s.close()
 
     def stats(self):
@@ -303,12 +316,101 @@ def c_wsgi():
     return ops
 
 
-# label, python scenario, C ops, C setup extras
+def nest(depth):
+    """{"a": {"a": ... {}}}: depth dicts."""
+    d = {}
+    for _ in range(depth - 1):
+        d = {"a": d}
+    return d
+
+
+def sc_points(points, base=BASE, parent=PARENT):
+    """A scenario: for each (name, info) a start with that info and a stop."""
+    def run():
+        from osprofiler import profiler
+        profiler.init(KEY, base_id=base, parent_id=parent)
+        for name, info in points:
+            profiler.start(name, info)
+            profiler.stop()
+    return run
+
+
+def c_points(points, base=BASE, parent=PARENT, nested=()):
+    ops = [["init", KEY, base, parent]]
+    for name, info in points:
+        if name in nested:
+            ops += [["start_nested", name, nested[name]], ["stop", None]]
+        else:
+            ops += [["start", name, info], ["stop", None]]
+    return ops
+
+
+def pad(n):
+    return {"pad": "x" * n}
+
+
+LONG_BASE, LONG_PARENT, TOO_LONG = "b" * 300, "p" * 65535, "q" * 70000
+DEPTHS = {"deep600": 600, "deep900": 900}
+SIZES = [("k300", 300 * 1024), ("m3", 3 * 1024 * 1024), ("m8", 8 * 1024 * 1024 - 4096)]
+
+# label, python scenario, C ops, C setup extras, expectations: what C drops
+# ("c_drop": point names, with "c_log" the reason the library logs) and
+# what the sidecar refuses from the JSON run ("json_bad_frames").
 SCENARIOS = [
-    ("ordinary points", sc_ordinary, C_ORDINARY, {}),
-    ("point named ''", sc_empty_name, C_EMPTY_NAME, {}),
-    ("wsgi request paths", sc_wsgi, c_wsgi(), {}),
+    ("ordinary points", sc_ordinary, C_ORDINARY, {}, {}),
+    ("point named ''", sc_empty_name, C_EMPTY_NAME, {}, {}),
+    ("wsgi request paths", sc_wsgi, c_wsgi(), {}, {}),
+    ("ids of 300 and 65535 bytes", sc_points([("x", None)], LONG_BASE, LONG_PARENT),
+     c_points([("x", None)], LONG_BASE, LONG_PARENT), {}, {}),
+    ("a parent_id of 70000 bytes (over what a record carries)",
+     sc_points([("x", None)], BASE, TOO_LONG), c_points([("x", None)], BASE, TOO_LONG), {},
+     {"c_drop": ["x-start", "x-stop"], "c_log": "base_id or parent_id is over 65535 bytes"}),
+    ("info nested 600 and 900 levels",
+     sc_points([(n, {"n": nest(d)}) for n, d in DEPTHS.items()]),
+     c_points([(n, None) for n in DEPTHS], nested=DEPTHS), {}, {}),
+    ("points of 300 KiB, 3 MiB and 8 MiB - 4 KiB (ring)",
+     sc_points([(n, pad(k)) for n, k in SIZES]), c_points([(n, pad(k)) for n, k in SIZES]),
+     {}, {}),
+    ("points of 300 KiB, 3 MiB and 8 MiB - 4 KiB (socket only)",
+     sc_points([(n, pad(k)) for n, k in SIZES]), c_points([(n, pad(k)) for n, k in SIZES]),
+     {"ring_size": 0}, {}),
+    ("a point of 9 MiB (over the limit)",
+     sc_points([("small", None), ("huge", pad(9 * 1024 * 1024))]),
+     c_points([("small", None), ("huge", pad(9 * 1024 * 1024))]), {},
+     {"c_drop": ["huge-start"], "c_log": "a point over 8 MiB", "json_bad_frames": 1,
+      "json_drop": ["huge-start"]}),
 ]
+
+
+def c_only(ck, args, broker, sidecar):
+    """Beyond what Python can publish (its json.dumps fails at ~960 levels
+    through the messaging driver): info nested 999 levels (a payload of
+    1000) still goes; 1000 levels are dropped by the library, counted."""
+    broker.purge()
+    res = run_c(args, sidecar, [["init", KEY, BASE, PARENT],
+                                ["start_nested", "ok", 998], ["stop", None],
+                                ["start_nested", "over", 999], ["stop", None]], {})
+    st = res["stats"]
+    ck.eq(1, st["dropped_oversize"], "[c only] info nested 1000 levels: dropped, counted")
+    ck.ok(any("nested over 999 levels" in line for line in res["log"]),
+          "[c only] the library logs why", res["log"])
+    bodies = broker.drain(3)
+    # Python's own json.loads cannot read a body this deep at the default
+    # recursion limit (the payload's 1000 levels and the body's one): raise it.
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(limit + 2000)
+    try:
+        names = [json.loads(b)["payload"]["name"] for b in bodies]
+        payload = json.loads(bodies[0])["payload"]
+    finally:
+        sys.setrecursionlimit(limit)
+    ck.eq(["ok-start", "ok-stop", "over-stop"], names,
+          "[c only] the payload nested 1000 levels is published, the deeper one not")
+    depth, d = 0, payload
+    while isinstance(d, dict) and d:
+        depth += 1
+        d = d.get("info", d.get("n", d.get("a")))
+    ck.eq(1000, depth + (1 if d == {} else 0), "[c only] its nesting is 1000 levels")
 
 
 def run_c(args, sidecar, ops, extra):
@@ -318,10 +420,14 @@ def run_c(args, sidecar, ops, extra):
     return ic.run_driver(args.driver, "sequence", {"setup": setup, "ops": ops})
 
 
-def run_scenario(ck, args, broker, py, sidecar, label, py_fn, ops, extra):
+def named(bodies, drop):
+    return [b for b in bodies if json.loads(b)["payload"]["name"] not in drop]
+
+
+def run_scenario(ck, args, broker, py, sidecar, label, py_fn, ops, extra, expect):
     broker.purge()
     py_payloads = py.run(py_fn)
-    py_bodies = broker.drain(len(py_payloads))
+    py_bodies = broker.drain(len(py_payloads), timeout=60)
     ck.eq(len(py_payloads), len(py_bodies),
           "[%s] python: every notification reached the queue" % label)
 
@@ -331,14 +437,25 @@ def run_scenario(ck, args, broker, py, sidecar, label, py_fn, ops, extra):
     bad = [r for r in res["results"] if r["name"] != "OSP_OK"]
     ck.eq([], bad, "[%s] c: every call returned OSP_OK" % label)
     st = res["stats"]
-    ck.eq(st["emitted"], st["sent"], "[%s] c: every point handed to the sidecar (%r)"
-          % (label, st))
-    c_bodies = broker.drain(len(py_bodies))
-    compare(ck, label, py_bodies, c_bodies, "c")
+    c_drop = expect.get("c_drop", [])
+    ck.eq((len(c_drop), st["emitted"]), (st["dropped_oversize"], st["sent"] + len(c_drop)),
+          "[%s] c: every point handed to the sidecar but %d counted too large (%r)"
+          % (label, len(c_drop), st))
+    if "c_log" in expect:
+        ck.ok(any(expect["c_log"] in line for line in res["log"]),
+              "[%s] c: the library logs why: %s" % (label, expect["c_log"]), res["log"])
+    want = named(py_bodies, c_drop)
+    c_bodies = broker.drain(len(want), timeout=60)
+    compare(ck, label, want, c_bodies, "c")
 
-    sidecar.send([frame(HOST, [p]) for p in py_payloads])
-    json_bodies = broker.drain(len(py_bodies))
-    compare(ck, label, py_bodies, json_bodies, "json")
+    before = sidecar.stats()
+    sidecar.send_json(py_payloads)
+    want = named(py_bodies, expect.get("json_drop", []))
+    json_bodies = broker.drain(len(want), timeout=60)
+    compare(ck, label, want, json_bodies, "json")
+    after = sidecar.stats()
+    ck.eq(expect.get("json_bad_frames", 0), after["bad_frames"] - before["bad_frames"],
+          "[%s] json: frames the sidecar refused" % label)
 
 
 def main():
@@ -357,13 +474,19 @@ def main():
     with tempfile.TemporaryDirectory(prefix="osp-wire-") as work:
         sidecar = Sidecar(args.sidecar, url, work)
         try:
-            for label, py_fn, ops, extra in SCENARIOS:
+            for label, py_fn, ops, extra, expect in SCENARIOS:
                 if args.k and args.k not in label:
                     continue
-                run_scenario(ck, args, broker, py, sidecar, label, py_fn, ops, extra)
+                run_scenario(ck, args, broker, py, sidecar, label, py_fn, ops, extra,
+                             expect)
+            if not args.k or args.k in "c only":
+                c_only(ck, args, broker, sidecar)
             st = sidecar.stats()
             ck.eq(0, sum(st["dropped"].values()) if st else None,
-                  "sidecar dropped nothing (%r)" % (st and st["dropped"]))
+                  "sidecar dropped no point (%r)" % (st and st["dropped"]))
+            ck.ok("refused a frame: the records' memfd holds 9437" in sidecar.text() or
+                  args.k, "the sidecar logs why it refused the 9 MiB frame",
+                  sidecar.text()[-1000:])
         finally:
             rc = sidecar.stop()
         ck.eq(0, rc, "sidecar exits 0")

@@ -42,7 +42,7 @@ struct rx {
     bool accept_rings;
     pthread_t thr;
     atomic_bool stop, paused;
-    atomic_size_t count, bad, accepted;
+    atomic_size_t count, bad, accepted, ext_frames;
     bool keep;
     pthread_mutex_t mu;
     json_t *records, *publishers;
@@ -120,8 +120,20 @@ static void handle_frame(rx_t *r, int conn, const char *buf, size_t len, int *fd
         }
         return;
     }
+    /* A point larger than a frame: its records in the memfd sent along. */
+    osp_buf_t ext = OSP_BUF_INIT;
+    int ext_rc = OSP_OK;
+    if (f.flags & OSP_HOP_FLAG_EXT) {
+        ext_rc = nfds == 1 ? osp__hop_ext_records(&f, fds[0], &ext, NULL) : OSP_EFRAME;
+        if (ext_rc == OSP_OK)
+            atomic_fetch_add(&r->ext_frames, 1);
+    }
     for (int i = 0; i < nfds; i++)
         close(fds[i]);
+    if (ext_rc != OSP_OK) {
+        atomic_fetch_add(&r->bad, 1);
+        return;
+    }
     const char *rec;
     size_t n;
     int rc;
@@ -138,6 +150,7 @@ static void handle_frame(rx_t *r, int conn, const char *buf, size_t len, int *fd
             json_array_append_new(r->records, j);
     }
     pthread_mutex_unlock(&r->mu);
+    osp__buf_free(&ext);
     if (rc < 0)
         atomic_fetch_add(&r->bad, 1);
     atomic_fetch_add(&r->count, got);
@@ -198,6 +211,8 @@ static void *loop(void *arg) {
 }
 
 rx_t *rx_start(const char *path, bool keep) { return rx_start_opts(path, keep, true); }
+
+size_t rx_ext_frames(rx_t *r) { return atomic_load(&r->ext_frames); }
 
 rx_t *rx_start_opts(const char *path, bool keep, bool accept_rings) {
     rx_t *r = calloc(1, sizeof *r);

@@ -19,6 +19,7 @@ size_t rx_rings_attached(rx_t *r);
 void rx_pause(rx_t *r, bool paused);
 size_t rx_count(rx_t *r);       /* records received */
 size_t rx_bad_frames(rx_t *r);  /* frames that failed to parse */
+size_t rx_ext_frames(rx_t *r);  /* frames whose records came in a memfd */
 size_t rx_connections(rx_t *r); /* connections accepted so far */
 /* Wait until at least n records arrived; false on timeout. */
 bool rx_wait_count(rx_t *r, size_t n, int timeout_ms);

@@ -295,8 +295,9 @@ static void emit__exited_thread_leaves_its_points(void **state) {
     rx_stop(rx);
 }
 
-/* A point larger than half the ring goes through the socket, in its place
- * among the others. */
+/* A point larger than half the ring goes through the socket, in its turn
+ * (after the points before it, before those after it). A reader of both
+ * may see it before or after the ring's records of the same moment. */
 static void emit__point_larger_than_the_ring(void **state) {
     (void)state;
     new_sock_path();
@@ -327,7 +328,15 @@ static void emit__point_larger_than_the_ring(void **state) {
     assert_int_equal(dropped(&after) - dropped(&before), 0);
     assert_true(rx_wait_count(rx, 4, 5000));
     json_t *recs = rx_records(rx);
-    assert_non_null(strstr(json_string_value(json_array_get(recs, 2)), "\"big-start\""));
+    static const char *const names[] = {"\"warm-start\"", "\"warm-stop\"",
+                                        "\"big-start\"", "\"big-stop\""};
+    assert_int_equal(json_array_size(recs), 4);
+    for (size_t k = 0; k < 4; k++) {
+        bool seen = false;
+        for (size_t i = 0; i < 4; i++)
+            seen |= strstr(json_string_value(json_array_get(recs, i)), names[k]) != NULL;
+        assert_true(seen);
+    }
     json_decref(recs);
     rx_stop(rx);
 }
@@ -363,34 +372,227 @@ static void emit__reconnects_after_sidecar_restart(void **state) {
     rx_stop(rx);
 }
 
-static void emit__oversize_point_dropped_alone(void **state) {
+/* The library's log lines, for the reason of a drop. */
+static char last_log[512];
+static void keep_log(osp_log_level_t level, const char *msg, void *ud) {
+    (void)level;
+    (void)ud;
+    snprintf(last_log, sizeof last_log, "%s", msg);
+}
+
+static json_t *padded(size_t n) {
+    char *pad = malloc(n + 1);
+    memset(pad, 'y', n);
+    pad[n] = '\0';
+    json_t *info = json_pack("{s:s}", "pad", pad);
+    free(pad);
+    return info;
+}
+
+/* A point larger than a frame (256 KiB) travels in a memfd, as the first
+ * point of a thread (no ring yet) and beside a ring too small for it; up to
+ * 8 MiB, beyond which it is dropped alone, counted, and the log says why. */
+static void emit__large_points_travel_in_a_memfd(void **state) {
     (void)state;
     new_sock_path();
     rx_t *rx = rx_start(sock, true);
-    setup_sidecar(4 * 1024 * 1024);
+    osp_set_log_cb(keep_log, NULL);
+    setup_sidecar(0);
     osp_stats_t before, after;
     osp_get_stats(&before);
     osp_init("k", NULL, NULL);
-    size_t n = 300 * 1024;
-    char *huge = malloc(n + 1);
-    memset(huge, 'y', n);
-    huge[n] = '\0';
-    json_t *info = json_pack("{s:s}", "statement", huge);
-    free(huge);
+    static const size_t sizes[] = {300 * 1024, 3 * 1024 * 1024, 8 * 1024 * 1024 - 4096};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *info = padded(sizes[i]);
+        assert_int_equal(osp_start("big", info), OSP_OK);
+        osp_stop(NULL);
+        json_decref(info);
+        drain();
+    }
+    json_t *info = padded(9 * 1024 * 1024);
     osp_start("outer", NULL);
     osp_start("huge", info);
     osp_stop(NULL);
     osp_stop(NULL);
     json_decref(info);
-    assert_true(rx_wait_count(rx, 3, 5000));
+    drain();
+    assert_true(rx_wait_count(rx, 9, 10000));
     osp_get_stats(&after);
     assert_int_equal(after.dropped_oversize - before.dropped_oversize, 1);
-    assert_int_equal(after.sent - before.sent, 3);
+    assert_int_equal(after.sent - before.sent, 9);
+    assert_int_equal(after.emitted - before.emitted, 10);
+    assert_non_null(strstr(last_log, "a point over 8 MiB"));
+    assert_true(rx_ext_frames(rx) >= 2); /* 300 KiB may fit the ring, once attached */
+    assert_int_equal(rx_bad_frames(rx), 0);
     json_t *recs = rx_records(rx);
-    for (size_t i = 0; i < json_array_size(recs); i++)
-        assert_null(strstr(json_string_value(json_array_get(recs, i)), "huge-start"));
+    size_t big = 0;
+    for (size_t i = 0; i < json_array_size(recs); i++) {
+        const char *r = json_string_value(json_array_get(recs, i));
+        assert_null(strstr(r, "huge-start"));
+        if (strstr(r, "\"big-start\"")) {
+            json_t *pt = json_loads(r, 0, NULL);
+            const char *pad =
+                json_string_value(json_object_get(json_object_get(pt, "info"), "pad"));
+            assert_int_equal(strlen(pad), sizes[big++]);
+            json_decref(pt);
+        }
+    }
+    assert_int_equal(big, 3);
     json_decref(recs);
     rx_stop(rx);
+    osp_set_log_cb(NULL, NULL);
+}
+
+/* Large points in memfds escape the socket buffer's bound: while the
+ * sidecar does not read, the library keeps them in its (bounded) thread
+ * buffer instead of queueing memfds; they all go once it reads again. */
+static void emit__memfds_wait_while_the_sidecar_lags(void **state) {
+    (void)state;
+    new_sock_path();
+    rx_t *rx = rx_start(sock, false);
+    osp_config_t *c = osp_config_new();
+    osp_config_set_enabled(c, true);
+    osp_config_set_sidecar_socket(c, sock);
+    osp_config_set_ring_size(c, 0);
+    assert_int_equal(osp_setup(c, NULL), OSP_OK);
+    osp_config_free(c);
+    osp_init("k", NULL, NULL);
+    osp_start("warm", NULL); /* connected, and the receiver saw us */
+    osp_stop(NULL);
+    assert_true(rx_wait_count(rx, 2, 5000));
+    rx_pause(rx, true);
+    osp_stats_t before, during, after;
+    osp_get_stats(&before);
+    json_t *info = padded(1024 * 1024);
+    for (int i = 0; i < 10; i++) {
+        osp_start("big", info);
+        osp_stop(NULL);
+        usleep(2000); /* past the library's 1 ms pause after EAGAIN */
+    }
+    json_decref(info);
+    osp_flush();
+    osp_get_stats(&during);
+    /* a few memfds may join the first frames unread; the rest waits */
+    assert_true(during.sent - before.sent <= 12);
+    assert_true(during.buffered >= 8);
+    assert_int_equal(dropped(&during) - dropped(&before), 0);
+    rx_pause(rx, false);
+    drain();
+    osp_get_stats(&after);
+    assert_int_equal(after.sent - before.sent, 20);
+    assert_int_equal(dropped(&after) - dropped(&before), 0);
+    assert_true(rx_wait_count(rx, 22, 10000));
+    assert_int_equal(rx_ext_frames(rx), 10);
+    rx_stop(rx);
+}
+
+static json_t *nested(size_t depth) {
+    json_t *info = json_object(), *inner = json_object();
+    json_object_set_new(info, "n", inner);
+    for (size_t d = depth; d > 1; d--) {
+        json_t *next = json_object();
+        json_object_set_new(inner, "a", next);
+        inner = next;
+    }
+    return info;
+}
+
+static char *filled(size_t n, char c) {
+    char *s = malloc(n + 1);
+    memset(s, c, n);
+    s[n] = '\0';
+    return s;
+}
+
+/* What a record cannot carry is dropped when the point is made, counted
+ * and logged with its reason: a name, base_id or parent_id over 65535
+ * bytes, info nested over 999 levels (the payload over 1000, where Python's
+ * own json.dumps fails). Just under each limit the point goes. */
+static void emit__what_a_record_cannot_carry_is_counted(void **state) {
+    (void)state;
+    new_sock_path();
+    rx_t *rx = rx_start(sock, true);
+    osp_set_log_cb(keep_log, NULL);
+    setup_sidecar(0);
+    osp_stats_t before, after;
+    char *name_ok = filled(65535, 'n'), *name_long = filled(65536, 'n');
+    char *id_ok = filled(65535, 'i'), *id_long = filled(65536, 'i');
+    json_t *deep_ok = nested(998), *deep_over = nested(999);
+
+    osp_get_stats(&before);
+    osp_init("k", NULL, NULL);
+    osp_start(name_long, NULL);
+    osp_stop(NULL);
+    osp_get_stats(&after);
+    assert_int_equal(after.dropped_oversize - before.dropped_oversize, 2);
+    assert_non_null(strstr(last_log, "its name is over 65535 bytes"));
+    osp_start(name_ok, NULL);
+    osp_stop(NULL);
+    drain();
+    osp_clean();
+    setup_sidecar(0); /* drops are logged once per reason and setup (then every 10 s) */
+    osp_init("k", NULL, NULL);
+    osp_start("deep", deep_over);
+    osp_stop(NULL);
+    osp_get_stats(&after);
+    assert_int_equal(after.dropped_oversize - before.dropped_oversize, 3);
+    assert_non_null(strstr(last_log, "nested over 999 levels"));
+    osp_start("deep", deep_ok);
+    osp_stop(NULL);
+    osp_clean();
+
+    drain();
+    setup_sidecar(0);
+    osp_init("k", id_long, NULL); /* kept, as Python keeps it */
+    assert_string_equal(osp_profiler_base_id(osp_get()), id_long);
+    osp_start("a", NULL);
+    osp_stop(NULL);
+    osp_get_stats(&after);
+    assert_int_equal(after.dropped_oversize - before.dropped_oversize, 5);
+    assert_non_null(strstr(last_log, "base_id or parent_id is over 65535 bytes"));
+    osp_context_t ctx;
+    assert_int_equal(osp_context_capture(&ctx), OSP_ETOOBIG); /* not cut */
+    osp_clean();
+    osp_init("k", "b", id_ok);
+    osp_start("b", NULL);
+    osp_stop(NULL);
+    osp_clean();
+    drain();
+
+    assert_true(rx_wait_count(rx, 7, 10000));
+    osp_get_stats(&after);
+    assert_int_equal(after.sent - before.sent, 7);
+    assert_int_equal(after.emitted - before.emitted, 12);
+    assert_int_equal(rx_bad_frames(rx), 0);
+    json_t *recs = rx_records(rx);
+    assert_int_equal(json_array_size(recs), 7);
+    /* ring and socket may interleave: find each by name */
+    size_t found = 0;
+    for (size_t i = 0; i < json_array_size(recs); i++) {
+        json_t *pt = json_loads(json_string_value(json_array_get(recs, i)), 0, NULL);
+        const char *name = json_string_value(json_object_get(pt, "name"));
+        if (strlen(name) == 65535 + strlen("-start") &&
+            strncmp(name, name_ok, 65535) == 0)
+            found |= 1;
+        if (strcmp(name, "deep-start") == 0)
+            found |= 2;
+        if (strcmp(name, "b-start") == 0) {
+            assert_string_equal(json_string_value(json_object_get(pt, "parent_id")),
+                                id_ok);
+            found |= 4;
+        }
+        json_decref(pt);
+    }
+    assert_int_equal(found, 7);
+    json_decref(recs);
+    json_decref(deep_ok);
+    json_decref(deep_over);
+    free(name_ok);
+    free(name_long);
+    free(id_ok);
+    free(id_long);
+    rx_stop(rx);
+    osp_set_log_cb(NULL, NULL);
 }
 
 static void emit__disabled_emits_nothing(void **state) {
@@ -568,7 +770,9 @@ int main(void) {
         T(emit__exited_thread_leaves_its_points),
         T(emit__point_larger_than_the_ring),
         T(emit__reconnects_after_sidecar_restart),
-        T(emit__oversize_point_dropped_alone),
+        T(emit__large_points_travel_in_a_memfd),
+        T(emit__what_a_record_cannot_carry_is_counted),
+        T(emit__memfds_wait_while_the_sidecar_lags),
         T(emit__disabled_emits_nothing),
         T(emit__library_is_silent),
         T(emit__ring_carries_points),

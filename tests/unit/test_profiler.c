@@ -398,10 +398,24 @@ static void profiler__context_to_thread_and_env(void **state) {
     assert_string_equal(back.base_id, "B");
     assert_string_equal(back.parent_id, parent);
     assert_string_equal(back.hmac_key, "key-x");
+    /* An id the struct cannot hold is refused, never cut (a cut id would
+     * continue another trace), nor replaced by a fresh one. */
+    char long_id[OSP_ID_MAX + 1];
+    memset(long_id, 'L', OSP_ID_MAX);
+    long_id[OSP_ID_MAX] = '\0';
+    setenv(OSP_ENV_BASE_ID, long_id, 1);
+    assert_int_equal(osp_context_from_env(&back), OSP_ETOOBIG);
+    assert_string_equal(back.base_id, "");
     unsetenv(OSP_ENV_BASE_ID);
     assert_int_equal(osp_context_from_env(&back), OSP_ENOTRACE);
     assert_int_equal(osp_context_capture(NULL), OSP_EINVAL);
     assert_null(osp_context_attach(NULL));
+    osp_clean();
+    assert_non_null(osp_init(NULL, long_id, NULL)); /* kept whole, as in Python */
+    assert_string_equal(osp_profiler_base_id(osp_get()), long_id);
+    assert_string_equal(osp_profiler_parent_id(osp_get()), long_id);
+    assert_int_equal(osp_context_capture(&ctx), OSP_ETOOBIG);
+    osp_clean();
 }
 
 static void profiler__shorten_id(void **state) {

@@ -184,8 +184,37 @@ static void record__hostile_records_refused(void **state) {
     }
 }
 
+/* info nested 999 levels makes a payload of 1000 (Python's recursion
+ * limit): written; 1000 levels are refused, never forwarded. */
+static void record__info_nesting_is_bounded(void **state) {
+    (void)state;
+    for (size_t depth = 999; depth <= 1000; depth++) {
+        char *info = malloc(8 * depth + 16);
+        size_t n = 0;
+        for (size_t d = 1; d < depth; d++)
+            n += (size_t)sprintf(info + n, "{\"a\": ");
+        n += (size_t)sprintf(info + n, "{}");
+        memset(info + n, '}', depth - 1);
+        n += depth - 1;
+        osp_rec_t r = {.trace_id = TRACE,
+                       .base_id = {.text = "b", .len = 1},
+                       .parent_id = {.text = "p", .len = 1},
+                       .name = "n",
+                       .name_len = 1,
+                       .info = info,
+                       .info_len = n};
+        size_t m = osp__rec_size(&r);
+        uint8_t *b = malloc(m);
+        osp__rec_write(&r, b);
+        assert_int_equal(read_bytes(b, m), depth == 999 ? OSP_OK : OSP_EFRAME);
+        free(b);
+        free(info);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(record__info_nesting_is_bounded),
         cmocka_unit_test(record__shapes_round_trip),
         cmocka_unit_test(record__uuid_text_is_canonical_only),
         cmocka_unit_test(record__hostile_records_refused),
