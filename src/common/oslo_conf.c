@@ -86,38 +86,12 @@ static uint32_t decode_at(const unsigned char *s, size_t *len) {
            (uint32_t)(s[2] & 0x3f) << 6 | (s[3] & 0x3f);
 }
 
-/* Python's decoder, strictly: no overlong forms, surrogates or > U+10FFFF.
- * Returns the offset of the first bad byte, or len. */
+/* Offset of the first byte Python's strict decoder refuses, or len. */
 static size_t utf8_valid_prefix(const unsigned char *s, size_t len) {
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = s[i];
-        size_t n;
-        uint32_t min;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xc2 && c <= 0xdf) {
-            n = 2, min = 0x80;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 3, min = 0x800;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 4, min = 0x10000;
-        } else {
-            return i;
-        }
-        if (i + n > len)
-            return i;
-        for (size_t k = 1; k < n; k++)
-            if ((s[i + k] & 0xc0) != 0x80)
-                return i;
-        size_t dl;
-        uint32_t cp = decode_at(s + i, &dl);
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return i;
+    size_t i = 0, n;
+    while (i < len && (n = osp__utf8_len(s + i, s + len)))
         i += n;
-    }
-    return len;
+    return i;
 }
 
 static char *dup_n(const char *s, size_t n) {

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "pytext.h"
 
 enum field {
     F_NAME,
@@ -74,31 +75,6 @@ static int hex4(const unsigned char *p) {
     return v;
 }
 
-/* Length of the UTF-8 sequence at p (p[0] >= 0x80), 0 when it is not valid:
- * overlong, a surrogate, beyond U+10FFFF or cut short. */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end) {
-    unsigned c = p[0], v, min;
-    size_t n;
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2, v = c & 0x1f, min = 0x80;
-    else if (c >= 0xe0 && c <= 0xef)
-        n = 3, v = c & 0x0f, min = 0x800;
-    else if (c >= 0xf0 && c <= 0xf4)
-        n = 4, v = c & 0x07, min = 0x10000;
-    else
-        return 0;
-    if ((size_t)(end - p) < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        v = v << 6 | (p[i] & 0x3f);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    return n;
-}
-
 /* s->p is at the opening quote. */
 static bool scan_string(scan_t *s, osp_jstr_t *out) {
     const unsigned char *p = s->p + 1, *end = s->end, *start = p;
@@ -137,7 +113,7 @@ static bool scan_string(scan_t *s, osp_jstr_t *out) {
         }
         if (c < 0x20)
             return fail(s, "control character in string");
-        size_t n = utf8_len(p, end);
+        size_t n = osp__utf8_len(p, end);
         if (!n)
             return fail(s, "invalid UTF-8 in string");
         p += n;
@@ -488,7 +464,7 @@ size_t osp__jstr_decode(const osp_jstr_t *s, char *out, size_t cap) {
         char ch[4];
         size_t k;
         if (*p != '\\') {
-            k = *p < 0x80 ? 1 : utf8_len(p, end);
+            k = osp__utf8_len(p, end);
             if (!k)
                 k = 1; /* unchecked input: copy the byte */
             memcpy(ch, p, k);

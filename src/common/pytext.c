@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* pytext - Python's whitespace, matched byte for byte (see pytext.h). */
+/* pytext - Python's text rules on UTF-8 bytes (see pytext.h). */
 #include "pytext.h"
 
 #include <string.h>
@@ -52,4 +52,27 @@ void osp__py_strip(const char **s, size_t *len) {
     size_t l = osp__py_lstrip_len(*s, *len);
     *s += l;
     *len = osp__py_rstrip_len(*s, *len - l);
+}
+
+size_t osp__utf8_len(const unsigned char *p, const unsigned char *end) {
+    unsigned c = p[0], v, min;
+    size_t n;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2, v = c & 0x1f, min = 0x80;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3, v = c & 0x0f, min = 0x800;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4, v = c & 0x07, min = 0x10000;
+    else
+        return 0;
+    if ((size_t)(end - p) < n)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        v = v << 6 | (p[i] & 0x3f);
+    }
+    return v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff) ? 0 : n;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* pytext - Python's str.strip() on UTF-8 bytes: what oslo.config and
- * osprofiler strip is str.isspace(), which is more than " \t" (\x1c-\x1f,
+/* pytext - Python's text rules on UTF-8 bytes: its strict decoder, and
+ * str.strip(), which removes str.isspace() — more than " \t" (\x1c-\x1f,
  * U+00A0, U+2000..U+200A, ...). Safe on any bytes: a sequence that is not
  * a whole whitespace character is not whitespace. */
 #ifndef OSP_COMMON_PYTEXT_H
@@ -12,5 +12,9 @@
 void osp__py_strip(const char **s, size_t *len);
 size_t osp__py_lstrip_len(const char *s, size_t len); /* bytes of leading ws */
 size_t osp__py_rstrip_len(const char *s, size_t len); /* len without trailing ws */
+
+/* Length of the UTF-8 sequence at p (1 for ASCII), 0 when Python's strict
+ * decoder refuses it: overlong, a surrogate, beyond U+10FFFF, cut short. */
+size_t osp__utf8_len(const unsigned char *p, const unsigned char *end);
 
 #endif

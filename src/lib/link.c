@@ -160,6 +160,31 @@ static size_t rec_len(const char *p) {
     const unsigned char *u = (const unsigned char *)p;
     return (size_t)u[0] | (size_t)u[1] << 8 | (size_t)u[2] << 16 | (size_t)u[3] << 24;
 }
+/* A header-only frame with flag, passing nfds (at most 2) descriptors;
+ * sendmsg's result (EINTR retried). */
+static ssize_t send_header_with_fds(char flag, const int *fds, size_t nfds) {
+    char hdr[OSP_HOP_HEADER_FIXED + OSP_HOP_MAX_PUBLISHER];
+    memcpy(hdr, L.header, L.header_len);
+    hdr[5] = flag;
+    struct iovec iov = {hdr, L.header_len};
+    union {
+        char buf[CMSG_SPACE(2 * sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = ctl.buf,
+                         .msg_controllen = CMSG_SPACE(nfds * sizeof(int))};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+    memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+    ssize_t r;
+    while ((r = sendmsg(L.fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL)) < 0 && errno == EINTR)
+        ;
+    return r;
+}
 
 enum ext_result { EXT_SENT, EXT_LATER, EXT_NO_MEMFD, EXT_LOST };
 #define EXT_MAX_QUEUED 4096 /* unread bytes (~5 frames) a memfd may join */
@@ -202,26 +227,7 @@ static enum ext_result send_ext(const char *rec, size_t n, int *err) {
         close(fd);
         return EXT_NO_MEMFD;
     }
-    char hdr[OSP_HOP_HEADER_FIXED + OSP_HOP_MAX_PUBLISHER];
-    memcpy(hdr, L.header, L.header_len);
-    hdr[5] = OSP_HOP_FLAG_BINARY | OSP_HOP_FLAG_EXT;
-    struct iovec iov = {hdr, L.header_len};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } ctl;
-    struct msghdr msg = {.msg_iov = &iov,
-                         .msg_iovlen = 1,
-                         .msg_control = ctl.buf,
-                         .msg_controllen = sizeof ctl.buf};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    ssize_t r;
-    while ((r = sendmsg(L.fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL)) < 0 && errno == EINTR)
-        ;
+    ssize_t r = send_header_with_fds(OSP_HOP_FLAG_BINARY | OSP_HOP_FLAG_EXT, &fd, 1);
     *err = r < 0 ? errno : 0;
     close(fd); /* the message holds its own reference */
     if (r >= 0)
@@ -298,25 +304,8 @@ size_t osp__link_send(const char *recs, size_t len, uint64_t *points, uint64_t *
 }
 
 bool osp__link_register_ring(int mem_fd, int event_fd) {
-    char hdr[OSP_HOP_HEADER_FIXED + OSP_HOP_MAX_PUBLISHER];
-    memcpy(hdr, L.header, L.header_len);
-    hdr[5] = OSP_HOP_FLAG_RING;
-    struct iovec iov = {hdr, L.header_len};
-    union {
-        char buf[CMSG_SPACE(2 * sizeof(int))];
-        struct cmsghdr align;
-    } ctl;
-    struct msghdr msg = {.msg_iov = &iov,
-                         .msg_iovlen = 1,
-                         .msg_control = ctl.buf,
-                         .msg_controllen = sizeof ctl.buf};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(2 * sizeof(int));
     int fds[2] = {mem_fd, event_fd};
-    memcpy(CMSG_DATA(c), fds, sizeof fds);
-    return sendmsg(L.fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0;
+    return send_header_with_fds(OSP_HOP_FLAG_RING, fds, 2) >= 0;
 }
 
 void osp__link_after_fork(void) {

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../common/pyjson.h"
+#include "../common/pytext.h"
 #include "../common/sign.h"
 #include "internal.h"
 
@@ -151,31 +152,6 @@ static int hex_digit(unsigned char c) {
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* Length of the UTF-8 sequence at p, 0 when Python's strict decoder refuses
- * it (overlong, surrogate, beyond U+10FFFF, cut short). */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end) {
-    unsigned c = p[0], v, min;
-    size_t n;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2, v = c & 0x1f, min = 0x80;
-    else if (c >= 0xe0 && c <= 0xef)
-        n = 3, v = c & 0x0f, min = 0x800;
-    else if (c >= 0xf0 && c <= 0xf4)
-        n = 4, v = c & 0x07, min = 0x10000;
-    else
-        return 0;
-    if ((size_t)(end - p) < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        v = v << 6 | (p[i] & 0x3f);
-    }
-    return v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff) ? 0 : n;
-}
-
 /* Bytes webob's request.path leaves as they are: urllib's always-safe set
  * and webob's PATH_SAFE "/~!$&'()*+,;=:@". */
 static bool path_safe(unsigned char c) {
@@ -211,7 +187,7 @@ static bool webob_path(const char *raw, osp_buf_t *out) {
     }
     bool ok = true;
     for (const unsigned char *p = bytes, *end = bytes + k; p < end;) {
-        size_t len = utf8_len(p, end);
+        size_t len = osp__utf8_len(p, end);
         if (!len) {
             ok = false;
             break;
