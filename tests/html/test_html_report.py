@@ -57,9 +57,16 @@ class Browser:
         import websocket  # python3-websocket
         port_file = os.path.join(self.ud, "DevToolsActivePort")
         deadline = time.time() + 60
-        while not os.path.exists(port_file) and time.time() < deadline:
-            time.sleep(0.1)
-        port = int(open(port_file).read().split()[0])
+        # Chromium creates the file before it writes the port into it.
+        text = ""
+        while not text.strip() and time.time() < deadline:
+            if os.path.exists(port_file):
+                text = open(port_file).read()
+            if not text.strip():
+                time.sleep(0.1)
+        if not text.strip():
+            raise RuntimeError("chromium wrote no DevToolsActivePort within 60 s")
+        port = int(text.split()[0])
         pages = []
         while not pages and time.time() < deadline:
             with urllib.request.urlopen("http://127.0.0.1:%d/json/list" % port) as r:
