@@ -347,9 +347,12 @@ static void leave_leftovers(void) {
     pthread_mutex_unlock(&left.mu);
 }
 
-static int flush_thread(void) {
+/* exiting: the thread's own exit, which must not take over what other
+ * threads left (it would register itself again while it is torn down). */
+static int flush_thread(bool exiting) {
     check_generation();
-    adopt_leftovers();
+    if (!exiting)
+        adopt_leftovers();
     if (osp__settings.kind == OSP_NOTIFIER_FILE)
         file_flush();
     else
@@ -359,12 +362,12 @@ static int flush_thread(void) {
     return T.pending.len || T.lines.len ? -EAGAIN : OSP_OK;
 }
 
-int osp_flush(void) { return flush_thread(); }
+int osp_flush(void) { return flush_thread(false); }
 
 static void thread_exit(void *unused) {
     (void)unused;
     T.registered = false;
-    flush_thread();
+    flush_thread(true);
     if (T.pending_points && osp__settings.kind == OSP_NOTIFIER_SIDECAR)
         leave_leftovers(); /* another thread hands them over */
     /* What could not even be left (no memory) is dropped, counted. */
@@ -405,7 +408,7 @@ void osp__thread_register(void) {
 }
 
 void osp__emit_teardown(void) {
-    flush_thread();
+    flush_thread(false);
     if (T.pending_points)
         drop_pending();
     ring_release(true);
