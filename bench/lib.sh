@@ -15,6 +15,24 @@ bench_dirs() {
     SRC=$(cd "$HERE/.." && pwd)
 }
 
+# machine_fields: the machine and the build (BUILD, SRC, WORK, SIDECAR) as
+# JSON object members, each followed by ", ", for a benchmark's meta file.
+machine_fields() {
+    local ccbin
+    printf '"nproc": "%s", ' "$(nproc)"
+    printf '"cpu": "%s", ' "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+    printf '"kernel": "%s", ' "$(uname -r)"
+    # shellcheck source=/dev/null
+    printf '"os": "%s", ' "$(. /etc/os-release && echo "$PRETTY_NAME")"
+    printf '"mem": "%s", ' "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+    printf '"disk": "%s", ' "$(df -hT "$WORK" | awk 'NR==2 {print $2 " on " $7}')"
+    ccbin=$(sed -n 's/^CMAKE_C_COMPILER:[^=]*=//p' "$BUILD/CMakeCache.txt")
+    printf '"cc": "%s", ' "$("${ccbin:-cc}" --version 2>/dev/null | head -n1)"
+    printf '"build_type": "%s", ' "$(sed -n 's/^CMAKE_BUILD_TYPE:[^=]*=//p' "$BUILD/CMakeCache.txt")"
+    printf '"git": "%s", ' "$(git -C "$SRC" describe --always --dirty 2>/dev/null || echo '?')"
+    printf '"sidecar_mtime": "%s", ' "$(date -u -r "$SIDECAR" '+%Y-%m-%d %H:%M:%S UTC')"
+}
+
 log() { printf '[%s %(%H:%M:%S)T] %s\n' "${0##*/}" -1 "$*" >&2; }
 
 wait_gone() { # pid, tenths of a second; 0 when it is gone

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """What the benchmark reports share: reading their JSON lines, medians and
-ratios, number formats, and the report's head (title, command, machine)."""
+ratios, number formats, the report's head (title, command, machine), writing it."""
 import json
 import statistics
+import sys
 
 
 def load(path):
@@ -51,3 +52,11 @@ def head(L, title, m, default_cmd, fields, busy_after):
         L.append("* %s: %s" % (label, m.get(k, "?")))
     L.append("* machine busy before the run (all CPUs, 1 s): %s; after: %s"
              % (m.get("busy_before", "?"), busy_after))
+
+
+def write(L, out):
+    """The report's lines into OUT and onto stdout."""
+    text = "\n".join(L) + "\n"
+    with open(out, "w") as f:
+        f.write(text)
+    sys.stdout.write(text)

@@ -109,18 +109,7 @@ done
 {
     printf '{"date": "%s", ' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
     printf '"command": "%s", ' "$CMDLINE"
-    printf '"nproc": "%s", ' "$(nproc)"
-    printf '"cpu": "%s", ' "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-    printf '"kernel": "%s", ' "$(uname -r)"
-    # shellcheck source=/dev/null
-    printf '"os": "%s", ' "$(. /etc/os-release && echo "$PRETTY_NAME")"
-    printf '"mem": "%s", ' "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
-    printf '"disk": "%s", ' "$(df -hT "$WORK" | awk 'NR==2 {print $2 " on " $7}')"
-    CCBIN=$(sed -n 's/^CMAKE_C_COMPILER:[^=]*=//p' "$BUILD/CMakeCache.txt")
-    printf '"cc": "%s", ' "$("${CCBIN:-cc}" --version 2>/dev/null | head -n1)"
-    printf '"build_type": "%s", ' "$(sed -n 's/^CMAKE_BUILD_TYPE:[^=]*=//p' "$BUILD/CMakeCache.txt")"
-    printf '"git": "%s", ' "$(git -C "$SRC" describe --always --dirty 2>/dev/null || echo '?')"
-    printf '"sidecar_mtime": "%s", ' "$(date -u -r "$SIDECAR" '+%Y-%m-%d %H:%M:%S UTC')"
+    machine_fields
     printf '"sqlite": "%s", ' "$(dpkg-query -W -f '${Version}' libsqlite3-0 2>/dev/null || echo '?')"
     printf '"hiredis": "%s", ' "$(dpkg-query -W -f '${Version}' libhiredis0.14 2>/dev/null || echo '?')"
     printf '"redis": "%s", ' "$(/usr/bin/redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')"

@@ -19,7 +19,7 @@ import json
 import os
 import sys
 
-from report_common import fmt, head, load, med, ratio, yes
+from report_common import fmt, head, load, med, ratio, write, yes
 
 TARGET_SUSTAINED = 100000.0  # points/s into SQLite, long traces
 TARGET_DRAIN = 0.80          # sidecar drain / raw SQLite, same rows and transactions
@@ -407,10 +407,7 @@ def main():
              "%s-CPU VM: \"all CPUs busy\" minus the sidecar's CPU shows how much else ran "
              "(osp_load, the sampler, redis-server, other tenants)." % m.get("nproc", "?"))
     L.append("")
-    text = "\n".join(L) + "\n"
-    with open(out, "w") as f:
-        f.write(text)
-    sys.stdout.write(text)
+    write(L, out)
 
 
 if __name__ == "__main__":

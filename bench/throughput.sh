@@ -99,18 +99,7 @@ done
 {
     printf '{"date": "%s", ' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
     printf '"command": "%s", ' "$CMDLINE"
-    printf '"nproc": "%s", ' "$(nproc)"
-    printf '"cpu": "%s", ' "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-    printf '"kernel": "%s", ' "$(uname -r)"
-    # shellcheck source=/dev/null
-    printf '"os": "%s", ' "$(. /etc/os-release && echo "$PRETTY_NAME")"
-    printf '"mem": "%s", ' "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
-    printf '"disk": "%s", ' "$(df -hT "$WORK" | awk 'NR==2 {print $2 " on " $7}')"
-    CCBIN=$(sed -n 's/^CMAKE_C_COMPILER:[^=]*=//p' "$BUILD/CMakeCache.txt")
-    printf '"cc": "%s", ' "$("${CCBIN:-cc}" --version 2>/dev/null | head -n1)"
-    printf '"build_type": "%s", ' "$(sed -n 's/^CMAKE_BUILD_TYPE:[^=]*=//p' "$BUILD/CMakeCache.txt")"
-    printf '"git": "%s", ' "$(git -C "$SRC" describe --always --dirty 2>/dev/null || echo '?')"
-    printf '"sidecar_mtime": "%s", ' "$(date -u -r "$SIDECAR" '+%Y-%m-%d %H:%M:%S UTC')"
+    machine_fields
     printf '"busy_before": "%s", ' "$(busy_pct)"
     printf '"python": "%s", ' "$("$PY" -c 'import sys; print(sys.version.split()[0])')"
     printf '"osprofiler": "%s", ' "$(dpkg-query -W -f '${Version}' python3-osprofiler 2>/dev/null || echo missing)"

@@ -16,7 +16,7 @@ import glob
 import os
 import sys
 
-from report_common import fmt, head, load, med, ratio, yes
+from report_common import fmt, head, load, med, ratio, write, yes
 
 TARGET_ND = 0.95      # sidecar / raw, non-durable queue
 TARGET_PY = 10.0      # sidecar / Python reference
@@ -370,10 +370,7 @@ def main():
              "the bottleneck of every run (see broker CPU), so CPU the sidecar spends is "
              "taken from the broker." % m.get("nproc", "?"))
     L.append("")
-    text = "\n".join(L) + "\n"
-    with open(out, "w") as f:
-        f.write(text)
-    sys.stdout.write(text)
+    write(L, out)
 
 
 if __name__ == "__main__":
