@@ -355,9 +355,7 @@ def main():
                 t(d)
             finally:
                 ts._stop_leftovers()
-    print("all passed" if not ts.FAILS else "%d failed: %s" % (len(ts.FAILS),
-                                                              ", ".join(ts.FAILS)))
-    sys.exit(1 if ts.FAILS else 0)
+    sys.exit(ts.summary())
 
 
 if __name__ == "__main__":

@@ -293,9 +293,7 @@ def main():
             run(args, port, url, work)
         finally:
             ts._stop_leftovers()
-    print("all passed" if not ts.FAILS else "%d failed: %s" % (len(ts.FAILS),
-                                                              ", ".join(ts.FAILS)))
-    sys.exit(1 if ts.FAILS else 0)
+    sys.exit(ts.summary())
 
 
 if __name__ == "__main__":

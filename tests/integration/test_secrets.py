@@ -117,9 +117,7 @@ def main():
               % (i + 1, len(SECRETS), len(text)),
               s not in text, [line.replace(s, "<secret>") for line in text.splitlines()
                               if s in line][:3])
-    print("all passed" if not ts.FAILS else "%d failed: %s" % (len(ts.FAILS),
-                                                              ", ".join(ts.FAILS)))
-    return 1 if ts.FAILS else 0
+    return ts.summary()
 
 
 if __name__ == "__main__":

@@ -49,6 +49,16 @@ static void setup_sidecar(size_t thread_buffer) {
     osp_config_free(c);
 }
 
+/* Enabled, this test's socket, a ring of ring_size bytes (0: socket only). */
+static void setup_ring(size_t ring_size) {
+    osp_config_t *c = osp_config_new();
+    osp_config_set_enabled(c, true);
+    osp_config_set_sidecar_socket(c, sock);
+    assert_int_equal(osp_config_set_ring_size(c, ring_size), OSP_OK);
+    assert_int_equal(osp_setup(c, NULL), OSP_OK);
+    osp_config_free(c);
+}
+
 static int teardown(void **state) {
     (void)state;
     osp_clean();
@@ -269,12 +279,7 @@ static void emit__exited_thread_leaves_its_points(void **state) {
     (void)state;
     new_sock_path();
     rx_t *rx = rx_start(sock, false);
-    osp_config_t *c = osp_config_new();
-    osp_config_set_enabled(c, true);
-    osp_config_set_sidecar_socket(c, sock);
-    osp_config_set_ring_size(c, 4096); /* full at once: the buffer takes over */
-    assert_int_equal(osp_setup(c, NULL), OSP_OK);
-    osp_config_free(c);
+    setup_ring(4096); /* full at once: the buffer takes over */
     osp_stats_t before, after;
     osp_get_stats(&before);
     pthread_t t;
@@ -302,12 +307,7 @@ static void emit__point_larger_than_the_ring(void **state) {
     (void)state;
     new_sock_path();
     rx_t *rx = rx_start(sock, true);
-    osp_config_t *c = osp_config_new();
-    osp_config_set_enabled(c, true);
-    osp_config_set_sidecar_socket(c, sock);
-    osp_config_set_ring_size(c, 4096);
-    assert_int_equal(osp_setup(c, NULL), OSP_OK);
-    osp_config_free(c);
+    setup_ring(4096);
     osp_init("k", NULL, NULL);
     osp_start("warm", NULL);
     osp_stop(NULL);
@@ -347,12 +347,7 @@ static void emit__reconnects_after_sidecar_restart(void **state) {
     (void)state;
     new_sock_path();
     rx_t *rx = rx_start(sock, false);
-    osp_config_t *c = osp_config_new();
-    osp_config_set_enabled(c, true);
-    osp_config_set_sidecar_socket(c, sock);
-    osp_config_set_ring_size(c, 0);
-    assert_int_equal(osp_setup(c, NULL), OSP_OK);
-    osp_config_free(c);
+    setup_ring(0);
     osp_init("k", NULL, NULL);
     osp_start("a", NULL);
     osp_stop(NULL);
@@ -450,12 +445,7 @@ static void emit__memfds_wait_while_the_sidecar_lags(void **state) {
     (void)state;
     new_sock_path();
     rx_t *rx = rx_start(sock, false);
-    osp_config_t *c = osp_config_new();
-    osp_config_set_enabled(c, true);
-    osp_config_set_sidecar_socket(c, sock);
-    osp_config_set_ring_size(c, 0);
-    assert_int_equal(osp_setup(c, NULL), OSP_OK);
-    osp_config_free(c);
+    setup_ring(0);
     osp_init("k", NULL, NULL);
     osp_start("warm", NULL); /* connected, and the receiver saw us */
     osp_stop(NULL);
