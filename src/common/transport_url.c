@@ -259,3 +259,20 @@ void osp__transport_url_describe(const osp_transport_url_t *u, char *out, size_t
         o += (size_t)snprintf(out + o, len - o, "%s%s:%d", i ? "," : "", u->hosts[i].host,
                               u->hosts[i].port);
 }
+
+bool osp__url_mask_userinfo(char *url) {
+    char *p = strstr(url, "://");
+    if (!p)
+        return false;
+    p += 3;
+    /* The userinfo ends at the last '@' before the path: a password may
+     * hold '@' only %-encoded, but be generous. */
+    char *path = strchr(p, '/'), *at = NULL;
+    for (char *q = p; *q && (!path || q < path); q++)
+        if (*q == '@')
+            at = q;
+    if (!at)
+        return false;
+    memset(p, '*', (size_t)(at - p));
+    return true;
+}

@@ -4,6 +4,7 @@
 #ifndef OSP_COMMON_TRANSPORT_URL_H
 #define OSP_COMMON_TRANSPORT_URL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <osprofiler/osprofiler.h>
@@ -36,5 +37,9 @@ void osp__transport_url_free(osp_transport_url_t *u);
 const char *osp__transport_url_query(const osp_transport_url_t *u, const char *key);
 /* "host:port" list for logs: never the user or password. */
 void osp__transport_url_describe(const osp_transport_url_t *u, char *out, size_t len);
+/* Overwrite, in place, the user:password part of any scheme://...@host URL
+ * (a transport_url, a redis:// store) with '*', keeping its length: for
+ * argv, which /proc/PID/cmdline shows every local user. true if it did. */
+bool osp__url_mask_userinfo(char *url);
 
 #endif

@@ -46,7 +46,9 @@ static const char usage[] =
     "  exactly as oslo.messaging does; with no transport_url, stores them in the\n"
     "  local store instead (sqlite:///PATH or redis://...). --collect also\n"
     "  consumes profiler notifications from the broker into the store, for\n"
-    "  osprofiler trace show|list. Options override the config file.\n";
+    "  osprofiler trace show|list. Options override the config file;\n"
+    "  $OSPROFILER_TRANSPORT_URL, when set, overrides its transport_url (keeping\n"
+    "  a password off the command line, where every local user can read it).\n";
 
 /* The counters, as --stats prints them. */
 static void log_stats(const char *why, osp_flow_t *flow) {
@@ -177,6 +179,21 @@ static void reload(osp_sc_config_t *cfg, const char *file, const osp_sc_override
     OSP_LOG(OSP_LL_NOTICE, "main", "SIGHUP: configuration reloaded");
 }
 
+/* --transport-url and --store may hold a password, which /proc/PID/cmdline
+ * shows every local user: the sidecar keeps a copy and masks argv's. */
+static char *url_arg, *store_arg; /* static: reachable until exit */
+static bool password_in_argv;
+
+static const char *secret_arg(char *arg, char **copy) {
+    free(*copy);
+    if (!(*copy = strdup(arg))) {
+        fputs("osprofiler-sidecar: out of memory\n", stderr);
+        exit(1);
+    }
+    password_in_argv |= osp__url_mask_userinfo(arg);
+    return *copy;
+}
+
 int main(int argc, char **argv) {
     static const struct option opts[] = {{"config", required_argument, 0, 'c'},
                                          {"test-config", no_argument, 0, 't'},
@@ -208,7 +225,7 @@ int main(int argc, char **argv) {
             stats_only = true;
             break;
         case 'u':
-            ov.transport_url = optarg;
+            ov.transport_url = secret_arg(optarg, &url_arg);
             break;
         case 's':
             ov.socket = optarg;
@@ -217,7 +234,7 @@ int main(int argc, char **argv) {
             ov.spool_dir = optarg;
             break;
         case 'r':
-            ov.store = optarg;
+            ov.store = secret_arg(optarg, &store_arg);
             break;
         case 'C':
             ov.collect = true;
@@ -242,6 +259,10 @@ int main(int argc, char **argv) {
         fputs(usage, stderr);
         return 2;
     }
+    const char *env_url = getenv("OSPROFILER_TRANSPORT_URL");
+    bool url_from_env = !ov.transport_url && env_url && env_url[0];
+    if (url_from_env)
+        ov.transport_url = env_url;
     osp_sc_config_t cfg;
     osp_error_t err;
     if (osp_sc_config_load(&cfg, file, &err) != OSP_OK)
@@ -299,6 +320,8 @@ int main(int argc, char **argv) {
         if (cfg.transport_url_file)
             snprintf(origin, sizeof origin, " (from %s:%d)", cfg.transport_url_file,
                      cfg.transport_url_line);
+        else if (url_from_env)
+            snprintf(origin, sizeof origin, " (from $OSPROFILER_TRANSPORT_URL)");
         if (direct)
             printf("configuration OK: listen %s, no broker: points go to store %s\n",
                    cfg.listen_socket, store_name);
@@ -313,6 +336,12 @@ int main(int argc, char **argv) {
         osp_sc_config_free(&cfg);
         return 0;
     }
+    if (password_in_argv)
+        OSP_LOG(OSP_LL_WARN, "config",
+                "a password was given on the command line: it is masked now, but other "
+                "local users could read it in /proc/%d/cmdline until then; set it in the "
+                "config file (mode 0600), or transport_url in $OSPROFILER_TRANSPORT_URL",
+                (int)getpid());
     if (!direct && !cfg.amqp_durable_queues && !cfg.rabbit_quorum_queue)
         OSP_LOG(
             OSP_LL_WARN, "config",

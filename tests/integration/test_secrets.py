@@ -32,6 +32,7 @@ BROKER_PW = "Brk-S3cret-7fd2"
 HMAC_KEY = "Hmac-S3cret-91ac"
 REDIS_PW = "Rds-S3cret-c044"
 SECRETS = [BROKER_PW, HMAC_KEY, REDIS_PW]
+SLOW = float(os.environ.get("OSP_TEST_TIMEOUT_MULTIPLIER", "1"))  # valgrind runs set it
 
 
 def run(argv, **kw):
@@ -55,6 +56,23 @@ def sidecar_for(binary, args, work, seconds):
     return log.read() + st
 
 
+def cmdline_while_running(binary, args, work):
+    """What /proc/PID/cmdline shows other users while the sidecar runs,
+    and what it logged."""
+    log = open(os.path.join(work, "sc-%d.log" % time.monotonic_ns()), "w+")
+    p = subprocess.Popen([binary] + args, stdout=log, stderr=subprocess.STDOUT)
+    sock = args[args.index("--socket") + 1]
+    deadline = time.time() + 30 * SLOW
+    while not os.path.exists(sock) and p.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    with open("/proc/%d/cmdline" % p.pid, "rb") as f:
+        cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+    p.send_signal(signal.SIGTERM)
+    p.wait(timeout=30)
+    log.seek(0)
+    return cmdline, log.read()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sidecar", required=True)
@@ -73,6 +91,37 @@ def main():
         check("secrets: the broker refused the login (and it was logged)",
               "login" in out.lower() or "ACCESS_REFUSED" in out or "403" in out, out[-400:])
         seen.append(out)
+        # A password on the command line: masked in argv once the sidecar
+        # runs, and the operator is told where to put it instead.
+        cmdline, out = cmdline_while_running(args.sidecar, [
+            "--transport-url", bad_login, "--socket", sock, "--spool-dir", ""], work)
+        seen.append(out)
+        check("secrets: a password given on the command line is masked and warned of",
+              "is masked now" in out and "$OSPROFILER_TRANSPORT_URL" in out, out[-400:])
+        if "valgrind" not in args.sidecar:  # valgrind's own argv keeps the copy it was given
+            check("secrets: /proc/PID/cmdline no longer shows the password",
+                  BROKER_PW not in cmdline and "127.0.0.1:%d" % port in cmdline,
+                  cmdline.replace(BROKER_PW, "<secret>"))
+        seen.append(cmdline)
+        # ... or from the environment, which only its own user can read.
+        env_url = dict(os.environ, OSPROFILER_TRANSPORT_URL=bad_login)
+        out = run([args.sidecar, "--socket", sock, "--test-config"], env=env_url)
+        seen.append(out)
+        check("secrets: $OSPROFILER_TRANSPORT_URL names the broker",
+              "(from $OSPROFILER_TRANSPORT_URL)" in out and "127.0.0.1:%d" % port in out, out)
+        good = dict(os.environ, OSPROFILER_TRANSPORT_URL="rabbit://guest:guest@127.0.0.1:%d/"
+                    % port)
+        log = os.path.join(work, "env.log")
+        with open(log, "w") as lf:
+            p = subprocess.Popen([args.sidecar, "--socket", sock, "--spool-dir", ""],
+                                 env=good, stdout=lf, stderr=subprocess.STDOUT)
+            deadline = time.time() + 30 * SLOW
+            while "connected to" not in open(log).read() and time.time() < deadline:
+                time.sleep(0.05)
+            p.send_signal(signal.SIGTERM)
+            p.wait(timeout=30)
+        check("secrets: the sidecar connects with the URL from the environment",
+              "connected to 127.0.0.1:%d" % port in open(log).read(), open(log).read()[-400:])
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             dead = s.getsockname()[1]

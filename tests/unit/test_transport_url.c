@@ -77,11 +77,33 @@ static void url__errors_hide_secrets(void **state) {
     assert_int_equal(osp__transport_url_parse(NULL, &u, NULL), OSP_ECONFIG);
 }
 
+/* argv's copy of a URL: the userinfo masked, its length and hosts kept. */
+static void url__mask_userinfo(void **state) {
+    (void)state;
+    static const struct {
+        const char *in, *out;
+        bool masked;
+    } cases[] = {
+        {"rabbit://u:pw@h1:5672,u:pw@h2/vh", "rabbit://*****************@h2/vh", true},
+        {"redis://:pw@127.0.0.1:6379/0", "redis://***@127.0.0.1:6379/0", true},
+        {"rabbit://h1,h2/", "rabbit://h1,h2/", false},
+        {"sqlite:////var/lib/x@y.db", "sqlite:////var/lib/x@y.db", false},
+        {"no-scheme@h", "no-scheme@h", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[64];
+        strcpy(buf, cases[i].in);
+        assert_int_equal(osp__url_mask_userinfo(buf), cases[i].masked);
+        assert_string_equal(buf, cases[i].out);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(url__hosts_credentials_vhost_query),
         cmocka_unit_test(url__defaults),
         cmocka_unit_test(url__errors_hide_secrets),
+        cmocka_unit_test(url__mask_userinfo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
