@@ -28,28 +28,10 @@ import sys
 import tempfile
 import time
 
-import atexit
-
 import amqp
 
-FAILS = []
-RUNNING = []
-BOUND = float(os.environ.get("OSP_TEST_TIMEOUT_MULTIPLIER", "1"))
-
-
-@atexit.register
-def _stop_leftovers():
-    for proc in RUNNING:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
-def check(name, cond, detail=""):
-    print(("ok - " if cond else "not ok - ") + name + ("" if cond else "\n  " + str(detail)))
-    sys.stdout.flush()
-    if not cond:
-        FAILS.append(name)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from tap import RUNNING, SLOW, check, summary  # noqa: E402
 
 
 class Sidecar:
@@ -64,7 +46,7 @@ class Sidecar:
         argv = [binary, "--config", self.conf] + (["--transport-url", url] if url else [])
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
         RUNNING.append(self.proc)
-        deadline = time.time() + 30 * BOUND
+        deadline = time.time() + 30 * SLOW
         while not os.path.exists(self.sock + ".ctl") and time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("osprofiler-sidecar exited:\n" + self.text())
@@ -77,13 +59,13 @@ class Sidecar:
 
     def stats(self):
         r = subprocess.run([self.binary, "--config", self.conf, "--stats"],
-                           capture_output=True, text=True, timeout=10 * BOUND)
+                           capture_output=True, text=True, timeout=10 * SLOW)
         return json.loads(r.stdout) if r.returncode == 0 else None
 
     def settled(self, timeout):
         """The counters once nothing waits in memory or on the spool and
         every point received is delivered or dropped."""
-        deadline, st = time.time() + timeout * BOUND, None
+        deadline, st = time.time() + timeout * SLOW, None
         while time.time() < deadline:
             st = self.stats()
             if st and st["memory"]["points"] == 0 and st["spool"]["points"] == 0 and \
@@ -95,7 +77,7 @@ class Sidecar:
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         try:
-            rc = self.proc.wait(timeout=60 * BOUND)
+            rc = self.proc.wait(timeout=60 * SLOW)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             rc = -9
@@ -118,7 +100,7 @@ def lib_drops(r):
 def load(args, sock, threads, pairs, rate=0):
     r = subprocess.run([args.load, "pairs", "--socket", sock, "--threads", str(threads),
                         "--pairs", str(pairs), "--rate", str(rate)],
-                       capture_output=True, text=True, timeout=300 * BOUND)
+                       capture_output=True, text=True, timeout=300 * SLOW)
     if r.returncode != 0:
         raise RuntimeError("osp_load failed: %s" % r.stderr)
     return json.loads(r.stdout)
@@ -200,7 +182,7 @@ def consume_distinct(port, queue, want, timeout):
     """Distinct points (trace_id + name) in the queue, consumed until `want`
     or quiet; duplicates (at least once) are counted apart."""
     seen, total = set(), 0
-    deadline = time.time() + timeout * BOUND
+    deadline = time.time() + timeout * SLOW
     while len(seen) < want and time.time() < deadline:
         try:
             c = amqp.Connection("127.0.0.1:%d" % port, userid="guest", password="guest")
@@ -290,7 +272,7 @@ def visibility(args, tag, sock):
     for _ in range(3):
         r = subprocess.run([args.load, "visibility", "--socket", sock, "--trials", "3",
                             "--hold-ms", "2000"], capture_output=True, text=True,
-                           timeout=120 * BOUND)
+                           timeout=120 * SLOW)
         if r.returncode not in (0, 3):
             raise RuntimeError(r.stderr)
         v = json.loads(r.stdout)
@@ -298,7 +280,7 @@ def visibility(args, tag, sock):
         all_ms += ms
         worst = max([worst] + [m if m >= 0 else 1e9 for m in ms])
     check("%s: a running request's start reaches the sidecar within 100 ms "
-          "(worst of %d: %.2f ms)" % (tag, len(all_ms), worst), worst <= 100 * BOUND, all_ms)
+          "(worst of %d: %.2f ms)" % (tag, len(all_ms), worst), worst <= 100 * SLOW, all_ms)
 
 
 def test_visibility(args, url, work):
@@ -331,8 +313,7 @@ def main():
             d = os.path.join(work, str(i))
             os.mkdir(d)
             t(d)
-    print("all passed" if not FAILS else "%d failed: %s" % (len(FAILS), ", ".join(FAILS)))
-    sys.exit(1 if FAILS else 0)
+    sys.exit(summary())
 
 
 if __name__ == "__main__":

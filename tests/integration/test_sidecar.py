@@ -19,34 +19,10 @@ import tempfile
 import threading
 import time
 
-import atexit
-
 import amqp
 
-FAILS = []
-SLOW = float(os.environ.get("OSP_TEST_TIMEOUT_MULTIPLIER", "1"))  # valgrind runs set it
-RUNNING = []  # sidecars to stop if a test dies half-way
-
-
-@atexit.register
-def _stop_leftovers():
-    for proc in RUNNING:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
-def check(name, cond, detail=""):
-    print(("ok - " if cond else "not ok - ") + name + ("" if cond else "\n  " + detail))
-    if not cond:
-        FAILS.append(name)
-
-
-def summary():
-    """Print what failed; the exit status (the other tests that import this
-    module share its FAILS)."""
-    print("all passed" if not FAILS else "%d failed: %s" % (len(FAILS), ", ".join(FAILS)))
-    return 1 if FAILS else 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from tap import FAILS, RUNNING, SLOW, check, free_port, summary  # noqa: E402,F401 (shared)
 
 
 def frame(publisher, records, flags=0):

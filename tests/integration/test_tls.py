@@ -8,18 +8,14 @@ with a clear error.
   test_tls.py --sidecar BIN --broker-sh broker.sh
 """
 import argparse
-import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-import amqp
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_sidecar import FAILS, Sidecar, check, drain, frame, point  # noqa: E402
+from test_sidecar import Sidecar, check, drain, free_port, frame, point, summary  # noqa: E402
 
 
 def openssl(*a):
@@ -45,19 +41,6 @@ def make_server(d, ca):
     return key, pem
 
 
-def free_port(start):
-    for p in range(start, start + 200):
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", p))
-            return p
-        except OSError:
-            continue
-        finally:
-            s.close()
-    raise RuntimeError("no free port")
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sidecar", required=True)
@@ -71,7 +54,7 @@ def main():
         key, pem = make_server(pki, "ca")
         bdir = os.path.join(work, "broker")
         os.mkdir(bdir)
-        tls_port = free_port(6271)
+        tls_port = free_port()
         with open(os.path.join(bdir, "rabbitmq.conf"), "w") as f:
             f.write("listeners.ssl.default = %d\n"
                     "ssl_options.cacertfile = %s\nssl_options.certfile = %s\n"
@@ -129,8 +112,7 @@ def main():
             sc.stop()
         finally:
             subprocess.run([args.broker_sh, "stop", bdir], timeout=120)
-    print("all passed" if not FAILS else "%d failed: %s" % (len(FAILS), ", ".join(FAILS)))
-    sys.exit(1 if FAILS else 0)
+    sys.exit(summary())
 
 
 if __name__ == "__main__":
