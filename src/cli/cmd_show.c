@@ -25,6 +25,9 @@
 
 extern char **environ;
 
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+
 static const char show_usage[] =
     "usage: osprofiler trace show [--connection-string URL] (--json | --html | --dot)\n"
     "                             [--out FILE] [--render-dot FILE] ID|REPORT_FILE\n"
@@ -34,7 +37,13 @@ static const char show_usage[] =
     "  default $OSPROFILER_CONNECTION_STRING, else " OSP_STORE_DEFAULT_URL ".\n"
     "  --html writes one self-contained file (no network needed to view it).\n"
     "  --render-dot FILE also renders the graph to FILE as PDF (graphviz dot).\n"
-    "  Accepted for compatibility, no effect: --local-libs, --idle-timeout N.\n";
+    "  --max-depth N: refuse a trace whose parent_id chain is more than N\n"
+    "  points deep (default " STR(
+        OSP_REPORT_MAX_DEPTH) "; Python's CLI fails past 495 with a\n"
+                              "  RecursionError; --json and --html grow with the square "
+                              "of the depth).\n"
+                              "  Accepted for compatibility, no effect: --local-libs, "
+                              "--idle-timeout N.\n";
 
 static const char list_usage[] =
     "usage: osprofiler trace list [--connection-string URL] [--error-trace X]\n"
@@ -86,13 +95,12 @@ static bool uuid_like(const char *s) {
 
 struct feed {
     osp_report_t *r;
-    size_t bad, bytes;
+    size_t bad;
 };
 
 static int feed(const char *json, size_t len, void *ud) {
     struct feed *f = ud;
     osp_error_t err;
-    f->bytes += len;
     if (osp_report_add(f->r, json, len, &err) != OSP_OK)
         f->bad++;
     return 0;
@@ -104,13 +112,12 @@ static size_t count_traces(osp_store_t *s) {
     return osp_store_count(s, &n, &err) == OSP_OK ? n : 0;
 }
 
-/* *bytes: the stored text read, to size the output buffer once. */
-static json_t *report_from_store(const char *url, const char *id, size_t *bytes) {
+static json_t *report_from_store(const char *url, const char *id) {
     osp_store_t *s = open_store(url);
     if (!s)
         return NULL;
     osp_report_t *r = osp_report_new();
-    struct feed f = {r, 0, 0};
+    struct feed f = {r, 0};
     osp_error_t err;
     json_t *report = NULL;
     if (!r) {
@@ -119,7 +126,6 @@ static json_t *report_from_store(const char *url, const char *id, size_t *bytes)
         fprintf(stderr, "osprofiler: %s\n", err.text);
         osp_report_free(r);
     } else {
-        *bytes = f.bytes;
         if (f.bad)
             fprintf(stderr,
                     "osprofiler: %zu stored messages of %s are not trace points "
@@ -142,12 +148,9 @@ static json_t *report_from_store(const char *url, const char *id, size_t *bytes)
     return report;
 }
 
-static json_t *report_from_file(const char *path, size_t *bytes) {
+static json_t *report_from_file(const char *path) {
     json_error_t je;
     json_t *report = json_load_file(path, 0, &je);
-    struct stat st;
-    if (stat(path, &st) == 0)
-        *bytes = (size_t)st.st_size / 3;
     if (!report) {
         fprintf(stderr, "osprofiler: %s is neither a trace id nor a report file: %s\n",
                 path, je.text);
@@ -155,17 +158,25 @@ static json_t *report_from_file(const char *path, size_t *bytes) {
     }
     if (!json_array_size(json_object_get(report, "children"))) {
         fprintf(stderr, "osprofiler: %s holds no trace (no \"children\")\n", path);
-        json_decref(report);
+        osp_report_release(report);
         return NULL;
     }
     return report;
 }
 
-static int render_dot(const char *dot_text, size_t len, const char *pdf) {
+static int to_file(const char *text, size_t len, void *ud) {
+    return fwrite(text, 1, len, ud) == len ? 0 : -1;
+}
+
+static int to_html(const char *text, size_t len, void *ud) {
+    return osp_report_html_json(ud, text, len);
+}
+
+static int render_dot(const json_t *report, const char *pdf) {
     char src[4200];
     snprintf(src, sizeof src, "%s.dot", pdf);
     FILE *f = fopen(src, "we");
-    if (!f || fwrite(dot_text, 1, len, f) != len || fclose(f) != 0) {
+    if (!f || osp_report_dot(report, to_file, f) != 0 || fclose(f) != 0) {
         fprintf(stderr, "osprofiler: cannot write %s: %s\n", src, strerror(errno));
         return CLI_FAIL;
     }
@@ -185,16 +196,32 @@ static int render_dot(const char *dot_text, size_t len, const char *pdf) {
     return CLI_OK;
 }
 
-static int write_out(const char *path, const char *text, size_t len, bool newline) {
-    FILE *f = path ? fopen(path, "we") : stdout;
+/* The report in its format, streamed to out (stdout when NULL): memory
+ * stays bounded by a chunk, not by the report (Python builds it whole). */
+static int write_report(const json_t *report, char format, const char *out) {
+    FILE *f = out ? fopen(out, "we") : stdout;
     if (!f) {
-        fprintf(stderr, "osprofiler: cannot write %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "osprofiler: cannot write %s: %s\n", out, strerror(errno));
         return CLI_FAIL;
     }
-    bool ok = fwrite(text, 1, len, f) == len && (!newline || fputc('\n', f) != EOF);
-    ok = (path ? fclose(f) == 0 : fflush(f) == 0) && ok;
-    if (!ok) {
-        fprintf(stderr, "osprofiler: cannot write %s: %s\n", path ? path : "output",
+    int rc;
+    if (format == 'j') {
+        rc = osp_report_json(report, to_file, f);
+    } else if (format == 'H') {
+        rc = osp_report_html_begin(f);
+        rc = rc ? rc : osp_report_json(report, to_html, f);
+        rc = rc ? rc : osp_report_html_end(f);
+    } else {
+        rc = osp_report_dot(report, to_file, f);
+    }
+    if (rc == 0 && !out && format != 'H' && fputc('\n', f) == EOF) /* Python's print */
+        rc = -1;
+    if (rc == OSP_ENOMEM)
+        errno = ENOMEM;
+    if ((out ? fclose(f) : fflush(f)) != 0)
+        rc = rc ? rc : -1;
+    if (rc) {
+        fprintf(stderr, "osprofiler: cannot write %s: %s\n", out ? out : "output",
                 strerror(errno));
         return CLI_FAIL;
     }
@@ -234,11 +261,14 @@ int cmd_trace_show(int argc, char **argv) {
                                          {"render-dot", required_argument, 0, 'r'},
                                          {"local-libs", no_argument, 0, 'l'},
                                          {"idle-timeout", required_argument, 0, 'i'},
+                                         {"max-depth", required_argument, 0, 'm'},
                                          {"transport-url", required_argument, 0, 't'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *conn = NULL, *out = NULL, *pdf = NULL;
     bool json = false, html = false, dot = false;
+    unsigned long max_depth = OSP_REPORT_MAX_DEPTH;
+    char *end;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -260,6 +290,15 @@ int cmd_trace_show(int argc, char **argv) {
             break;
         case 'r':
             pdf = optarg;
+            break;
+        case 'm':
+            errno = 0;
+            max_depth = strtoul(optarg, &end, 10);
+            if (errno || end == optarg || *end || *optarg == '-' || max_depth == 0) {
+                fprintf(stderr, "osprofiler: --max-depth takes a number of points, 1 or "
+                                "more\n");
+                return CLI_USAGE;
+            }
             break;
         case 'l':
         case 'i':
@@ -285,39 +324,28 @@ int cmd_trace_show(int argc, char **argv) {
     }
     const char *id = argv[optind];
     json_set_alloc_funcs(arena_malloc, arena_free);
-    size_t bytes = 0;
-    json_t *report = uuid_like(id) ? report_from_store(store_url(conn), id, &bytes)
-                                   : report_from_file(id, &bytes);
+    json_t *report =
+        uuid_like(id) ? report_from_store(store_url(conn), id) : report_from_file(id);
     if (!report)
         return CLI_FAIL;
-    osp_buf_t text = OSP_BUF_INIT;
-    osp__buf_reserve(&text, bytes * 7 / 2 + 65536); /* indented: ~3x the stored text */
-    osp_report_json(&text, report);
+    /* Checked before anything is written: past the bound the report would
+     * be gigabytes of indentation (docs/report.md, "Deep traces"). */
+    size_t depth = osp_report_depth(report);
     int rc = CLI_OK;
-    if (json) { /* json > html > dot, as Python */
-        rc = write_out(out, text.data, text.len, !out);
-    } else if (html) {
-        FILE *f = out ? fopen(out, "we") : stdout;
-        if (!f || osp_report_html_write(f, text.data, text.len) != 0 ||
-            (out ? fclose(f) : fflush(f)) != 0) {
-            fprintf(stderr, "osprofiler: cannot write %s: %s\n", out ? out : "output",
-                    strerror(errno));
-            rc = CLI_FAIL;
-        }
-    } else {
-        osp_buf_t d = OSP_BUF_INIT;
-        osp_report_dot(&d, report);
-        rc = write_out(out, d.data, d.len, !out);
-        if (rc == CLI_OK && pdf)
-            rc = render_dot(d.data, d.len, pdf);
-        osp__buf_free(&d);
-    }
-    if (text.failed) {
-        fputs("osprofiler: out of memory\n", stderr);
+    if (depth > max_depth) {
+        fprintf(stderr,
+                "osprofiler: trace %s is %zu points deep (its longest parent_id chain), "
+                "more than --max-depth %lu; not written. Python's CLI fails on such a "
+                "trace (RecursionError past 495 levels); raise --max-depth to write it "
+                "anyway: --json and --html grow with the square of the depth.\n",
+                id, depth, max_depth);
         rc = CLI_FAIL;
+    } else { /* json > html > dot, as Python */
+        rc = write_report(report, json ? 'j' : html ? 'H' : 'd', out);
+        if (rc == CLI_OK && dot && !json && !html && pdf)
+            rc = render_dot(report, pdf);
     }
-    osp__buf_free(&text);
-    json_decref(report);
+    osp_report_release(report);
     return rc;
 }
 
