@@ -22,6 +22,7 @@
 #include "report.h"
 #include "report_html.h"
 #include "store/store.h"
+#include "term.h"
 
 extern char **environ;
 
@@ -49,7 +50,8 @@ static const char list_usage[] =
     "usage: osprofiler trace list [--connection-string URL] [--error-trace X]\n"
     "  List the traces of a store (base_id and timestamp of each). With\n"
     "  --error-trace and any non-empty X (as Python), only traces with an\n"
-    "  error, as recorded when [profiler] filter_error_trace is on.\n";
+    "  error, as recorded when [profiler] filter_error_trace is on. Control\n"
+    "  characters in stored text are shown escaped (\\x1b), never sent raw.\n";
 
 static const char *store_url(const char *given) {
     if (given)
@@ -152,8 +154,10 @@ static json_t *report_from_file(const char *path) {
     json_error_t je;
     json_t *report = json_load_file(path, 0, &je);
     if (!report) {
+        char *why = osp_term_escape_str(je.text); /* may quote the file's bytes */
         fprintf(stderr, "osprofiler: %s is neither a trace id nor a report file: %s\n",
-                path, je.text);
+                path, why ? why : "(out of memory)");
+        free(why);
         return NULL;
     }
     if (!json_array_size(json_object_get(report, "children"))) {
@@ -229,25 +233,39 @@ static int write_report(const json_t *report, char format, const char *out) {
 }
 
 /* The report of a big trace is a few million small jansson allocations,
- * all alive until the command exits: a bump arena makes each one a pointer
- * increment and freeing a no-op (the process ends right after). */
+ * all alive until the report is written: a bump arena makes each one a
+ * pointer increment and freeing a no-op; the chunks go all at once. */
 static struct {
-    char *chunk;
+    char *chunk; /* starts with a pointer to the chunk before it */
     size_t used, cap;
 } arena;
+
+#define ARENA_HEADER 16 /* the link, keeping 16-byte alignment */
 
 static void *arena_malloc(size_t n) {
     n = (n + 15) & ~(size_t)15;
     if (!arena.chunk || arena.used + n > arena.cap) {
-        size_t cap = n > (1u << 20) ? n : (1u << 20);
-        char *c = malloc(cap); /* chunks are never returned: see above */
+        size_t cap = ARENA_HEADER + (n > (1u << 20) ? n : (1u << 20));
+        char *c = malloc(cap);
         if (!c)
             return NULL;
-        arena.chunk = c, arena.used = 0, arena.cap = cap;
+        memcpy(c, &arena.chunk, sizeof arena.chunk);
+        arena.chunk = c, arena.used = ARENA_HEADER, arena.cap = cap;
     }
     void *p = arena.chunk + arena.used;
     arena.used += n;
     return p;
+}
+
+/* Every chunk at once, when the report is no longer used. */
+static void arena_release(void) {
+    while (arena.chunk) {
+        char *prev;
+        memcpy(&prev, arena.chunk, sizeof prev);
+        free(arena.chunk);
+        arena.chunk = prev;
+    }
+    arena.used = arena.cap = 0;
 }
 
 static void arena_free(void *p) { (void)p; }
@@ -326,12 +344,14 @@ int cmd_trace_show(int argc, char **argv) {
     json_set_alloc_funcs(arena_malloc, arena_free);
     json_t *report =
         uuid_like(id) ? report_from_store(store_url(conn), id) : report_from_file(id);
-    if (!report)
-        return CLI_FAIL;
+    int rc = CLI_OK;
+    if (!report) {
+        rc = CLI_FAIL;
+        goto out;
+    }
     /* Checked before anything is written: past the bound the report would
      * be gigabytes of indentation (docs/report.md, "Deep traces"). */
     size_t depth = osp_report_depth(report);
-    int rc = CLI_OK;
     if (depth > max_depth) {
         fprintf(stderr,
                 "osprofiler: trace %s is %zu points deep (its longest parent_id chain), "
@@ -346,6 +366,9 @@ int cmd_trace_show(int argc, char **argv) {
             rc = render_dot(report, pdf);
     }
     osp_report_release(report);
+out:
+    arena_release();
+    json_set_alloc_funcs(malloc, free);
     return rc;
 }
 
@@ -366,11 +389,12 @@ static int add_row(const char *base_id, const char *timestamp, void *ud) {
             return OSP_ENOMEM;
         t->times = b, t->cap = cap;
     }
-    t->ids[t->n] = strdup(base_id ? base_id : "None");
-    t->times[t->n] = strdup(timestamp ? timestamp : "None");
+    /* stored text: escaped for the terminal (term.h), measured once escaped */
+    t->ids[t->n] = osp_term_escape_str(base_id ? base_id : "None");
+    t->times[t->n] = osp_term_escape_str(timestamp ? timestamp : "None");
     if (!t->ids[t->n] || !t->times[t->n])
         return OSP_ENOMEM;
-    size_t a = strlen(t->ids[t->n]), b = strlen(t->times[t->n]);
+    size_t a = osp_term_width(t->ids[t->n]), b = osp_term_width(t->times[t->n]);
     t->wid = a > t->wid ? a : t->wid;
     t->wts = b > t->wts ? b : t->wts;
     t->n++;
@@ -431,7 +455,9 @@ int cmd_trace_list(int argc, char **argv) {
         printf("| %-*s | %-*s |\n", (int)t.wid, "base_id", (int)t.wts, "timestamp");
         rule(t.wid, t.wts);
         for (size_t i = 0; i < t.n; i++)
-            printf("| %-*s | %-*s |\n", (int)t.wid, t.ids[i], (int)t.wts, t.times[i]);
+            printf("| %s%*s | %s%*s |\n", t.ids[i],
+                   (int)(t.wid - osp_term_width(t.ids[i])), "", t.times[i],
+                   (int)(t.wts - osp_term_width(t.times[i])), "");
         rule(t.wid, t.wts);
     }
     for (size_t i = 0; i < t.n; i++) {

@@ -18,6 +18,7 @@
 
 #include "cli.h"
 #include "common/point.h"
+#include "term.h"
 
 static const char tree_usage[] =
     "usage: osprofiler trace tree [--base-id ID] FILE\n"
@@ -57,15 +58,58 @@ static int by_start(const void *a, const void *b) {
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
-static void print_node(const struct node *n, int depth) {
+/* One line of the tree, outside text escaped for the terminal (term.h). */
+static void print_line(const struct node *n, size_t depth) {
     char dur[32] = "?";
     if (n->start_us >= 0 && n->stop_us >= 0)
         snprintf(dur, sizeof dur, "%.3f ms", (double)(n->stop_us - n->start_us) / 1000.0);
-    printf("%*s%s  [%s]  %s%s%s\n", depth * 2, "", n->name,
-           n->service ? n->service : "n/a", dur, n->etype ? "  ERROR " : "",
-           n->etype ? n->etype : "");
-    for (size_t i = 0; i < n->nkids; i++)
-        print_node(n->kids[i], depth + 1);
+    char *name = osp_term_escape_str(n->name);
+    char *service = osp_term_escape_str(n->service ? n->service : "n/a");
+    char *etype = n->etype ? osp_term_escape_str(n->etype) : NULL;
+    printf("%*s%s  [%s]  %s%s%s\n", (int)(depth * 2), "", name ? name : "?",
+           service ? service : "?", dur, n->etype ? "  ERROR " : "",
+           n->etype ? (etype ? etype : "?") : "");
+    free(name);
+    free(service);
+    free(etype);
+}
+
+/* Depth first without recursion: a file may nest points as deep as its
+ * writer liked. */
+static bool print_tree(const struct node *root) {
+    struct frame {
+        const struct node *n;
+        size_t next;
+    } *st = NULL;
+    size_t top = 0, cap = 0;
+    print_line(root, 1);
+    const struct node *n = root;
+    for (;;) {
+        if (n) {
+            if (top == cap) {
+                cap = cap ? 2 * cap : 64;
+                struct frame *v = realloc(st, cap * sizeof *v);
+                if (!v) {
+                    free(st);
+                    return false;
+                }
+                st = v;
+            }
+            st[top++] = (struct frame){n, 0};
+        }
+        if (!top)
+            break;
+        struct frame *f = &st[top - 1];
+        if (f->next == f->n->nkids) {
+            top--;
+            n = NULL;
+            continue;
+        }
+        n = f->n->kids[f->next++];
+        print_line(n, top + 1);
+    }
+    free(st);
+    return true;
 }
 
 static int tree(const char *path, const char *only_base) {
@@ -158,17 +202,22 @@ static int tree(const char *path, const char *only_base) {
     }
     qsort(roots, nroots, sizeof *roots, by_start);
     const char *last_base = NULL;
-    for (size_t i = 0; i < nroots; i++) {
+    int rc = CLI_OK;
+    for (size_t i = 0; i < nroots && rc == CLI_OK; i++) {
         if (!last_base || strcmp(last_base, roots[i]->base_id) != 0) {
-            printf("%strace %s\n", last_base ? "\n" : "", roots[i]->base_id);
+            char *b = osp_term_escape_str(roots[i]->base_id);
+            printf("%strace %s\n", last_base ? "\n" : "", b ? b : "?");
+            free(b);
             last_base = roots[i]->base_id;
         }
-        print_node(roots[i], 1);
+        if (!print_tree(roots[i])) {
+            fputs("osprofiler: out of memory\n", stderr);
+            rc = CLI_FAIL;
+        }
     }
     if (bad)
         fprintf(stderr, "osprofiler: %zu of %zu lines in %s are not trace points\n", bad,
                 lineno, path);
-    int rc = CLI_OK;
     if (n == 0) {
         fprintf(stderr, "osprofiler: no trace points%s%s in %s\n",
                 only_base ? " for " : "", only_base ? only_base : "", path);

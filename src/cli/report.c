@@ -18,6 +18,7 @@
 #include "common/errors.h"
 #include "common/point.h"
 #include "common/pyjson.h"
+#include "term.h"
 
 struct osp_report {
     json_t *by_id; /* trace_id -> node */
@@ -624,16 +625,20 @@ static void dot_label(osp_buf_t *label, json_t *info) {
 }
 
 static void dot_node(osp_buf_t *out, const json_t *node, unsigned id) {
-    osp_buf_t label = OSP_BUF_INIT;
-    dot_label(&label, json_object_get(node, "info"));
+    osp_buf_t label = OSP_BUF_INIT, safe = OSP_BUF_INIT;
+    dot_label(&label, (json_t *)json_object_get(node, "info"));
+    /* Names, services and paths are the senders' text, and the source is
+     * printed: control characters go out escaped (Python's are raw). */
+    osp_term_escape(&safe, label.data ? label.data : "", label.len, true);
     char head[32];
     snprintf(head, sizeof head, "\t%u [label=", id);
     osp__buf_puts(out, head);
-    dot_quote(out, osp__buf_cstr(&label) ? osp__buf_cstr(&label) : "");
+    dot_quote(out, osp__buf_cstr(&safe) ? osp__buf_cstr(&safe) : "");
     osp__buf_puts(out, "]\n");
-    if (label.failed)
+    if (label.failed || safe.failed)
         out->failed = true;
     osp__buf_free(&label);
+    osp__buf_free(&safe);
 }
 
 /* Nodes numbered depth first, "\tP -> C" after C's subtree: Python's
