@@ -17,6 +17,7 @@
 #include <osprofiler/osprofiler.h>
 
 #include "cli.h"
+#include "common/buf.h"
 #include "common/point.h"
 #include "term.h"
 
@@ -112,13 +113,40 @@ static bool print_tree(const struct node *root) {
     return true;
 }
 
+/* The index key of a point: base_id and trace_id, unambiguous whatever
+ * bytes they hold (the base_id's length first). */
+static json_t *find(json_t *index, const char *base, const char *tid) {
+    char key[64];
+    osp_buf_t k = OSP_BUF_INIT;
+    snprintf(key, sizeof key, "%zu:", strlen(base));
+    osp__buf_puts(&k, key);
+    osp__buf_puts(&k, base);
+    osp__buf_puts(&k, tid);
+    json_t *v = k.failed ? NULL : json_object_getn(index, k.data, k.len);
+    osp__buf_free(&k);
+    return v;
+}
+
+static void put(json_t *index, const char *base, const char *tid, size_t i) {
+    char key[64];
+    osp_buf_t k = OSP_BUF_INIT;
+    snprintf(key, sizeof key, "%zu:", strlen(base));
+    osp__buf_puts(&k, key);
+    osp__buf_puts(&k, base);
+    osp__buf_puts(&k, tid);
+    if (!k.failed)
+        json_object_setn_new_nocheck(index, k.data, k.len, json_integer((json_int_t)i));
+    osp__buf_free(&k);
+}
+
 static int tree(const char *path, const char *only_base) {
     FILE *fp = fopen(path, "re");
     if (!fp) {
         perror(path);
         return CLI_FAIL;
     }
-    json_t *keep = json_array(); /* owns the parsed points */
+    json_t *keep = json_array();   /* owns the parsed points */
+    json_t *index = json_object(); /* base_id, trace_id -> node: no O(n^2) */
     struct node *nodes = NULL;
     size_t n = 0, cap = 0, bad = 0, lineno = 0;
     char *line = NULL;
@@ -143,11 +171,8 @@ static int tree(const char *path, const char *only_base) {
         const char *name = json_string_value(json_object_get(pt, "name"));
         long long ts = parse_ts(json_string_value(json_object_get(pt, "timestamp")));
         bool stop = strlen(name) >= 5 && strcmp(name + strlen(name) - 5, "-stop") == 0;
-        struct node *nd = NULL;
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(nodes[i].trace_id, tid) == 0 &&
-                strcmp(nodes[i].base_id, base) == 0)
-                nd = &nodes[i];
+        json_t *at = find(index, base, tid);
+        struct node *nd = at ? &nodes[json_integer_value(at)] : NULL;
         if (!nd) {
             if (n == cap) {
                 cap = cap ? cap * 2 : 64;
@@ -157,6 +182,7 @@ static int tree(const char *path, const char *only_base) {
                     exit(CLI_FAIL);
                 }
             }
+            put(index, base, tid, n);
             nd = &nodes[n];
             memset(nd, 0, sizeof *nd);
             nd->order = n++;
@@ -181,16 +207,21 @@ static int tree(const char *path, const char *only_base) {
     fclose(fp);
     /* Link children to parents (indices are stable now). */
     for (size_t i = 0; i < n; i++) {
-        for (size_t j = 0; j < n; j++) {
-            if (i != j && strcmp(nodes[i].parent_id, nodes[j].trace_id) == 0 &&
-                strcmp(nodes[i].base_id, nodes[j].base_id) == 0) {
-                struct node *p = &nodes[j];
-                p->kids = realloc(p->kids, (p->nkids + 1) * sizeof *p->kids);
-                p->kids[p->nkids++] = &nodes[i];
-                nodes[i].has_parent = true;
-                break;
+        json_t *at = find(index, nodes[i].base_id, nodes[i].parent_id);
+        size_t j = at ? (size_t)json_integer_value(at) : i;
+        if (j == i)
+            continue;
+        struct node *p = &nodes[j];
+        if ((p->nkids & (p->nkids - 1)) == 0) { /* 0, 1, 2, 4...: double */
+            struct node **k = realloc(p->kids, (p->nkids ? 2 * p->nkids : 1) * sizeof *k);
+            if (!k) {
+                fputs("osprofiler: out of memory\n", stderr);
+                exit(CLI_FAIL);
             }
+            p->kids = k;
         }
+        p->kids[p->nkids++] = &nodes[i];
+        nodes[i].has_parent = true;
     }
     struct node **roots = calloc(n ? n : 1, sizeof *roots);
     size_t nroots = 0;
@@ -230,6 +261,7 @@ static int tree(const char *path, const char *only_base) {
     free(nodes);
     free(roots);
     json_decref(keep);
+    json_decref(index);
     return rc;
 }
 

@@ -13,6 +13,7 @@ the peak RSS is measured instead):
   * --dot --max-depth 100000 writes the whole graph (no recursion per level);
   * --json --max-depth 100000 streams: read for 64 MiB and closed, its peak
     memory is the report's, not the output's (which would be ~300 GB);
+  * trace tree prints a 20,000-level points file whole (no recursion);
   * chains Python's CLI can print (400 levels; it fails past 495) are
     byte-identical to Debian's python3-osprofiler for --json and --dot, also
     when read back from a --json report file; 1000 levels is the last depth
@@ -58,15 +59,16 @@ def run(args, stdout=subprocess.PIPE, read_at_most=None):
     err = tempfile.TemporaryFile()
     p = subprocess.Popen([OSP] + args, stdout=stdout, stderr=err,
                          preexec_fn=limits)
-    out = b""
     if read_at_most is None:
         out = p.stdout.read()
     else:
+        out = bytearray()
         while len(out) < read_at_most:
             chunk = p.stdout.read1(1 << 20)
             if not chunk:
                 break
             out += chunk
+        out = bytes(out)
     p.stdout.close()
     _, status, usage = os.wait4(p.pid, 0)
     p.returncode = os.waitstatus_to_exitcode(status)
@@ -174,6 +176,26 @@ def main():
           out[:100])
     check("--json: peak RSS %d MiB stays near the report's own (%d MiB), not the output's"
           % (peak, peaks["--json"]), peak < peaks["--json"] + 64, peak)
+
+    # trace tree (a points file) walks without recursion too; its
+    # indentation also grows with the square of the depth: 20,000 levels.
+    tree_file = os.path.join(tmp, "tree.jsonl")
+    tree_id = uuid(0x70000)
+    with open(tree_file, "w") as f:
+        for line in chain(tree_id, 20_000, 0x500000):
+            f.write(line + "\n")
+    err = tempfile.TemporaryFile()
+    p = subprocess.Popen([OSP, "trace", "tree", tree_file], stdout=subprocess.PIPE,
+                         stderr=err, preexec_fn=limits)
+    nlines, size, last = 0, 0, b""
+    for line in p.stdout:
+        nlines, size, last = nlines + 1, size + len(line), line
+    rc = p.wait()
+    err.seek(0)
+    check("trace tree of 20,000 levels: exit 0, every level printed",
+          rc == 0 and nlines == 20_001 and last.startswith(b" " * 40_000 + b"wsgi  [compute]"),
+          (rc, nlines, last[-80:], err.read()[-500:]))
+    print("# trace tree of 20,000 levels: %d bytes" % size)
 
     # Depths Python's CLI prints: byte-identical output.
     trace = python_report(url, shallow)
