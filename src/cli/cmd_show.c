@@ -162,8 +162,7 @@ static json_t *report_from_file(const char *path) {
     }
     if (!json_array_size(json_object_get(report, "children"))) {
         fprintf(stderr, "osprofiler: %s holds no trace (no \"children\")\n", path);
-        osp_report_release(report);
-        return NULL;
+        return NULL; /* the arena frees it */
     }
     return report;
 }
@@ -344,6 +343,10 @@ int cmd_trace_show(int argc, char **argv) {
     json_set_alloc_funcs(arena_malloc, arena_free);
     json_t *report =
         uuid_like(id) ? report_from_store(store_url(conn), id) : report_from_file(id);
+    /* The report lives in the arena until arena_release; what is made while
+     * writing (payload trees for --dot labels, re-indent fallbacks) is
+     * freed as it goes, so it takes the heap. */
+    json_set_alloc_funcs(malloc, free);
     int rc = CLI_OK;
     if (!report) {
         rc = CLI_FAIL;
@@ -365,10 +368,8 @@ int cmd_trace_show(int argc, char **argv) {
         if (rc == CLI_OK && dot && !json && !html && pdf)
             rc = render_dot(report, pdf);
     }
-    osp_report_release(report);
 out:
-    arena_release();
-    json_set_alloc_funcs(malloc, free);
+    arena_release(); /* the report, at once: no json_decref walks it */
     return rc;
 }
 
