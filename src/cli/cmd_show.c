@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <osprofiler/osprofiler.h>
@@ -26,12 +25,10 @@
 
 extern char **environ;
 
-#define STR_(x) #x
-#define STR(x)  STR_(x)
-
 static const char show_usage[] =
     "usage: osprofiler trace show [--connection-string URL] (--json | --html | --dot)\n"
-    "                             [--out FILE] [--render-dot FILE] ID|REPORT_FILE\n"
+    "                             [--out FILE] [--render-dot FILE] [--max-depth N]\n"
+    "                             ID|REPORT_FILE\n"
     "  Print the report of trace ID (its base_id) from a store, or of a report\n"
     "  file written by --json. URL: sqlite:///PATH (SQLAlchemy form: four\n"
     "  slashes for an absolute path) or redis://[:PASSWORD@]HOST[:PORT][/DB];\n"
@@ -39,12 +36,10 @@ static const char show_usage[] =
     "  --html writes one self-contained file (no network needed to view it).\n"
     "  --render-dot FILE also renders the graph to FILE as PDF (graphviz dot).\n"
     "  --max-depth N: refuse a trace whose parent_id chain is more than N\n"
-    "  points deep (default " STR(
-        OSP_REPORT_MAX_DEPTH) "; Python's CLI fails past 495 with a\n"
-                              "  RecursionError; --json and --html grow with the square "
-                              "of the depth).\n"
-                              "  Accepted for compatibility, no effect: --local-libs, "
-                              "--idle-timeout N.\n";
+    "  points deep (default 1000; Python's CLI fails past 495 with a\n"
+    "  RecursionError; --json and --html grow with the square of the depth).\n"
+    "  Accepted for compatibility, no effect: --local-libs, --idle-timeout N.\n";
+_Static_assert(OSP_REPORT_MAX_DEPTH == 1000, "show_usage gives the default");
 
 static const char list_usage[] =
     "usage: osprofiler trace list [--connection-string URL] [--error-trace X]\n"

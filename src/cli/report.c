@@ -516,12 +516,13 @@ void osp_report_release(json_t *report) {
     /* jansson frees a tree recursively, a C frame per level: take the
      * children of each container we hold the last reference to, so that
      * every json_decref below frees one flat value. */
-    json_t **v = NULL;
-    size_t n = 0, cap = 0;
-    if (report)
-        v = malloc((cap = 256) * sizeof *v), n = v ? 1 : 0;
-    if (v)
-        v[0] = report;
+    size_t n = 1, cap = 256;
+    json_t **v = report ? malloc(cap * sizeof *v) : NULL;
+    if (!v) {
+        json_decref(report); /* recursion it is: better than a leak */
+        return;
+    }
+    v[0] = report;
     while (n) {
         json_t *x = v[--n];
         size_t kids = json_is_object(x) ? json_object_size(x) : json_array_size(x);
