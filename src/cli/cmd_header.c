@@ -4,8 +4,9 @@
  *
  * sign prints exactly the two header lines a traced client would send.
  * verify prints the decoded context, or exits 1 with the precise reason the
- * server side would have ignored the headers. Keys are read from the command
- * line or, to keep them out of `ps`, from $OSPROFILER_HMAC_KEY; they are never
+ * server side would have ignored the headers: the signature check, then the
+ * same acceptance rule as osp_web_begin (osp__trace_ctx_check). Keys are read from the
+ * command line or, to keep them out of `ps`, from $OSPROFILER_HMAC_KEY; they are never
  * printed.
  */
 #include <getopt.h>
@@ -19,6 +20,7 @@
 #include "common/buf.h"
 #include "common/keys.h"
 #include "common/pyjson.h"
+#include "common/trace_ctx.h"
 
 static const char sign_usage[] =
     "usage: osprofiler header sign [--hmac-key KEY] --base-id ID [--parent-id ID]\n"
@@ -26,7 +28,8 @@ static const char sign_usage[] =
     "  KEY defaults to $OSPROFILER_HMAC_KEY; parent defaults to the base id.\n";
 static const char verify_usage[] =
     "usage: osprofiler header verify [--hmac-keys K1,K2] INFO HMAC\n"
-    "  Prints the decoded trace context and exits 0, or exits 1 with the reason.\n"
+    "  Prints the decoded trace context and exits 0 when a service would continue\n"
+    "  the trace (osp_web_begin's rule), or exits 1 with the reason.\n"
     "  Keys default to $OSPROFILER_HMAC_KEY.\n";
 
 static int header_sign(int argc, char **argv) {
@@ -119,9 +122,12 @@ static int header_verify(int argc, char **argv) {
     int rc = osp_signed_unpack(argv[optind], argv[optind + 1], (const char *const *)list,
                                n, &obj);
     int ret = CLI_OK;
+    osp_error_t why = {.text = ""};
+    if (rc == OSP_OK) /* then what osp_web_begin requires of the context */
+        rc = osp__trace_ctx_check(obj, &why);
     if (rc != OSP_OK) {
-        fprintf(stderr, "osprofiler header verify: rejected: %s (%s)\n", osp_strerror(rc),
-                osp_err_name(rc));
+        fprintf(stderr, "osprofiler header verify: rejected: %s (%s)%s%s\n",
+                osp_strerror(rc), osp_err_name(rc), *why.text ? ": " : "", why.text);
         ret = CLI_FAIL;
     } else {
         json_object_del(obj, "hmac_key"); /* never print the key */

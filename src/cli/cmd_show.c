@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <osprofiler/osprofiler.h>
@@ -22,25 +21,32 @@
 #include "report.h"
 #include "report_html.h"
 #include "store/store.h"
+#include "term.h"
 
 extern char **environ;
 
 static const char show_usage[] =
     "usage: osprofiler trace show [--connection-string URL] (--json | --html | --dot)\n"
-    "                             [--out FILE] [--render-dot FILE] ID|REPORT_FILE\n"
+    "                             [--out FILE] [--render-dot FILE] [--max-depth N]\n"
+    "                             ID|REPORT_FILE\n"
     "  Print the report of trace ID (its base_id) from a store, or of a report\n"
     "  file written by --json. URL: sqlite:///PATH (SQLAlchemy form: four\n"
     "  slashes for an absolute path) or redis://[:PASSWORD@]HOST[:PORT][/DB];\n"
     "  default $OSPROFILER_CONNECTION_STRING, else " OSP_STORE_DEFAULT_URL ".\n"
     "  --html writes one self-contained file (no network needed to view it).\n"
     "  --render-dot FILE also renders the graph to FILE as PDF (graphviz dot).\n"
+    "  --max-depth N: refuse a trace whose parent_id chain is more than N\n"
+    "  points deep (default 1000; Python's CLI fails past 495 with a\n"
+    "  RecursionError; --json and --html grow with the square of the depth).\n"
     "  Accepted for compatibility, no effect: --local-libs, --idle-timeout N.\n";
+_Static_assert(OSP_REPORT_MAX_DEPTH == 1000, "show_usage gives the default");
 
 static const char list_usage[] =
     "usage: osprofiler trace list [--connection-string URL] [--error-trace X]\n"
     "  List the traces of a store (base_id and timestamp of each). With\n"
     "  --error-trace and any non-empty X (as Python), only traces with an\n"
-    "  error, as recorded when [profiler] filter_error_trace is on.\n";
+    "  error, as recorded when [profiler] filter_error_trace is on. Control\n"
+    "  characters in stored text are shown escaped (\\x1b), never sent raw.\n";
 
 static const char *store_url(const char *given) {
     if (given)
@@ -86,13 +92,12 @@ static bool uuid_like(const char *s) {
 
 struct feed {
     osp_report_t *r;
-    size_t bad, bytes;
+    size_t bad;
 };
 
 static int feed(const char *json, size_t len, void *ud) {
     struct feed *f = ud;
     osp_error_t err;
-    f->bytes += len;
     if (osp_report_add(f->r, json, len, &err) != OSP_OK)
         f->bad++;
     return 0;
@@ -104,13 +109,12 @@ static size_t count_traces(osp_store_t *s) {
     return osp_store_count(s, &n, &err) == OSP_OK ? n : 0;
 }
 
-/* *bytes: the stored text read, to size the output buffer once. */
-static json_t *report_from_store(const char *url, const char *id, size_t *bytes) {
+static json_t *report_from_store(const char *url, const char *id) {
     osp_store_t *s = open_store(url);
     if (!s)
         return NULL;
     osp_report_t *r = osp_report_new();
-    struct feed f = {r, 0, 0};
+    struct feed f = {r, 0};
     osp_error_t err;
     json_t *report = NULL;
     if (!r) {
@@ -119,7 +123,6 @@ static json_t *report_from_store(const char *url, const char *id, size_t *bytes)
         fprintf(stderr, "osprofiler: %s\n", err.text);
         osp_report_free(r);
     } else {
-        *bytes = f.bytes;
         if (f.bad)
             fprintf(stderr,
                     "osprofiler: %zu stored messages of %s are not trace points "
@@ -142,30 +145,36 @@ static json_t *report_from_store(const char *url, const char *id, size_t *bytes)
     return report;
 }
 
-static json_t *report_from_file(const char *path, size_t *bytes) {
+static json_t *report_from_file(const char *path) {
     json_error_t je;
     json_t *report = json_load_file(path, 0, &je);
-    struct stat st;
-    if (stat(path, &st) == 0)
-        *bytes = (size_t)st.st_size / 3;
     if (!report) {
+        char *why = osp_term_escape_str(je.text); /* may quote the file's bytes */
         fprintf(stderr, "osprofiler: %s is neither a trace id nor a report file: %s\n",
-                path, je.text);
+                path, why ? why : "(out of memory)");
+        free(why);
         return NULL;
     }
     if (!json_array_size(json_object_get(report, "children"))) {
         fprintf(stderr, "osprofiler: %s holds no trace (no \"children\")\n", path);
-        json_decref(report);
-        return NULL;
+        return NULL; /* the arena frees it */
     }
     return report;
 }
 
-static int render_dot(const char *dot_text, size_t len, const char *pdf) {
+static int to_file(const char *text, size_t len, void *ud) {
+    return fwrite(text, 1, len, ud) == len ? 0 : -1;
+}
+
+static int to_html(const char *text, size_t len, void *ud) {
+    return osp_report_html_json(ud, text, len);
+}
+
+static int render_dot(const json_t *report, const char *pdf) {
     char src[4200];
     snprintf(src, sizeof src, "%s.dot", pdf);
     FILE *f = fopen(src, "we");
-    if (!f || fwrite(dot_text, 1, len, f) != len || fclose(f) != 0) {
+    if (!f || osp_report_dot(report, to_file, f) != 0 || fclose(f) != 0) {
         fprintf(stderr, "osprofiler: cannot write %s: %s\n", src, strerror(errno));
         return CLI_FAIL;
     }
@@ -185,16 +194,32 @@ static int render_dot(const char *dot_text, size_t len, const char *pdf) {
     return CLI_OK;
 }
 
-static int write_out(const char *path, const char *text, size_t len, bool newline) {
-    FILE *f = path ? fopen(path, "we") : stdout;
+/* The report in its format, streamed to out (stdout when NULL): memory
+ * stays bounded by a chunk, not by the report (Python builds it whole). */
+static int write_report(const json_t *report, char format, const char *out) {
+    FILE *f = out ? fopen(out, "we") : stdout;
     if (!f) {
-        fprintf(stderr, "osprofiler: cannot write %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "osprofiler: cannot write %s: %s\n", out, strerror(errno));
         return CLI_FAIL;
     }
-    bool ok = fwrite(text, 1, len, f) == len && (!newline || fputc('\n', f) != EOF);
-    ok = (path ? fclose(f) == 0 : fflush(f) == 0) && ok;
-    if (!ok) {
-        fprintf(stderr, "osprofiler: cannot write %s: %s\n", path ? path : "output",
+    int rc;
+    if (format == 'j') {
+        rc = osp_report_json(report, to_file, f);
+    } else if (format == 'H') {
+        rc = osp_report_html_begin(f);
+        rc = rc ? rc : osp_report_json(report, to_html, f);
+        rc = rc ? rc : osp_report_html_end(f);
+    } else {
+        rc = osp_report_dot(report, to_file, f);
+    }
+    if (rc == 0 && !out && format != 'H' && fputc('\n', f) == EOF) /* Python's print */
+        rc = -1;
+    if (rc == OSP_ENOMEM)
+        errno = ENOMEM;
+    if ((out ? fclose(f) : fflush(f)) != 0)
+        rc = rc ? rc : -1;
+    if (rc) {
+        fprintf(stderr, "osprofiler: cannot write %s: %s\n", out ? out : "output",
                 strerror(errno));
         return CLI_FAIL;
     }
@@ -202,25 +227,39 @@ static int write_out(const char *path, const char *text, size_t len, bool newlin
 }
 
 /* The report of a big trace is a few million small jansson allocations,
- * all alive until the command exits: a bump arena makes each one a pointer
- * increment and freeing a no-op (the process ends right after). */
+ * all alive until the report is written: a bump arena makes each one a
+ * pointer increment and freeing a no-op; the chunks go all at once. */
 static struct {
-    char *chunk;
+    char *chunk; /* starts with a pointer to the chunk before it */
     size_t used, cap;
 } arena;
+
+#define ARENA_HEADER 16 /* the link, keeping 16-byte alignment */
 
 static void *arena_malloc(size_t n) {
     n = (n + 15) & ~(size_t)15;
     if (!arena.chunk || arena.used + n > arena.cap) {
-        size_t cap = n > (1u << 20) ? n : (1u << 20);
-        char *c = malloc(cap); /* chunks are never returned: see above */
+        size_t cap = ARENA_HEADER + (n > (1u << 20) ? n : (1u << 20));
+        char *c = malloc(cap);
         if (!c)
             return NULL;
-        arena.chunk = c, arena.used = 0, arena.cap = cap;
+        memcpy(c, &arena.chunk, sizeof arena.chunk);
+        arena.chunk = c, arena.used = ARENA_HEADER, arena.cap = cap;
     }
     void *p = arena.chunk + arena.used;
     arena.used += n;
     return p;
+}
+
+/* Every chunk at once, when the report is no longer used. */
+static void arena_release(void) {
+    while (arena.chunk) {
+        char *prev;
+        memcpy(&prev, arena.chunk, sizeof prev);
+        free(arena.chunk);
+        arena.chunk = prev;
+    }
+    arena.used = arena.cap = 0;
 }
 
 static void arena_free(void *p) { (void)p; }
@@ -234,11 +273,14 @@ int cmd_trace_show(int argc, char **argv) {
                                          {"render-dot", required_argument, 0, 'r'},
                                          {"local-libs", no_argument, 0, 'l'},
                                          {"idle-timeout", required_argument, 0, 'i'},
+                                         {"max-depth", required_argument, 0, 'm'},
                                          {"transport-url", required_argument, 0, 't'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *conn = NULL, *out = NULL, *pdf = NULL;
     bool json = false, html = false, dot = false;
+    unsigned long max_depth = OSP_REPORT_MAX_DEPTH;
+    char *end;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -260,6 +302,15 @@ int cmd_trace_show(int argc, char **argv) {
             break;
         case 'r':
             pdf = optarg;
+            break;
+        case 'm':
+            errno = 0;
+            max_depth = strtoul(optarg, &end, 10);
+            if (errno || end == optarg || *end || *optarg == '-' || max_depth == 0) {
+                fprintf(stderr, "osprofiler: --max-depth takes a number of points, 1 or "
+                                "more\n");
+                return CLI_USAGE;
+            }
             break;
         case 'l':
         case 'i':
@@ -285,39 +336,35 @@ int cmd_trace_show(int argc, char **argv) {
     }
     const char *id = argv[optind];
     json_set_alloc_funcs(arena_malloc, arena_free);
-    size_t bytes = 0;
-    json_t *report = uuid_like(id) ? report_from_store(store_url(conn), id, &bytes)
-                                   : report_from_file(id, &bytes);
-    if (!report)
-        return CLI_FAIL;
-    osp_buf_t text = OSP_BUF_INIT;
-    osp__buf_reserve(&text, bytes * 7 / 2 + 65536); /* indented: ~3x the stored text */
-    osp_report_json(&text, report);
+    json_t *report =
+        uuid_like(id) ? report_from_store(store_url(conn), id) : report_from_file(id);
+    /* The report lives in the arena until arena_release; what is made while
+     * writing (payload trees for --dot labels, re-indent fallbacks) is
+     * freed as it goes, so it takes the heap. */
+    json_set_alloc_funcs(malloc, free);
     int rc = CLI_OK;
-    if (json) { /* json > html > dot, as Python */
-        rc = write_out(out, text.data, text.len, !out);
-    } else if (html) {
-        FILE *f = out ? fopen(out, "we") : stdout;
-        if (!f || osp_report_html_write(f, text.data, text.len) != 0 ||
-            (out ? fclose(f) : fflush(f)) != 0) {
-            fprintf(stderr, "osprofiler: cannot write %s: %s\n", out ? out : "output",
-                    strerror(errno));
-            rc = CLI_FAIL;
-        }
-    } else {
-        osp_buf_t d = OSP_BUF_INIT;
-        osp_report_dot(&d, report);
-        rc = write_out(out, d.data, d.len, !out);
-        if (rc == CLI_OK && pdf)
-            rc = render_dot(d.data, d.len, pdf);
-        osp__buf_free(&d);
-    }
-    if (text.failed) {
-        fputs("osprofiler: out of memory\n", stderr);
+    if (!report) {
         rc = CLI_FAIL;
+        goto out;
     }
-    osp__buf_free(&text);
-    json_decref(report);
+    /* Checked before anything is written: past the bound the report would
+     * be gigabytes of indentation (docs/report.md, "Deep traces"). */
+    size_t depth = osp_report_depth(report);
+    if (depth > max_depth) {
+        fprintf(stderr,
+                "osprofiler: trace %s is %zu points deep (its longest parent_id chain), "
+                "more than --max-depth %lu; not written. Python's CLI fails on such a "
+                "trace (RecursionError past 495 levels); raise --max-depth to write it "
+                "anyway: --json and --html grow with the square of the depth.\n",
+                id, depth, max_depth);
+        rc = CLI_FAIL;
+    } else { /* json > html > dot, as Python */
+        rc = write_report(report, json ? 'j' : html ? 'H' : 'd', out);
+        if (rc == CLI_OK && dot && !json && !html && pdf)
+            rc = render_dot(report, pdf);
+    }
+out:
+    arena_release(); /* the report, at once: no json_decref walks it */
     return rc;
 }
 
@@ -338,11 +385,12 @@ static int add_row(const char *base_id, const char *timestamp, void *ud) {
             return OSP_ENOMEM;
         t->times = b, t->cap = cap;
     }
-    t->ids[t->n] = strdup(base_id ? base_id : "None");
-    t->times[t->n] = strdup(timestamp ? timestamp : "None");
+    /* stored text: escaped for the terminal (term.h), measured once escaped */
+    t->ids[t->n] = osp_term_escape_str(base_id ? base_id : "None");
+    t->times[t->n] = osp_term_escape_str(timestamp ? timestamp : "None");
     if (!t->ids[t->n] || !t->times[t->n])
         return OSP_ENOMEM;
-    size_t a = strlen(t->ids[t->n]), b = strlen(t->times[t->n]);
+    size_t a = osp_term_width(t->ids[t->n]), b = osp_term_width(t->times[t->n]);
     t->wid = a > t->wid ? a : t->wid;
     t->wts = b > t->wts ? b : t->wts;
     t->n++;
@@ -403,7 +451,9 @@ int cmd_trace_list(int argc, char **argv) {
         printf("| %-*s | %-*s |\n", (int)t.wid, "base_id", (int)t.wts, "timestamp");
         rule(t.wid, t.wts);
         for (size_t i = 0; i < t.n; i++)
-            printf("| %-*s | %-*s |\n", (int)t.wid, t.ids[i], (int)t.wts, t.times[i]);
+            printf("| %s%*s | %s%*s |\n", t.ids[i],
+                   (int)(t.wid - osp_term_width(t.ids[i])), "", t.times[i],
+                   (int)(t.wts - osp_term_width(t.times[i])), "");
         rule(t.wid, t.wts);
     }
     for (size_t i = 0; i < t.n; i++) {

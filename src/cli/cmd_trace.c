@@ -17,7 +17,9 @@
 #include <osprofiler/osprofiler.h>
 
 #include "cli.h"
+#include "common/buf.h"
 #include "common/point.h"
+#include "term.h"
 
 static const char tree_usage[] =
     "usage: osprofiler trace tree [--base-id ID] FILE\n"
@@ -57,15 +59,84 @@ static int by_start(const void *a, const void *b) {
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
-static void print_node(const struct node *n, int depth) {
+/* One line of the tree, outside text escaped for the terminal (term.h). */
+static void print_line(const struct node *n, size_t depth) {
     char dur[32] = "?";
     if (n->start_us >= 0 && n->stop_us >= 0)
         snprintf(dur, sizeof dur, "%.3f ms", (double)(n->stop_us - n->start_us) / 1000.0);
-    printf("%*s%s  [%s]  %s%s%s\n", depth * 2, "", n->name,
-           n->service ? n->service : "n/a", dur, n->etype ? "  ERROR " : "",
-           n->etype ? n->etype : "");
-    for (size_t i = 0; i < n->nkids; i++)
-        print_node(n->kids[i], depth + 1);
+    char *name = osp_term_escape_str(n->name);
+    char *service = osp_term_escape_str(n->service ? n->service : "n/a");
+    char *etype = n->etype ? osp_term_escape_str(n->etype) : NULL;
+    printf("%*s%s  [%s]  %s%s%s\n", (int)(depth * 2), "", name ? name : "?",
+           service ? service : "?", dur, n->etype ? "  ERROR " : "",
+           n->etype ? (etype ? etype : "?") : "");
+    free(name);
+    free(service);
+    free(etype);
+}
+
+/* Depth first without recursion: a file may nest points as deep as its
+ * writer liked. */
+static bool print_tree(const struct node *root) {
+    struct frame {
+        const struct node *n;
+        size_t next;
+    } *st = NULL;
+    size_t top = 0, cap = 0;
+    print_line(root, 1);
+    const struct node *n = root;
+    for (;;) {
+        if (n) {
+            if (top == cap) {
+                cap = cap ? 2 * cap : 64;
+                struct frame *v = realloc(st, cap * sizeof *v);
+                if (!v) {
+                    free(st);
+                    return false;
+                }
+                st = v;
+            }
+            st[top++] = (struct frame){n, 0};
+        }
+        if (!top)
+            break;
+        struct frame *f = &st[top - 1];
+        if (f->next == f->n->nkids) {
+            top--;
+            n = NULL;
+            continue;
+        }
+        n = f->n->kids[f->next++];
+        print_line(n, top + 1);
+    }
+    free(st);
+    return true;
+}
+
+/* The index key of a point: base_id and trace_id, unambiguous whatever
+ * bytes they hold (the base_id's length first). */
+static json_t *find(json_t *index, const char *base, const char *tid) {
+    char key[64];
+    osp_buf_t k = OSP_BUF_INIT;
+    snprintf(key, sizeof key, "%zu:", strlen(base));
+    osp__buf_puts(&k, key);
+    osp__buf_puts(&k, base);
+    osp__buf_puts(&k, tid);
+    json_t *v = k.failed ? NULL : json_object_getn(index, k.data, k.len);
+    osp__buf_free(&k);
+    return v;
+}
+
+static void put(json_t *index, const char *base, const char *tid, size_t i) {
+    char key[64];
+    osp_buf_t k = OSP_BUF_INIT;
+    snprintf(key, sizeof key, "%zu:", strlen(base));
+    osp__buf_puts(&k, key);
+    osp__buf_puts(&k, base);
+    osp__buf_puts(&k, tid);
+    if (!k.failed)
+        json_object_setn_new_nocheck(index, k.data, k.len, json_integer((json_int_t)i));
+    osp__buf_free(&k);
 }
 
 static int tree(const char *path, const char *only_base) {
@@ -74,7 +145,8 @@ static int tree(const char *path, const char *only_base) {
         perror(path);
         return CLI_FAIL;
     }
-    json_t *keep = json_array(); /* owns the parsed points */
+    json_t *keep = json_array();   /* owns the parsed points */
+    json_t *index = json_object(); /* base_id, trace_id -> node: no O(n^2) */
     struct node *nodes = NULL;
     size_t n = 0, cap = 0, bad = 0, lineno = 0;
     char *line = NULL;
@@ -99,11 +171,8 @@ static int tree(const char *path, const char *only_base) {
         const char *name = json_string_value(json_object_get(pt, "name"));
         long long ts = parse_ts(json_string_value(json_object_get(pt, "timestamp")));
         bool stop = strlen(name) >= 5 && strcmp(name + strlen(name) - 5, "-stop") == 0;
-        struct node *nd = NULL;
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(nodes[i].trace_id, tid) == 0 &&
-                strcmp(nodes[i].base_id, base) == 0)
-                nd = &nodes[i];
+        json_t *at = find(index, base, tid);
+        struct node *nd = at ? &nodes[json_integer_value(at)] : NULL;
         if (!nd) {
             if (n == cap) {
                 cap = cap ? cap * 2 : 64;
@@ -113,6 +182,7 @@ static int tree(const char *path, const char *only_base) {
                     exit(CLI_FAIL);
                 }
             }
+            put(index, base, tid, n);
             nd = &nodes[n];
             memset(nd, 0, sizeof *nd);
             nd->order = n++;
@@ -137,16 +207,21 @@ static int tree(const char *path, const char *only_base) {
     fclose(fp);
     /* Link children to parents (indices are stable now). */
     for (size_t i = 0; i < n; i++) {
-        for (size_t j = 0; j < n; j++) {
-            if (i != j && strcmp(nodes[i].parent_id, nodes[j].trace_id) == 0 &&
-                strcmp(nodes[i].base_id, nodes[j].base_id) == 0) {
-                struct node *p = &nodes[j];
-                p->kids = realloc(p->kids, (p->nkids + 1) * sizeof *p->kids);
-                p->kids[p->nkids++] = &nodes[i];
-                nodes[i].has_parent = true;
-                break;
+        json_t *at = find(index, nodes[i].base_id, nodes[i].parent_id);
+        size_t j = at ? (size_t)json_integer_value(at) : i;
+        if (j == i)
+            continue;
+        struct node *p = &nodes[j];
+        if ((p->nkids & (p->nkids - 1)) == 0) { /* 0, 1, 2, 4...: double */
+            struct node **k = realloc(p->kids, (p->nkids ? 2 * p->nkids : 1) * sizeof *k);
+            if (!k) {
+                fputs("osprofiler: out of memory\n", stderr);
+                exit(CLI_FAIL);
             }
+            p->kids = k;
         }
+        p->kids[p->nkids++] = &nodes[i];
+        nodes[i].has_parent = true;
     }
     struct node **roots = calloc(n ? n : 1, sizeof *roots);
     size_t nroots = 0;
@@ -158,17 +233,22 @@ static int tree(const char *path, const char *only_base) {
     }
     qsort(roots, nroots, sizeof *roots, by_start);
     const char *last_base = NULL;
-    for (size_t i = 0; i < nroots; i++) {
+    int rc = CLI_OK;
+    for (size_t i = 0; i < nroots && rc == CLI_OK; i++) {
         if (!last_base || strcmp(last_base, roots[i]->base_id) != 0) {
-            printf("%strace %s\n", last_base ? "\n" : "", roots[i]->base_id);
+            char *b = osp_term_escape_str(roots[i]->base_id);
+            printf("%strace %s\n", last_base ? "\n" : "", b ? b : "?");
+            free(b);
             last_base = roots[i]->base_id;
         }
-        print_node(roots[i], 1);
+        if (!print_tree(roots[i])) {
+            fputs("osprofiler: out of memory\n", stderr);
+            rc = CLI_FAIL;
+        }
     }
     if (bad)
         fprintf(stderr, "osprofiler: %zu of %zu lines in %s are not trace points\n", bad,
                 lineno, path);
-    int rc = CLI_OK;
     if (n == 0) {
         fprintf(stderr, "osprofiler: no trace points%s%s in %s\n",
                 only_base ? " for " : "", only_base ? only_base : "", path);
@@ -181,6 +261,7 @@ static int tree(const char *path, const char *only_base) {
     free(nodes);
     free(roots);
     json_decref(keep);
+    json_decref(index);
     return rc;
 }
 

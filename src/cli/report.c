@@ -18,6 +18,7 @@
 #include "common/errors.h"
 #include "common/point.h"
 #include "common/pyjson.h"
+#include "term.h"
 
 struct osp_report {
     json_t *by_id; /* trace_id -> node */
@@ -421,8 +422,132 @@ static bool write_raw(osp_buf_t *b, const char *key, size_t key_len, const json_
     return true;
 }
 
-void osp_report_json(osp_buf_t *out, const json_t *report) {
-    osp__pyjson_value_with(out, report, 2, 0, write_raw, NULL);
+/* The writer's buffer is handed out at about this size. */
+#define CHUNK (1u << 20)
+
+struct sink {
+    osp_report_write_fn write;
+    void *ud;
+    int rc;
+};
+
+static bool flush_to(osp_buf_t *b, void *ud) {
+    struct sink *k = ud;
+    if (k->rc == 0 && b->len)
+        k->rc = k->write(b->data, b->len, k->ud);
+    b->len = 0;
+    return k->rc == 0;
+}
+
+/* What a writer ends with: the rest of its buffer out, the first error. */
+static int finish_out(osp_buf_t *b, struct sink *k) {
+    if (b->failed)
+        k->rc = OSP_ENOMEM;
+    else
+        flush_to(b, k);
+    osp__buf_free(b);
+    return k->rc;
+}
+
+int osp_report_json(const json_t *report, osp_report_write_fn write, void *ud) {
+    struct sink k = {write, ud, 0};
+    osp_buf_t b = OSP_BUF_INIT;
+    osp_pyjson_opts_t o = {.indent = 2,
+                           .member = write_raw,
+                           .flush = flush_to,
+                           .flush_ud = &k,
+                           .flush_at = CHUNK};
+    osp__pyjson_write(&b, report, &o);
+    return finish_out(&b, &k);
+}
+
+/* Frames of the iterative walks below: a node and where we are in its
+ * children. Reports are as deep as their longest parent_id chain, which any
+ * sender can make 100,000 points long: no recursion per level. */
+struct walk {
+    struct wframe {
+        const json_t *node;
+        size_t next; /* the next child to visit */
+        unsigned id; /* DOT: the node's number */
+    } * v;
+    size_t n, cap;
+};
+
+static bool walk_push(struct walk *w, const json_t *node, unsigned id) {
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? 2 * w->cap : 256;
+        struct wframe *v = realloc(w->v, cap * sizeof *v);
+        if (!v)
+            return false;
+        w->v = v, w->cap = cap;
+    }
+    w->v[w->n++] = (struct wframe){node, 0, id};
+    return true;
+}
+
+/* The next child of the top frame, or NULL when it has no more. */
+static const json_t *walk_next_child(struct walk *w) {
+    struct wframe *f = &w->v[w->n - 1];
+    json_t *kids = json_object_get(f->node, "children");
+    return f->next < json_array_size(kids) ? json_array_get(kids, f->next++) : NULL;
+}
+
+size_t osp_report_depth(const json_t *report) {
+    struct walk w = {0};
+    size_t deepest = 0;
+    if (!walk_push(&w, report, 0))
+        return SIZE_MAX; /* no memory: too deep to report */
+    while (w.n) {
+        const json_t *kid = walk_next_child(&w);
+        if (!kid) {
+            w.n--;
+        } else if (!walk_push(&w, kid, 0)) {
+            deepest = SIZE_MAX;
+            break;
+        } else if (w.n - 1 > deepest) {
+            deepest = w.n - 1; /* the report's own frame is the total, not a point */
+        }
+    }
+    free(w.v);
+    return deepest;
+}
+
+void osp_report_release(json_t *report) {
+    /* jansson frees a tree recursively, a C frame per level: take the
+     * children of each container we hold the last reference to, so that
+     * every json_decref below frees one flat value. */
+    size_t n = 1, cap = 256;
+    json_t **v = report ? malloc(cap * sizeof *v) : NULL;
+    if (!v) {
+        json_decref(report); /* recursion it is: better than a leak */
+        return;
+    }
+    v[0] = report;
+    while (n) {
+        json_t *x = v[--n];
+        size_t kids = json_is_object(x) ? json_object_size(x) : json_array_size(x);
+        if (x->refcount == 1 && kids && n + kids > cap) {
+            size_t ncap = (n + kids) * 2;
+            json_t **nv = realloc(v, ncap * sizeof *nv);
+            if (!nv) {
+                json_decref(x); /* recursion it is: better than a leak */
+                continue;
+            }
+            v = nv, cap = ncap;
+        }
+        if (x->refcount == 1 && json_is_object(x)) {
+            const char *key;
+            json_t *val;
+            json_object_foreach(x, key, val) v[n++] = json_incref(val);
+            json_object_clear(x);
+        } else if (x->refcount == 1 && json_is_array(x)) {
+            for (size_t i = 0; i < kids; i++)
+                v[n++] = json_incref(json_array_get(x, i));
+            json_array_clear(x);
+        }
+        json_decref(x);
+    }
+    free(v);
 }
 
 /* A raw payload as a tree, whether kept as text or read from a report file. */
@@ -500,29 +625,52 @@ static void dot_label(osp_buf_t *label, json_t *info) {
     }
 }
 
-static unsigned dot_node(osp_buf_t *out, json_t *node, unsigned *next) {
-    unsigned id = (*next)++;
-    osp_buf_t label = OSP_BUF_INIT;
-    dot_label(&label, json_object_get(node, "info"));
+static void dot_node(osp_buf_t *out, const json_t *node, unsigned id) {
+    osp_buf_t label = OSP_BUF_INIT, safe = OSP_BUF_INIT;
+    dot_label(&label, (json_t *)json_object_get(node, "info"));
+    /* Names, services and paths are the senders' text, and the source is
+     * printed: control characters go out escaped (Python's are raw). */
+    osp_term_escape(&safe, label.data ? label.data : "", label.len, true);
     char head[32];
     snprintf(head, sizeof head, "\t%u [label=", id);
     osp__buf_puts(out, head);
-    dot_quote(out, osp__buf_cstr(&label) ? osp__buf_cstr(&label) : "");
+    dot_quote(out, osp__buf_cstr(&safe) ? osp__buf_cstr(&safe) : "");
     osp__buf_puts(out, "]\n");
+    if (label.failed || safe.failed)
+        out->failed = true;
     osp__buf_free(&label);
-    size_t i;
-    json_t *child;
-    json_array_foreach(json_object_get(node, "children"), i, child) {
-        unsigned cid = dot_node(out, child, next);
-        snprintf(head, sizeof head, "\t%u -> %u\n", id, cid);
-        osp__buf_puts(out, head);
-    }
-    return id;
+    osp__buf_free(&safe);
 }
 
-void osp_report_dot(osp_buf_t *out, const json_t *report) {
+/* Nodes numbered depth first, "\tP -> C" after C's subtree: Python's
+ * _create_sub_graph, with the recursion turned into the walk's frames. */
+int osp_report_dot(const json_t *report, osp_report_write_fn write, void *ud) {
+    struct sink k = {write, ud, 0};
+    osp_buf_t b = OSP_BUF_INIT;
+    struct walk w = {0};
     unsigned next = 0;
-    osp__buf_puts(out, "digraph {\n");
-    dot_node(out, (json_t *)report, &next);
-    osp__buf_puts(out, "}\n");
+    osp__buf_puts(&b, "digraph {\n");
+    if (walk_push(&w, report, next))
+        dot_node(&b, report, next++);
+    else
+        b.failed = true;
+    while (w.n && !b.failed && k.rc == 0) {
+        const json_t *kid = walk_next_child(&w);
+        if (kid) {
+            if (!walk_push(&w, kid, next)) {
+                b.failed = true;
+                break;
+            }
+            dot_node(&b, kid, next++);
+        } else if (--w.n) {
+            char edge[32];
+            snprintf(edge, sizeof edge, "\t%u -> %u\n", w.v[w.n - 1].id, w.v[w.n].id);
+            osp__buf_puts(&b, edge);
+        }
+        if (b.len >= CHUNK)
+            flush_to(&b, &k);
+    }
+    free(w.v);
+    osp__buf_puts(&b, "}\n");
+    return finish_out(&b, &k);
 }

@@ -17,6 +17,10 @@
 
 typedef struct osp_report osp_report_t;
 
+/* `trace show --max-depth` by default: points on the longest parent_id
+ * chain (docs/report.md, "Deep traces"). */
+#define OSP_REPORT_MAX_DEPTH 1000
+
 osp_report_t *osp_report_new(void);
 /* Feed one stored message (JSON text), in the store's order. A message that
  * is not a usable trace point (not an object, no string trace_id, name or
@@ -29,11 +33,25 @@ size_t osp_report_points(const osp_report_t *r);
 json_t *osp_report_finish(osp_report_t *r);
 void osp_report_free(osp_report_t *r);
 
-/* json.dumps(report, indent=2, separators=(",", ": ")), no final newline. */
-void osp_report_json(osp_buf_t *out, const json_t *report);
+/* Where report text goes, a chunk (about 1 MiB) at a time, so that memory
+ * stays bounded whatever the size of the report: returns 0, or an error
+ * that stops the writing and is returned by the writer. */
+typedef int (*osp_report_write_fn)(const char *text, size_t len, void *ud);
+
+/* json.dumps(report, indent=2, separators=(",", ": ")), no final newline.
+ * Returns 0, write's error, or OSP_ENOMEM. */
+int osp_report_json(const json_t *report, osp_report_write_fn write, void *ud);
 /* The Graphviz source Python's _create_dot_graph produces (ends in "}\n").
  * Where Python raises (a wsgi point without request info), the extra label
- * line is left out instead. */
-void osp_report_dot(osp_buf_t *out, const json_t *report);
+ * line is left out instead. Returns as osp_report_json. */
+int osp_report_dot(const json_t *report, osp_report_write_fn write, void *ud);
+
+/* Points on the report's longest root-to-leaf chain (0: no point;
+ * SIZE_MAX when memory runs out), found without recursion. */
+size_t osp_report_depth(const json_t *report);
+/* json_decref(report) without jansson's recursion (a C frame per level of
+ * the tree, two per trace level): reports are as deep as a sender makes
+ * them. */
+void osp_report_release(json_t *report);
 
 #endif

@@ -6,9 +6,12 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* Write the HTML report for report_json (the text `trace show --json`
- * prints) to out: one file, no network access. Returns 0, or -1 with errno
- * when writing fails. */
-int osp_report_html_write(FILE *out, const char *report_json, size_t len);
+/* The HTML report for the report JSON (the text `trace show --json`
+ * prints), written in three steps so that the JSON can be streamed: the
+ * template up to the JSON, the JSON in pieces of any size, the rest. One
+ * file, no network access. Each returns 0, or -1 with errno. */
+int osp_report_html_begin(FILE *out);
+int osp_report_html_json(FILE *out, const char *json, size_t len);
+int osp_report_html_end(FILE *out);
 
 #endif

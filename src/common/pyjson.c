@@ -235,61 +235,9 @@ static void newline_indent(osp_buf_t *b, int indent, int depth) {
     }
 }
 
-void osp__pyjson_value(osp_buf_t *b, const json_t *v, int indent, int depth) {
-    osp__pyjson_value_with(b, v, indent, depth, NULL, NULL);
-}
-
-void osp__pyjson_value_with(osp_buf_t *b, const json_t *v, int indent, int depth,
-                            osp_pyjson_member_fn fn, void *ud) {
+static void scalar(osp_buf_t *b, const json_t *v) {
     char num[32];
     switch (json_typeof(v)) {
-    case JSON_OBJECT: {
-        if (json_object_size(v) == 0) {
-            osp__buf_puts(b, "{}");
-            break;
-        }
-        const char *key;
-        size_t key_len;
-        json_t *val;
-        bool first = true;
-        osp__buf_putc(b, '{');
-        /* The foreach macro needs a non-const object; it does not modify it.
-         * Keys may hold NUL bytes (jansson 2.14), hence the key lengths. */
-        json_object_keylen_foreach((json_t *)v, key, key_len, val) {
-            if (!first)
-                osp__buf_puts(b, indent < 0 ? ", " : ",");
-            if (indent >= 0)
-                newline_indent(b, indent, depth + 1);
-            first = false;
-            osp__pyjson_string(b, key, key_len);
-            osp__buf_puts(b, ": ");
-            if (!fn || !fn(b, key, key_len, val, indent, depth + 1, ud))
-                osp__pyjson_value_with(b, val, indent, depth + 1, fn, ud);
-        }
-        if (indent >= 0)
-            newline_indent(b, indent, depth);
-        osp__buf_putc(b, '}');
-        break;
-    }
-    case JSON_ARRAY: {
-        size_t n = json_array_size(v);
-        if (n == 0) {
-            osp__buf_puts(b, "[]");
-            break;
-        }
-        osp__buf_putc(b, '[');
-        for (size_t i = 0; i < n; i++) {
-            if (i)
-                osp__buf_puts(b, indent < 0 ? ", " : ",");
-            if (indent >= 0)
-                newline_indent(b, indent, depth + 1);
-            osp__pyjson_value_with(b, json_array_get(v, i), indent, depth + 1, fn, ud);
-        }
-        if (indent >= 0)
-            newline_indent(b, indent, depth);
-        osp__buf_putc(b, ']');
-        break;
-    }
     case JSON_STRING:
         osp__pyjson_string(b, json_string_value(v), json_string_length(v));
         break;
@@ -306,48 +254,115 @@ void osp__pyjson_value_with(osp_buf_t *b, const json_t *v, int indent, int depth
     case JSON_FALSE:
         osp__buf_puts(b, "false");
         break;
-    case JSON_NULL:
+    default:
         osp__buf_puts(b, "null");
         break;
     }
 }
 
-bool osp__pyjson_value_within(osp_buf_t *b, const json_t *v, int max_depth) {
+/* An open object or array: where the writer is in it. */
+struct frame {
+    const json_t *c;
+    void *iter; /* objects: the next member, NULL at the end */
+    size_t i;   /* arrays: the next element */
+    bool first;
+};
+
+/* Iterative: a frame per open container on the heap, never the C stack, so
+ * any nesting jansson can hold (a trace report is two levels per point of
+ * its deepest chain) is written in O(depth) memory. */
+bool osp__pyjson_write(osp_buf_t *b, const json_t *v, const osp_pyjson_opts_t *o) {
+    struct frame small[32], *st = small;
+    size_t cap = sizeof small / sizeof *small, top = 0;
+    const bool pretty = o->indent >= 0;
+    const char *sep = pretty ? "," : ", ";
     bool ok = true;
-    if (json_is_object(v) && json_object_size(v)) {
-        if (max_depth < 1)
-            return false;
-        const char *key;
-        size_t key_len;
-        json_t *val;
-        bool first = true;
-        osp__buf_putc(b, '{');
-        json_object_keylen_foreach((json_t *)v, key, key_len, val) {
-            if (!first)
-                osp__buf_append(b, ", ", 2);
-            first = false;
-            osp__pyjson_string(b, key, key_len);
-            osp__buf_append(b, ": ", 2);
-            if (!(ok = osp__pyjson_value_within(b, val, max_depth - 1)))
+    const json_t *next = v; /* the value to write now */
+    while (ok && !b->failed) {
+        if (o->flush && b->len >= o->flush_at && !o->flush(b, o->flush_ud)) {
+            ok = false;
+            break;
+        }
+        if (next) {
+            bool obj = json_is_object(next), arr = json_is_array(next);
+            if (!obj && !arr) {
+                scalar(b, next);
+            } else if (o->max_depth > 0 && top + 1 > (size_t)o->max_depth) {
+                ok = false; /* an empty container is a level too */
                 break;
+            } else if (obj ? json_object_size(next) == 0 : json_array_size(next) == 0) {
+                osp__buf_puts(b, obj ? "{}" : "[]");
+            } else {
+                if (top == cap) {
+                    size_t ncap = 2 * cap;
+                    struct frame *n = st == small ? malloc(ncap * sizeof *n)
+                                                  : realloc(st, ncap * sizeof *n);
+                    if (!n) {
+                        b->failed = true;
+                        break;
+                    }
+                    if (st == small)
+                        memcpy(n, small, sizeof small);
+                    st = n, cap = ncap;
+                }
+                st[top++] = (struct frame){
+                    next, obj ? json_object_iter((json_t *)next) : NULL, 0, true};
+                osp__buf_putc(b, obj ? '{' : '[');
+            }
+            next = NULL;
         }
-        osp__buf_putc(b, '}');
-    } else if (json_is_array(v) && json_array_size(v)) {
-        if (max_depth < 1)
-            return false;
-        osp__buf_putc(b, '[');
-        for (size_t i = 0, n = json_array_size(v); ok && i < n; i++) {
-            if (i)
-                osp__buf_append(b, ", ", 2);
-            ok = osp__pyjson_value_within(b, json_array_get(v, i), max_depth - 1);
+        if (top == 0)
+            break;
+        struct frame *f = &st[top - 1];
+        int depth = o->depth + (int)top - 1; /* the open container's level */
+        bool more = json_is_object(f->c) ? f->iter != NULL : f->i < json_array_size(f->c);
+        if (!more) {
+            if (pretty)
+                newline_indent(b, o->indent, depth);
+            osp__buf_putc(b, json_is_object(f->c) ? '}' : ']');
+            top--;
+            continue;
         }
-        osp__buf_putc(b, ']');
-    } else {
-        if ((json_is_object(v) || json_is_array(v)) && max_depth < 1)
-            return false; /* an empty container is a level too */
-        osp__pyjson_value(b, v, -1, 0);
+        if (!f->first)
+            osp__buf_puts(b, sep);
+        f->first = false;
+        if (pretty)
+            newline_indent(b, o->indent, depth + 1);
+        if (json_is_array(f->c)) {
+            next = json_array_get(f->c, f->i++);
+            continue;
+        }
+        /* Keys may hold NUL bytes (jansson 2.14), hence the key lengths. */
+        const char *key = json_object_iter_key(f->iter);
+        size_t key_len = json_object_iter_key_len(f->iter);
+        const json_t *val = json_object_iter_value(f->iter);
+        f->iter = json_object_iter_next((json_t *)f->c, f->iter);
+        osp__pyjson_string(b, key, key_len);
+        osp__buf_puts(b, ": ");
+        if (!o->member ||
+            !o->member(b, key, key_len, val, o->indent, depth + 1, o->member_ud))
+            next = val;
     }
-    return ok;
+    if (st != small)
+        free(st);
+    return ok && !b->failed;
+}
+
+void osp__pyjson_value(osp_buf_t *b, const json_t *v, int indent, int depth) {
+    osp_pyjson_opts_t o = {.indent = indent, .depth = depth};
+    osp__pyjson_write(b, v, &o);
+}
+
+bool osp__pyjson_value_within(osp_buf_t *b, const json_t *v, int max_depth) {
+    if (max_depth < 1) { /* 0 would mean "no bound" to osp__pyjson_write */
+        if (json_is_object(v) || json_is_array(v))
+            return false;
+        scalar(b, v);
+        return true;
+    }
+    osp_pyjson_opts_t o = {.indent = -1, .max_depth = max_depth};
+    /* false for depth only: the caller checks b->failed for memory */
+    return osp__pyjson_write(b, v, &o) || b->failed;
 }
 
 /* A JSON string token (p at its opening quote) as json.dumps writes the

@@ -15,6 +15,7 @@
 #include "../common/pyjson.h"
 #include "../common/pytext.h"
 #include "../common/sign.h"
+#include "../common/trace_ctx.h"
 #include "internal.h"
 
 int osp_signed_pack(const char *json, size_t len, const char *key, char **info_out,
@@ -121,28 +122,6 @@ int osp_web_headers(char **info_out, char **hmac_out) {
     return rc;
 }
 
-/* WsgiMiddleware's check: base_id and hmac_key present, parent_id the only
- * other key. We also require non-empty strings without NUL: Python passes
- * any JSON value through, which no consumer can use. Their length is not
- * limited here, as in Python; a point whose ids a record cannot carry (over
- * 65535 bytes) is dropped and counted when it is made. */
-static bool trace_info_ok(json_t *ti) {
-    const char *key;
-    json_t *v;
-    bool has_base = false;
-    json_object_foreach(ti, key, v) {
-        if (strcmp(key, "hmac_key") == 0)
-            continue;
-        if (strcmp(key, "base_id") != 0 && strcmp(key, "parent_id") != 0)
-            return false;
-        if (!json_is_string(v) || json_string_length(v) == 0 ||
-            strlen(json_string_value(v)) != json_string_length(v))
-            return false;
-        has_base |= strcmp(key, "base_id") == 0;
-    }
-    return has_base;
-}
-
 /* ---------------------------------------------------------------- path */
 
 static int hex_digit(unsigned char c) {
@@ -221,10 +200,9 @@ int osp_web_begin(const osp_web_request_t *req, const char *const *keys, size_t 
     rc = osp_signed_unpack(req->x_trace_info, req->x_trace_hmac, keys, nkeys, &ti);
     if (rc)
         goto out;
-    if (!trace_info_ok(ti)) {
-        rc = OSP_EBADKEYS;
+    rc = osp__trace_ctx_check(ti, NULL); /* the rule header verify applies */
+    if (rc)
         goto out;
-    }
     /* The path before the profiler: a request Python's middleware fails
      * leaves nothing behind. */
     if (!webob_path(req->path ? req->path : "/", &path)) {

@@ -2,7 +2,8 @@
 /* fuzz_report - stored messages (one per line, as a store hands them to the
  * CLI) through Python's report algorithm, then --json and --dot output:
  * loops in parent_id, odd timestamps, missing fields; and each line through
- * the tree-less re-indenter, differentially against jansson. */
+ * the tree-less re-indenter, differentially against jansson, and through the
+ * serializer flushing after every byte, differentially against no flushing. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,31 @@ static void reformat_agrees(const char *text, size_t len) {
     json_decref(tree);
 }
 
+static bool append_out(osp_buf_t *b, void *ud) {
+    osp__buf_append(ud, b->data, b->len);
+    b->len = 0;
+    return true;
+}
+
+/* Flushing between any two values changes nothing of the text. */
+static void flushing_agrees(const json_t *tree) {
+    osp_buf_t whole = OSP_BUF_INIT, part = OSP_BUF_INIT, out = OSP_BUF_INIT;
+    osp__pyjson_value(&whole, tree, 2, 0);
+    osp_pyjson_opts_t o = {.indent = 2, .flush = append_out, .flush_ud = &out};
+    osp__pyjson_write(&part, tree, &o);
+    osp__buf_append(&out, part.data, part.len);
+    if (whole.len != out.len || memcmp(whole.data, out.data, out.len) != 0)
+        abort();
+    osp__buf_free(&whole);
+    osp__buf_free(&part);
+    osp__buf_free(&out);
+}
+
+static int to_buf(const char *text, size_t len, void *ud) {
+    osp__buf_append(ud, text, len);
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     osp_report_t *r = osp_report_new();
@@ -43,11 +69,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         reformat_agrees(p, n);
         p += n + 1;
     }
+    size_t points = osp_report_points(r);
     json_t *report = osp_report_finish(r);
     osp_buf_t out = OSP_BUF_INIT;
-    osp_report_json(&out, report);
-    osp_report_dot(&out, report);
+    if (osp_report_depth(report) > points)
+        abort(); /* the loops are broken: no chain is longer than the points */
+    osp_report_json(report, to_buf, &out);
+    osp_report_dot(report, to_buf, &out);
+    flushing_agrees(report);
     osp__buf_free(&out);
-    json_decref(report);
+    osp_report_release(report);
     return 0;
 }

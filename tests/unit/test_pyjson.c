@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -141,8 +142,113 @@ static void pyjson__reformat_like_python(void **state) {
     osp__buf_free(&b);
 }
 
+/* 200,000 nested arrays, built and freed a level at a time (jansson's own
+ * json_decref would recurse once per level). */
+enum { DEEP = 200000 };
+
+static json_t *nested(int n) {
+    json_t *v = json_array();
+    for (int i = 1; i < n; i++) {
+        json_t *outer = json_array();
+        json_array_append_new(outer, v);
+        v = outer;
+    }
+    return v;
+}
+
+static void free_nested(json_t *v) {
+    while (v) {
+        json_t *kid = json_incref(json_array_get(v, 0));
+        json_decref(v); /* kid keeps our reference: nothing below is freed */
+        v = kid;
+    }
+}
+
+struct deep_run {
+    json_t *v;
+    osp_buf_t out;
+    bool within_ok, within_short;
+};
+
+static void *write_deep(void *arg) {
+    struct deep_run *r = arg;
+    osp__pyjson_value(&r->out, r->v, -1, 0);
+    osp_buf_t b = OSP_BUF_INIT;
+    r->within_ok = osp__pyjson_value_within(&b, r->v, DEEP);
+    osp__buf_free(&b);
+    b = (osp_buf_t)OSP_BUF_INIT;
+    r->within_short = osp__pyjson_value_within(&b, r->v, DEEP - 1);
+    osp__buf_free(&b);
+    return NULL;
+}
+
+/* The serializer keeps its containers on the heap: 200,000 levels on a
+ * thread with a 256 KiB stack (a C frame per level would need megabytes). */
+static void pyjson__any_depth_without_recursion(void **state) {
+    (void)state;
+    struct deep_run r = {nested(DEEP), OSP_BUF_INIT, false, true};
+    pthread_attr_t attr;
+    pthread_t t;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    assert_int_equal(pthread_create(&t, &attr, write_deep, &r), 0);
+    pthread_join(t, NULL);
+    pthread_attr_destroy(&attr);
+    assert_int_equal(r.out.len, 2 * DEEP);
+    for (size_t i = 0; i < DEEP; i++) {
+        assert_int_equal(r.out.data[i], '[');
+        assert_int_equal(r.out.data[DEEP + i], ']');
+    }
+    assert_true(r.within_ok);     /* exactly DEEP levels: within the bound */
+    assert_false(r.within_short); /* one more than the bound */
+    osp__buf_free(&r.out);
+    free_nested(r.v);
+}
+
+struct chunks {
+    osp_buf_t all;
+    size_t calls, stop_after;
+};
+
+static bool collect(osp_buf_t *b, void *ud) {
+    struct chunks *c = ud;
+    osp__buf_append(&c->all, b->data, b->len);
+    b->len = 0;
+    return ++c->calls != c->stop_after;
+}
+
+/* Flushing at any size changes nothing of the text; a failing flush stops. */
+static void pyjson__flushes_between_values(void **state) {
+    (void)state;
+    json_t *v = json_loads("{\"a\": [1, 2.5, {\"b\": \"\u00e9\", \"c\": []}], \"d\": {}}",
+                           0, NULL);
+    char *whole = dump(v, 2);
+    for (size_t at = 0; at < 40; at++) {
+        struct chunks c = {OSP_BUF_INIT, 0, 0};
+        osp_buf_t b = OSP_BUF_INIT;
+        osp_pyjson_opts_t o = {
+            .indent = 2, .flush = collect, .flush_ud = &c, .flush_at = at};
+        assert_true(osp__pyjson_write(&b, v, &o));
+        osp__buf_append(&c.all, b.data, b.len);
+        assert_string_equal(osp__buf_cstr(&c.all), whole);
+        osp__buf_free(&b);
+        osp__buf_free(&c.all);
+    }
+    struct chunks c = {OSP_BUF_INIT, 0, 3};
+    osp_buf_t b = OSP_BUF_INIT;
+    osp_pyjson_opts_t o = {.indent = 2, .flush = collect, .flush_ud = &c};
+    assert_false(osp__pyjson_write(&b, v, &o));
+    assert_int_equal(c.calls, 3);
+    osp__buf_free(&b);
+    osp__buf_free(&c.all);
+    free(whole);
+    json_decref(v);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(pyjson__any_depth_without_recursion),
+        cmocka_unit_test(pyjson__flushes_between_values),
         cmocka_unit_test(pyjson__escapes_like_python),
         cmocka_unit_test(pyjson__separators_and_order),
         cmocka_unit_test(pyjson__float_repr),

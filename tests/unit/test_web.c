@@ -179,6 +179,14 @@ static void web__rejections_have_reasons(void **state) {
     assert_int_equal(begin_with("{\"base_id\": \"b\", \"foo\": 1}", "k2"), OSP_EBADKEYS);
     assert_int_equal(begin_with("{\"parent_id\": \"p\"}", "k1"), OSP_EBADKEYS);
     assert_int_equal(begin_with("{\"base_id\": 5}", "k1"), OSP_EBADKEYS);
+    assert_int_equal(begin_with("{}", "k1"), OSP_EBADKEYS);
+    /* ids longer than osp_context_t holds (osp__trace_ctx_check, the rule
+     * `osprofiler header verify` applies too); 255 bytes are taken */
+    char ctx[400];
+    snprintf(ctx, sizeof ctx, "{\"base_id\": \"%0300d\"}", 0);
+    assert_int_equal(begin_with(ctx, "k1"), OSP_EBADKEYS);
+    snprintf(ctx, sizeof ctx, "{\"base_id\": \"%0255d\"}", 0);
+    assert_int_equal(begin_with(ctx, "k1"), OSP_OK);
     assert_int_equal(begin_with("[\"base_id\"]", "k1"), OSP_EUNDECODABLE);
     osp_web_request_t upper = {.x_trace_info = "e30=",
                                .x_trace_hmac =
@@ -199,14 +207,14 @@ static void web__rejections_have_reasons(void **state) {
                      1);
     assert_int_equal(after.web_rejected[OSP_ENOHEADER - OSP_EBADKEYS] -
                          before.web_rejected[OSP_ENOHEADER - OSP_EBADKEYS],
-                     3);
+                     5);
     assert_int_equal(after.web_rejected[OSP_ENOHEADER - OSP_EBADSIG] -
                          before.web_rejected[OSP_ENOHEADER - OSP_EBADSIG],
                      2);
-    assert_int_equal(after.web_traced, before.web_traced);
+    assert_int_equal(after.web_traced, before.web_traced + 1); /* the 255-byte id */
     assert_null(osp_get());
     json_t *pts = test_read_jsonl(points_path);
-    assert_int_equal(json_array_size(pts), 0);
+    assert_int_equal(json_array_size(pts), 2);
     json_decref(pts);
 }
 
