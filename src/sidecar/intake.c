@@ -440,6 +440,7 @@ int osp_intake_open(osp_intake_t **out, const osp_sc_config_t *cfg, osp_flow_t *
     if (!in)
         return OSP_ENOMEM;
     osp__log_set_limit_interval(cfg->limit_log_interval);
+    in->log_frames.burst = 16; /* a few distinct reasons show, a flood does not */
     osp_rings_limits_t rl;
     fit_limits(in, cfg, &rl);
     in->flow = flow;

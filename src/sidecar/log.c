@@ -120,15 +120,18 @@ void osp__log_set_limit_interval(double seconds) { limit_interval = seconds; }
 void osp__log_limited(osp_log_limit_t *l, int level, const char *comp, const char *fmt,
                       ...) {
     double now = osp_sc_mono();
-    if (l->last && now - l->last < limit_interval) {
+    if (!l->since || now - l->since >= limit_interval) {
+        l->since = now;
+        l->lines = 0;
+    } else if (l->lines >= (l->burst ? l->burst : 1)) {
         l->held++;
         return;
     }
     char suffix[96] = "";
     if (l->held)
-        snprintf(suffix, sizeof suffix, " (and %llu more like it in the last %.0f s)",
-                 (unsigned long long)l->held, now - l->last);
-    l->last = now;
+        snprintf(suffix, sizeof suffix, " (and %llu more like it held back)",
+                 (unsigned long long)l->held);
+    l->lines++;
     l->held = 0;
     if (level > atomic_load_explicit(&osp_log_level, memory_order_relaxed))
         return;

@@ -31,12 +31,14 @@ int osp__log_level_parse(const char *name);
 size_t osp__log_escape(char *out, size_t cap, const char *src, size_t len);
 
 /* Once per interval: for events an outsider can repeat (refused connections,
- * rings, frames). The first line is written at once; the next ones at most
- * one per limit_log_interval seconds, saying how many were held back. Loop
- * thread only (not atomic). */
+ * rings, frames). The first `burst` lines of an interval (1 when 0) are
+ * written at once, the rest held back until limit_log_interval seconds have
+ * passed; the next line says how many were. Loop thread only (not atomic). */
 typedef struct osp_log_limit {
-    double last;   /* monotonic seconds of the last line written; 0: never */
-    uint64_t held; /* events not logged since */
+    unsigned burst;
+    unsigned lines; /* written in this interval */
+    double since;   /* monotonic seconds the interval began; 0: never */
+    uint64_t held;  /* events not logged since the last line */
 } osp_log_limit_t;
 /* Seconds between two lines of one limiter (limit_log_interval). */
 void osp__log_set_limit_interval(double seconds);
