@@ -397,13 +397,13 @@ def test_big_records(args, work):
     rss0, fds0 = sc.rss_kb(), sc.nfds()
     s = connect(sc)
     rings = []
-    for k in range(8):  # eight rings of 16 MiB, each with a 6 MiB record
+    for k in range(8):  # eight rings of 16 MiB, each with a 7 MiB record
         r = Ring(size=16 * 1024 * 1024)
         r.register(s)
         rings.append(r)
     check("big: eight 16 MiB rings attached", all(wait_for(r.attached, 10) for r in rings))
     for r in rings:
-        r.push(b"\x01" * (6 * 1024 * 1024))
+        r.push(b"\x01" * (7 * 1024 * 1024))
     mid = Ring(size=4 * 1024 * 1024)  # a 900 KiB point, under the limit: taken
     mid.register(s)
     wait_for(mid.attached, 10)
@@ -414,7 +414,7 @@ def test_big_records(args, work):
     wrong.push(b"\x01" * 8, length=65536 // 2 - 4)
     st = wait_for(lambda: (lambda x: x if x and x["records_oversize"] >= 8
                            and x["stored"] >= 1 else None)(sc.stats()), 30)
-    check("big: the 6 MiB records are dropped as over max_record_bytes, counted",
+    check("big: the 7 MiB records are dropped as over max_record_bytes, counted",
           st and st["records_oversize"] == 8 and st["dropped"]["invalid"] == 8, st)
     check("big: the point under the limit is stored", st and st["stored"] == 1, st)
     check("big: a record over size/2 - 8 detaches its ring (counted)",
@@ -423,7 +423,9 @@ def test_big_records(args, work):
     check("big: oversize drops logged once per interval",
           len(lines(sc, r"over max_record_bytes \(1048576\)")) == 1, sc.text()[-2000:])
     time.sleep(0.3)
-    bounded(sc, "big", rss0, fds0, 24, 12)
+    # Kept scratch buffers would add 56 MiB; ThreadSanitizer's shadow of the
+    # one record copied takes ~25 MiB.
+    bounded(sc, "big", rss0, fds0, 40, 16)
     well_behaved(sc, "big")
     s.close()
     for r in rings + [mid, wrong]:
