@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * intake - the loop thread's side of the hop (docs/wire.md): a SOCK_SEQPACKET
- * listener, one connection per traced process, the shared rings those
- * processes register (rings.c), and the control socket for --stats.
+ * intake - the loop thread's side of the hop (docs/wire.md): the event loop
+ * and the connections, one per traced process, on a SOCK_SEQPACKET
+ * listener. rings.c consumes the shared rings those processes register,
+ * control.c answers --stats, listener.c binds both sockets.
  *
  * Every pass asks flow.c how much it may take (room) and takes no more:
  * records from the rings first, then frames from the sockets, copied into a
@@ -17,9 +18,7 @@
  * happens when a point leaves; the intake only refuses malformed frames and
  * record framing.
  *
- * intake keeps the event loop and the connections; rings.c consumes the
- * rings, control.c answers --stats, listener.c binds the sockets. What a
- * client may hold is bounded (docs/security.md, "Local clients"): the
+ * What a client may hold is bounded (docs/security.md, "Local clients"): the
  * connections in all and per uid, so one uid cannot lock out another. A
  * connection over a limit is still accepted, then refused without losing
  * what it sent: shut for reading (the client's next send fails with EPIPE),
@@ -47,10 +46,10 @@
 #include "rings.h"
 #include "stats.h"
 
-#define HELD_MS     5  /* how often a holding-back loop asks for room again */
-#define SPARE_FDS   64 /* descriptors kept for the spool, store, broker, ... */
-#define ACCEPT_PASS 64 /* connections accepted a pass: a flood cannot hold the loop */
-#define MAX_RINGS   65536
+#define HELD_MS     5     /* how often a holding-back loop asks for room again */
+#define SPARE_FDS   64    /* descriptors kept for the spool, store, broker, ... */
+#define ACCEPT_PASS 64    /* connections accepted a pass: a flood cannot hold the loop */
+#define MAX_RINGS   65536 /* whatever the hard RLIMIT_NOFILE: the table's size */
 #define TAG_LISTEN  0
 #define TAG_STOP    1
 #define TAG_CONN    2 /* + connection index in the upper bits */
@@ -180,10 +179,15 @@ static void take_json(osp_intake_t *in, const char *publisher, const char *rec,
 
 /* ---------------------------------------------------------------- sockets */
 
+/* No room: the connections and the listener leave the epoll set. New
+ * connections wait in the backlog (their frames in their senders' buffers)
+ * rather than being accepted and, over a limit, read whatever the room. */
 static void set_sockets_paused(osp_intake_t *in, bool paused) {
     if (in->sockets_paused == paused)
         return;
     in->sockets_paused = paused;
+    struct epoll_event lev = {.events = paused ? 0 : EPOLLIN, .data.u64 = TAG_LISTEN};
+    epoll_ctl(in->ep, EPOLL_CTL_MOD, in->lfd, &lev);
     for (size_t i = 0; i < in->nconns; i++) {
         struct epoll_event ev = {.events = paused ? 0 : EPOLLIN,
                                  .data.u64 = TAG_CONN | (uint64_t)i << 8};
@@ -337,8 +341,11 @@ static size_t conns_of(const osp_intake_t *in, uid_t uid) {
     return n;
 }
 
+/* Up to ACCEPT_PASS connections while there is room: a refused one's
+ * queued frames are read whatever the room, so each may overrun it by what
+ * its sender had queued, and the next waits for the next pass. */
 static void accept_conns(osp_intake_t *in) {
-    for (int k = 0; k < ACCEPT_PASS; k++) {
+    for (int k = 0; k < ACCEPT_PASS && in->budget; k++) {
         bool no_fds;
         int fd = osp_listener_accept(in->lfd, &no_fds);
         if (fd < 0) {
