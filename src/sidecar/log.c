@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "common/pytext.h"
 
 _Atomic int osp_log_level = OSP_LL_INFO;
 
@@ -30,33 +31,6 @@ int osp__log_level_parse(const char *name) {
     return -1;
 }
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 if it is not one. */
-static size_t utf8_len(const unsigned char *s, size_t left) {
-    size_t n;
-    unsigned min;
-    unsigned cp;
-    if (s[0] < 0x80)
-        return 1;
-    if ((s[0] & 0xe0) == 0xc0)
-        n = 2, min = 0x80, cp = s[0] & 0x1f;
-    else if ((s[0] & 0xf0) == 0xe0)
-        n = 3, min = 0x800, cp = s[0] & 0x0f;
-    else if ((s[0] & 0xf8) == 0xf0)
-        n = 4, min = 0x10000, cp = s[0] & 0x07;
-    else
-        return 0;
-    if (n > left)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0; /* overlong, out of range, surrogate */
-    return n;
-}
-
 size_t osp__log_escape(char *out, size_t cap, const char *src, size_t len) {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *s = (const unsigned char *)src;
@@ -64,7 +38,7 @@ size_t osp__log_escape(char *out, size_t cap, const char *src, size_t len) {
     if (!cap)
         return 0;
     for (size_t i = 0; i < len;) {
-        size_t n = utf8_len(s + i, len - i);
+        size_t n = osp__utf8_len(s + i, s + len); /* 0: not UTF-8 */
         bool plain = n > 1 || (n == 1 && s[i] >= 0x20 && s[i] != 0x7f);
         size_t need = plain ? n : 4;
         if (k + need >= cap)

@@ -19,7 +19,6 @@ import json
 import mmap
 import os
 import re
-import select
 import signal
 import socket
 import struct
@@ -29,29 +28,16 @@ import tempfile
 import time
 import uuid
 
-import atexit
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_sidecar as ts  # noqa: E402  (check, summary; kills leftovers at exit)
 
-FAILS = []
+from test_sidecar import RUNNING, check  # noqa: E402
+
 SLOW = float(os.environ.get("OSP_TEST_TIMEOUT_MULTIPLIER", "1"))
-RUNNING = []
 NOBODY = 65534
 
 RING_MAGIC, RING_VERSION, RING_DATA = 0x5250534F, 2, 256
 FLAG_RING, FLAG_BINARY = 0x01, 0x02
-
-
-@atexit.register
-def _stop_leftovers():
-    for proc in RUNNING:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
-def check(name, cond, detail=""):
-    print(("ok - " if cond else "not ok - ") + name + ("" if cond else "\n  " + str(detail)))
-    if not cond:
-        FAILS.append(name)
 
 
 def wait_for(cond, timeout):
@@ -133,6 +119,7 @@ class Sidecar:
 # ------------------------------------------------------------------ the hop
 
 def frame(publisher, records=(), flags=0):
+    """A hop frame; publisher may be any bytes (test_sidecar's takes text)."""
     pub = publisher if isinstance(publisher, bytes) else publisher.encode()
     return (b"OSPH" + bytes([1, flags]) + struct.pack("<H", len(pub)) + pub +
             b"".join(r + b"\n" for r in records))
@@ -619,8 +606,7 @@ def main():
             import traceback
             traceback.print_exc()
             check(name + ": ran to its end", False, repr(e))
-    print("all passed" if not FAILS else "%d failed: %s" % (len(FAILS), ", ".join(FAILS)))
-    return 1 if FAILS else 0
+    return ts.summary()
 
 
 if __name__ == "__main__":
