@@ -504,6 +504,11 @@ def test_connection_flood(args, work):
     well_behaved(sc, "flood: another uid", n=10)
     bounded(sc, "flood", rss0, fds0, 32, 32 + 4)
     release()
+    with open(sc.conf, "a") as f:  # limits are read at start: SIGHUP says so
+        f.write("max_connections_per_uid = 64\n")
+    sc.proc.send_signal(signal.SIGHUP)
+    check("flood: SIGHUP says the limits change only with a restart",
+          wait_for(lambda: "limits (max_connections" in sc.text(), 10), sc.text()[-1000:])
     stopped(sc, "flood")
 
 
