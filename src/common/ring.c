@@ -31,6 +31,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -158,7 +159,7 @@ static int next_record(const osp_ring_t *r, uint64_t *t, uint64_t limit, uint64_
             return 0;
         *len = (uint32_t)w;
         if (*len != OSP_RING_SKIP)
-            return *len > r->size / 2 || 8 + pad8(*len) > r->size - *pos ? -1 : 1;
+            return *len > r->size / 2 - 8 || 8 + pad8(*len) > r->size - *pos ? -1 : 1;
         *t += r->size - *pos;
     }
     return 0;
@@ -194,11 +195,47 @@ void osp__ring_destroy(osp_ring_t *r, bool close_for_peer) {
     r->mem_fd = r->event_fd = -1;
 }
 
+/* The kernel names an eventfd's inode so; a pipe, /dev/zero or a socket
+ * would block or spin a reader, and its O_NONBLOCK is the producer's to
+ * clear. The sidecar never reads it (edge-triggered epoll), but refuses
+ * anything else to keep the wake-up contract honest. */
+static bool is_eventfd(int fd) {
+    char path[64], target[32];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(path, target, sizeof target - 1);
+    if (n < 0)
+        return false;
+    target[n] = '\0';
+    return strcmp(target, "anon_inode:[eventfd]") == 0;
+}
+
+const char *osp__ring_attach_error(int rc) {
+    switch (rc) {
+    case OSP_RING_EUNSEALED:
+        return "its memory is not a memfd sealed against shrinking (F_SEAL_SHRINK)";
+    case OSP_RING_ENOTEVENT:
+        return "its second descriptor is not an eventfd";
+    default:
+        return "not a ring of this version (docs/wire.md)";
+    }
+}
+
 int osp__ring_attach(osp_ring_t *r, int mem_fd, int event_fd) {
     memset(r, 0, sizeof *r);
     r->mem_fd = mem_fd;
     r->event_fd = event_fd;
+    int rc = OSP_RING_ENOTRING;
     struct stat st;
+    /* A file that may shrink under the mapping turns a read into SIGBUS. */
+    int seals = fcntl(mem_fd, F_GET_SEALS);
+    if (seals < 0 || !(seals & F_SEAL_SHRINK)) {
+        rc = OSP_RING_EUNSEALED;
+        goto bad;
+    }
+    if (!is_eventfd(event_fd)) {
+        rc = OSP_RING_ENOTEVENT;
+        goto bad;
+    }
     if (fstat(mem_fd, &st) != 0 || st.st_size < OSP_RING_DATA_OFF + OSP_RING_MIN_SIZE ||
         (uint64_t)st.st_size > OSP_RING_DATA_OFF + (uint64_t)OSP_RING_MAX_SIZE)
         goto bad;
@@ -219,10 +256,12 @@ int osp__ring_attach(osp_ring_t *r, int mem_fd, int event_fd) {
     r->consumed = atomic_load(&r->hdr->tail);
     if (r->consumed & 7)
         goto bad;
+    close(mem_fd); /* the mapping holds the memory: one descriptor a ring */
+    r->mem_fd = -1;
     return 0;
 bad:
     osp__ring_destroy(r, false);
-    return -EINVAL;
+    return rc;
 }
 
 long osp__ring_drain(osp_ring_t *r, size_t max_bytes, osp_ring_cb cb, void *ud) {
@@ -233,10 +272,16 @@ long osp__ring_drain(osp_ring_t *r, size_t max_bytes, osp_ring_cb cb, void *ud) 
     uint64_t pos;
     uint32_t len;
     int got;
+    size_t max_record = r->max_record ? r->max_record : OSP_RING_MAX_RECORD;
     while ((got = next_record(r, &t, limit, &pos, &len)) == 1) {
         uint64_t need = 8 + pad8(len);
         if (t + need > limit)
-            break; /* over this call's budget: the next call takes it */
+            break;              /* over this call's budget: the next call takes it */
+        if (len > max_record) { /* never copied: the scratch stays small */
+            r->oversize++;
+            t += need;
+            continue;
+        }
         if (len + 1 > r->scratch_cap) {
             char *grown = realloc(r->scratch, (size_t)len + 1);
             if (!grown)
@@ -254,6 +299,11 @@ long osp__ring_drain(osp_ring_t *r, size_t max_bytes, osp_ring_cb cb, void *ud) 
     }
     atomic_store_explicit(&r->hdr->tail, t, memory_order_release);
     r->consumed = t;
+    if (r->scratch_cap > OSP_RING_SCRATCH_KEEP) { /* a big record was rare */
+        free(r->scratch);
+        r->scratch = NULL;
+        r->scratch_cap = 0;
+    }
     return got < 0 ? -1 : n;
 }
 

@@ -47,10 +47,18 @@ typedef struct osp_ring {
     /* Consumer's own tail: the copy in the mapping is only published, never
      * read back (the producer could write it). */
     uint64_t consumed;
-    /* Consumer's scratch for copying records out. */
+    /* Consumer's scratch for copying records out: at most max_record + 1
+     * bytes while a drain runs, at most OSP_RING_SCRATCH_KEEP between. */
     char *scratch;
     size_t scratch_cap;
+    /* Consumer: the largest record it copies out (0: the wire's 8 MiB); a
+     * larger one is passed over and counted in oversize. */
+    size_t max_record;
+    uint64_t oversize;
 } osp_ring_t;
+
+#define OSP_RING_SCRATCH_KEEP (64 * 1024)
+#define OSP_RING_MAX_RECORD   (8u * 1024 * 1024)
 
 /* --- producer (libosprofiler) --- */
 /* Create a ring of `size` data bytes (power of two) in a new memfd, with its
@@ -80,12 +88,21 @@ void osp__ring_destroy(osp_ring_t *r, bool close_for_peer);
 
 /* --- consumer (sidecar) --- */
 /* Map a ring received from a producer; validates the header. Takes ownership
- * of both fds (closed on failure too). Returns 0 or a negative code. */
+ * of both fds (closed on failure too; the memfd also on success, the mapping
+ * keeps it). Refuses a memfd not sealed against shrinking (a truncated
+ * mapping raises SIGBUS on the next read) and an event_fd that is not an
+ * eventfd. Returns 0 or a negative code (osp__ring_attach_error says it). */
 int osp__ring_attach(osp_ring_t *r, int mem_fd, int event_fd);
+#define OSP_RING_ENOTRING  (-1) /* not a ring of this version */
+#define OSP_RING_EUNSEALED (-2) /* not a memfd sealed against shrinking */
+#define OSP_RING_ENOTEVENT (-3) /* the second descriptor is not an eventfd */
+const char *osp__ring_attach_error(int rc);
 /* Hand each committed record to cb (copied out of shared memory first, so
  * the producer cannot change it under the parser), at most max_bytes of
- * records in all, and none once cb returns false. Returns the number of
- * records taken, or -1 if the producer corrupted the ring (detach it). */
+ * records in all, and none once cb returns false. A record over max_record
+ * is passed over (r->oversize counts it); one over size / 2 - 8, which
+ * docs/wire.md forbids, is a corrupt ring. Returns the number of records
+ * taken, or -1 if the producer corrupted the ring (detach it). */
 typedef bool (*osp_ring_cb)(const char *rec, size_t len, void *ud);
 long osp__ring_drain(osp_ring_t *r, size_t max_bytes, osp_ring_cb cb, void *ud);
 /* True when a committed record waits. */

@@ -30,6 +30,12 @@ static cfg_opt_t opts[] = {
     CFG_STR("listen_group", "", CFGF_NONE),
     CFG_STR("publisher_policy", "trust", CFGF_NONE),
     CFG_STR("host", "", CFGF_NONE),
+    CFG_INT("max_connections", 1024, CFGF_NONE),
+    CFG_INT("max_connections_per_uid", 256, CFGF_NONE),
+    CFG_INT("max_rings_per_uid", 1024, CFGF_NONE),
+    CFG_INT("max_ring_bytes_per_uid", 1024L * 1024 * 1024, CFGF_NONE),
+    CFG_INT("max_record_bytes", 8 * 1024 * 1024, CFGF_NONE),
+    CFG_FLOAT("limit_log_interval", 10.0, CFGF_NONE),
     CFG_STR("transport_url", "", CFGF_NONE),
     CFG_STR("control_exchange", "openstack", CFGF_NONE),
     CFG_STR("driver", "messaging", CFGF_NONE),
@@ -478,6 +484,24 @@ int osp_sc_config_load(osp_sc_config_t *c, const char *file, osp_error_t *err) {
         rc = osp__error_set(err, OSP_ECONFIG, cur_file, 0,
                             "%s: confirm_window >= 1, memory_limit >= 65536 and at least "
                             "one topic are required",
+                            cur_file);
+        goto out;
+    }
+    c->max_connections = cfg_getint(cfg, "max_connections");
+    c->max_connections_per_uid = cfg_getint(cfg, "max_connections_per_uid");
+    c->max_rings_per_uid = cfg_getint(cfg, "max_rings_per_uid");
+    c->max_ring_bytes_per_uid = cfg_getint(cfg, "max_ring_bytes_per_uid");
+    c->max_record_bytes = cfg_getint(cfg, "max_record_bytes");
+    c->limit_log_interval = cfg_getfloat(cfg, "limit_log_interval");
+    if (c->max_connections < 1 || c->max_connections_per_uid < 1 ||
+        c->max_rings_per_uid < 0 || c->max_ring_bytes_per_uid < 0 ||
+        c->max_record_bytes < 1024 || c->max_record_bytes > 8 * 1024 * 1024 ||
+        c->limit_log_interval < 0) {
+        rc = osp__error_set(err, OSP_ECONFIG, cur_file, 0,
+                            "%s: max_connections and max_connections_per_uid >= 1, "
+                            "max_rings_per_uid and max_ring_bytes_per_uid >= 0, "
+                            "max_record_bytes from 1024 to 8388608 and "
+                            "limit_log_interval >= 0 are required",
                             cur_file);
         goto out;
     }

@@ -44,6 +44,12 @@ typedef struct osp_sc_config {
     bool collect;            /* consume profiler.info into the store */
     char *collector_queue;   /* the collector's own durable queue */
     bool filter_error_trace; /* keep the store's error index */
+    /* What local clients may hold (docs/security.md, "Local clients"). */
+    long max_connections, max_connections_per_uid;
+    long max_rings_per_uid;
+    long max_ring_bytes_per_uid; /* mapped bytes of a uid's rings */
+    long max_record_bytes;       /* one point, from a ring or a frame */
+    double limit_log_interval;   /* seconds between two lines about one limit */
 } osp_sc_config_t;
 
 /* Command-line overrides (NULL / false: keep the file's value). */

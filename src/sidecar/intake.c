@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * intake - the loop thread's side of the hop (docs/wire.md): a SOCK_SEQPACKET
- * listener, one connection per traced process, the shared rings those
- * processes register (rings.c), and the control socket for --stats.
+ * intake - the loop thread's side of the hop (docs/wire.md): the event loop
+ * and the connections, one per traced process, on a SOCK_SEQPACKET
+ * listener. rings.c consumes the shared rings those processes register,
+ * control.c answers --stats, listener.c binds both sockets.
  *
  * Every pass asks flow.c how much it may take (room) and takes no more:
  * records from the rings first, then frames from the sockets, copied into a
@@ -16,18 +17,22 @@
  * "Flow control"). Nothing is converted or checked deeply here: that
  * happens when a point leaves; the intake only refuses malformed frames and
  * record framing.
+ *
+ * What a client may hold is bounded (docs/security.md, "Local clients"): the
+ * connections in all and per uid, so one uid cannot lock out another. A
+ * connection over a limit is still accepted, then refused without losing
+ * what it sent: shut for reading (the client's next send fails with EPIPE),
+ * what it queued before is read, then it is closed.
  */
 #include "intake.h"
 
 #include <errno.h>
-#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,19 +40,21 @@
 #include "common/errors.h"
 #include "common/hop.h"
 #include "common/record.h"
+#include "control.h"
+#include "listener.h"
 #include "log.h"
 #include "rings.h"
 #include "stats.h"
 
-#define MAX_CONNS  1024
-#define IDLE_MS    50 /* after this long without records, rings may sleep */
-#define SLEEP_MS   50 /* a sleeping loop still looks at the rings this often */
-#define HELD_MS    5  /* how often a holding-back loop asks for room again */
-#define TAG_LISTEN 0
-#define TAG_STOP   1
-#define TAG_CONN   2 /* + connection index in the upper bits */
-#define TAG_RING   3
-#define TAG_CTL    4
+#define HELD_MS     5     /* how often a holding-back loop asks for room again */
+#define SPARE_FDS   64    /* descriptors kept for the spool, store, broker, ... */
+#define ACCEPT_PASS 64    /* connections accepted a pass: a flood cannot hold the loop */
+#define MAX_RINGS   65536 /* whatever the hard RLIMIT_NOFILE: the table's size */
+#define TAG_LISTEN  0
+#define TAG_STOP    1
+#define TAG_CONN    2 /* + connection index in the upper bits */
+#define TAG_RING    3
+#define TAG_CTL     4
 
 struct conn {
     pid_t pid; /* the peer, from SO_PEERCRED when it connected */
@@ -60,11 +67,12 @@ struct conn {
 struct osp_intake {
     osp_flow_t *flow;
     osp_rings_t *rings;
+    osp_control_t *ctl; /* <listen_socket>.ctl: answers with the counters */
     int lfd, ep;
-    int ctl_fd; /* <listen_socket>.ctl: answers with the counters */
-    char ctl_path[112];
-    struct conn conns[MAX_CONNS];
-    size_t nconns;
+    struct conn *conns;
+    size_t nconns, max_conns, max_conns_per_uid;
+    size_t max_record;
+    osp_log_limit_t log_refused, log_frames, log_oversize, log_replaced, log_accept;
     bool sockets_paused; /* the connections are out of the epoll set */
     char *buf;
     osp_buf_t ext; /* the records of a frame that came in a memfd */
@@ -125,14 +133,25 @@ static void drop_invalid(osp_intake_t *in, const char *why) {
     osp_flow_drop(in->flow, OSP_FLOW_DROP_INVALID, 1, why);
 }
 
+/* A point over max_record_bytes (from a ring, rec was never copied). */
+static void drop_oversize(osp_intake_t *in, const char *publisher, size_t len) {
+    OSP_STAT_ADD(records_oversize, 1);
+    osp__log_limited(&in->log_oversize, OSP_LL_WARN, "intake",
+                     "publisher '%s': dropped a point of %zu bytes or more: over "
+                     "max_record_bytes (%zu)",
+                     publisher, len, in->max_record);
+    drop_invalid(in, "a point over max_record_bytes");
+}
+
 /* A binary record (ring or frame): its framing is checked now, its texts
- * when it leaves. true: taken or dropped; false: no room. */
+ * when it leaves. true: taken or dropped; false: no room. rec NULL: a ring
+ * record over max_record, passed over. */
 static bool take_record(osp_intake_t *in, const char *publisher, size_t publisher_len,
                         const char *rec, size_t len, bool force) {
     osp_rec_t r;
     osp_error_t err;
-    if (len > OSP_HOP_MAX_POINT) { /* a ring's records may be larger */
-        drop_invalid(in, "a point over 8 MiB");
+    if (!rec || len > in->max_record) {
+        drop_oversize(in, publisher, len);
         return true;
     }
     if (osp__rec_read(rec, len, &r, &err) != OSP_OK) {
@@ -148,8 +167,8 @@ static void take_json(osp_intake_t *in, const char *publisher, const char *rec,
                       size_t len) {
     if (len && rec[len - 1] == '\n')
         len--;
-    if (len > OSP_HOP_MAX_POINT) {
-        drop_invalid(in, "a point over 8 MiB");
+    if (len > in->max_record) {
+        drop_oversize(in, publisher, len);
         return;
     }
     if (!take(in, OSP_ENTRY_JSON, publisher, strlen(publisher), rec, len, true)) {
@@ -160,10 +179,15 @@ static void take_json(osp_intake_t *in, const char *publisher, const char *rec,
 
 /* ---------------------------------------------------------------- sockets */
 
+/* No room: the connections and the listener leave the epoll set. New
+ * connections wait in the backlog (their frames in their senders' buffers)
+ * rather than being accepted and, over a limit, read whatever the room. */
 static void set_sockets_paused(osp_intake_t *in, bool paused) {
     if (in->sockets_paused == paused)
         return;
     in->sockets_paused = paused;
+    struct epoll_event lev = {.events = paused ? 0 : EPOLLIN, .data.u64 = TAG_LISTEN};
+    epoll_ctl(in->ep, EPOLL_CTL_MOD, in->lfd, &lev);
     for (size_t i = 0; i < in->nconns; i++) {
         struct epoll_event ev = {.events = paused ? 0 : EPOLLIN,
                                  .data.u64 = TAG_CONN | (uint64_t)i << 8};
@@ -187,32 +211,34 @@ static void close_conn(osp_intake_t *in, size_t i) {
 }
 
 /* publisher_policy = local: a process may only publish as this host. What it
- * claimed is logged once per connection (printable characters only). */
+ * claimed is logged once per connection, and at most once per interval. */
 static void apply_publisher_policy(osp_intake_t *in, struct conn *c) {
     if (!in->host[0] || strcmp(c->publisher, in->host) == 0)
         return;
     if (!c->replaced_logged) {
-        char shown[65];
-        size_t k = 0;
-        for (const char *p = c->publisher; *p && k < sizeof shown - 1; p++)
-            shown[k++] = (*p >= 0x20 && *p < 0x7f) ? *p : '?';
-        shown[k] = '\0';
-        OSP_LOG(OSP_LL_NOTICE, "intake",
-                "pid %ld (uid %ld) sends as publisher '%s': published as '%s' "
-                "(publisher_policy = local)",
-                (long)c->pid, (long)c->uid, shown, in->host);
+        osp__log_limited(&in->log_replaced, OSP_LL_NOTICE, "intake",
+                         "pid %ld (uid %ld) sends as publisher '%.64s': published as "
+                         "'%s' (publisher_policy = local)",
+                         (long)c->pid, (long)c->uid, c->publisher, in->host);
         c->replaced_logged = true;
     }
     OSP_STAT_ADD(publisher_replaced, 1);
     snprintf(c->publisher, sizeof c->publisher, "%s", in->host);
 }
 
-/* Read frames while there is room (up to 64). Returns 1 if more may be
- * waiting, 0 when the socket is drained, -1 when the connection was closed
- * (index i is now another). force: whatever the room (stopping: they would
- * be lost with the socket). */
-static int read_conn(osp_intake_t *in, size_t i, bool force) {
-    struct conn *c = &in->conns[i];
+static void refuse_frame(osp_intake_t *in, const struct conn *c, const char *why) {
+    OSP_STAT_ADD(bad_frames, 1);
+    osp__log_limited(&in->log_frames, OSP_LL_NOTICE, "intake",
+                     "pid %ld (uid %ld): refused a frame: %s", (long)c->pid, (long)c->uid,
+                     why);
+}
+
+/* Read frames from c while there is room (up to 64). Returns 1 if more may
+ * be waiting, 0 when the socket is drained, -1 when the peer is gone (the
+ * caller closes it). force: whatever the room (stopping, or a refused
+ * connection: they would be lost with the socket). A refused connection
+ * (!may_register) registers no ring. */
+static int read_frames(osp_intake_t *in, struct conn *c, bool force, bool may_register) {
     for (int budget = 64; budget > 0; budget--) {
         if (!force && !in->budget)
             return 1;
@@ -220,18 +246,16 @@ static int read_conn(osp_intake_t *in, size_t i, bool force) {
         bool truncated;
         ssize_t got =
             osp__hop_recv(c->fd, in->buf, OSP_HOP_MAX_FRAME + 1, fds, &nfds, &truncated);
-        if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
-            close_conn(in, i);
+        if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR))
             return -1;
-        }
         if (got < 0)
             return errno == EINTR ? 1 : 0;
         osp_hop_frame_t f;
         osp_error_t err;
         if (truncated || osp__hop_parse(in->buf, (size_t)got, &f, &err)) {
-            OSP_STAT_ADD(bad_frames, 1);
-            OSP_LOG(OSP_LL_NOTICE, "intake", "pid %ld: refused a frame: %s", (long)c->pid,
-                    truncated ? "too large" : err.text);
+            refuse_frame(in, c,
+                         truncated ? "too large, or its descriptors did not fit"
+                                   : err.text);
             for (int j = 0; j < nfds; j++)
                 close(fds[j]);
             continue;
@@ -240,7 +264,14 @@ static int read_conn(osp_intake_t *in, size_t i, bool force) {
         c->publisher[f.publisher_len] = '\0';
         apply_publisher_policy(in, c);
         if (f.flags & OSP_HOP_FLAG_RING) {
-            osp_rings_add(in->rings, c->fd, c->publisher, fds, nfds);
+            if (may_register) {
+                osp_rings_add(in->rings, c->fd, c->uid, c->publisher, fds, nfds);
+            } else { /* its connection is going: the sender keeps its ring */
+                for (int j = 0; j < nfds; j++)
+                    close(fds[j]);
+                OSP_STAT_ADD(rings_refused, 1);
+                OSP_STAT_ADD(rings_refused_limit, 1);
+            }
             continue;
         }
         int ext = OSP_OK;
@@ -253,9 +284,7 @@ static int read_conn(osp_intake_t *in, size_t i, bool force) {
         for (int j = 0; j < nfds; j++)
             close(fds[j]);
         if (ext != OSP_OK) {
-            OSP_STAT_ADD(bad_frames, 1);
-            OSP_LOG(OSP_LL_NOTICE, "intake", "pid %ld: refused a frame: %s", (long)c->pid,
-                    err.text);
+            refuse_frame(in, c, err.text);
             continue;
         }
         const char *rec;
@@ -276,41 +305,85 @@ static int read_conn(osp_intake_t *in, size_t i, bool force) {
     return 1;
 }
 
+/* Connection i: see read_frames; -1 when it was closed (index i is now
+ * another). */
+static int read_conn(osp_intake_t *in, size_t i, bool force) {
+    int r = read_frames(in, &in->conns[i], force, true);
+    if (r < 0)
+        close_conn(in, i);
+    return r;
+}
+
 static const osp_sc_buffers_t *buffers(osp_intake_t *in) {
     static osp_sc_buffers_t b;
     osp_flow_state(in->flow, &b);
     return &b;
 }
 
-/* One JSON line of counters per connection to the control socket (what
- * "osprofiler-sidecar --stats" prints). */
-static void serve_stats(osp_intake_t *in) {
-    int fd = accept4(in->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
-    if (fd < 0)
-        return;
-    char out[4096];
-    int n = osp_sc_stats_json(out, sizeof out, buffers(in), in->nconns,
-                              osp_rings_count(in->rings));
-    ssize_t w = send(fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
-    (void)w;
-    close(fd);
+/* A connection over a limit: shut for reading first, so that the client's
+ * next send fails (EPIPE) instead of vanishing; then what it had queued is
+ * read and taken; then it is closed. */
+static void refuse_conn(osp_intake_t *in, struct conn *c, bool no_fds, const char *why) {
+    OSP_STAT_ADD(connections_refused, 1);
+    osp__log_limited(&in->log_refused, OSP_LL_WARN, "intake",
+                     "refused a connection of pid %ld (uid %ld): %s", (long)c->pid,
+                     (long)c->uid, why);
+    shutdown(c->fd, SHUT_RD);
+    while (read_frames(in, c, true, false) > 0)
+        ;
+    osp_listener_release(c->fd, no_fds);
 }
 
+static size_t conns_of(const osp_intake_t *in, uid_t uid) {
+    size_t n = 0;
+    for (size_t i = 0; i < in->nconns; i++)
+        n += in->conns[i].uid == uid;
+    return n;
+}
+
+/* Up to ACCEPT_PASS connections while there is room: a refused one's
+ * queued frames are read whatever the room, so each may overrun it by what
+ * its sender had queued, and the next waits for the next pass. */
 static void accept_conns(osp_intake_t *in) {
-    for (;;) {
-        int fd = accept4(in->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
+    for (int k = 0; k < ACCEPT_PASS && in->budget; k++) {
+        bool no_fds;
+        int fd = osp_listener_accept(in->lfd, &no_fds);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED &&
+                errno != EINTR)
+                osp__log_limited(&in->log_accept, OSP_LL_WARN, "intake", "accept: %s",
+                                 strerror(errno));
+            if (errno == ECONNABORTED || errno == EINTR)
+                continue;
             return;
-        if (in->nconns == MAX_CONNS) {
-            OSP_LOG(OSP_LL_WARN, "intake", "%d connections: refusing more", MAX_CONNS);
-            close(fd);
-            continue;
         }
-        size_t i = in->nconns++;
         struct ucred cred = {0};
         socklen_t cl = sizeof cred;
         getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl);
-        in->conns[i] = (struct conn){.fd = fd, .pid = cred.pid, .uid = cred.uid};
+        struct conn c = {.fd = fd, .pid = cred.pid, .uid = cred.uid};
+        char why[128];
+        if (no_fds) {
+            OSP_STAT_ADD(connections_refused_fds, 1);
+            refuse_conn(in, &c, true, "no descriptor left (RLIMIT_NOFILE)");
+            continue;
+        }
+        if (in->nconns == in->max_conns) {
+            snprintf(why, sizeof why, "%zu connections (max_connections)", in->nconns);
+            refuse_conn(in, &c, false, why);
+            continue;
+        }
+        size_t mine = conns_of(in, c.uid);
+        if (mine >= in->max_conns_per_uid) {
+            OSP_STAT_ADD(connections_refused_uid, 1);
+            snprintf(why, sizeof why,
+                     "its uid holds %zu connections "
+                     "(max_connections_per_uid)",
+                     mine);
+            refuse_conn(in, &c, false, why);
+            continue;
+        }
+        size_t i = in->nconns++;
+        in->conns[i] = c;
         struct epoll_event ev = {.events = in->sockets_paused ? 0 : EPOLLIN,
                                  .data.u64 = TAG_CONN | (uint64_t)i << 8};
         epoll_ctl(in->ep, EPOLL_CTL_ADD, fd, &ev);
@@ -319,76 +392,71 @@ static void accept_conns(osp_intake_t *in) {
 
 /* ---------------------------------------------------------------- setup */
 
-/* listen_group: the socket's group, so that members may connect (0660). */
-static int set_group(const char *path, const char *group, osp_error_t *err) {
-    struct group gr, *found = NULL;
-    char buf[4096];
-    if (getgrnam_r(group, &gr, buf, sizeof buf, &found) != 0 || !found)
-        return osp__error_set(err, OSP_ECONFIG, path, 0,
-                              "listen_group '%s': no such group", group);
-    if (chown(path, (uid_t)-1, gr.gr_gid) != 0)
-        return osp__error_set(err, OSP_ECONFIG, path, 0,
-                              "%s: cannot give it group '%s': %s", path, group,
-                              strerror(errno));
-    return OSP_OK;
-}
-
-/* The control socket: same directory and mode as the listener. */
-static void open_ctl(osp_intake_t *in, const osp_sc_config_t *cfg) {
-    struct stat st;
-    struct sockaddr_un ca = {.sun_family = AF_UNIX};
-    snprintf(in->ctl_path, sizeof in->ctl_path, "%s.ctl", in->path);
-    in->ctl_fd = -1;
-    if (strlen(in->ctl_path) >= sizeof ca.sun_path ||
-        (lstat(in->ctl_path, &st) == 0 && !S_ISSOCK(st.st_mode)))
-        return;
-    unlink(in->ctl_path);
-    strcpy(ca.sun_path, in->ctl_path);
-    in->ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    mode_t old = umask(0177);
-    if (in->ctl_fd < 0 || bind(in->ctl_fd, (struct sockaddr *)&ca, sizeof ca) != 0 ||
-        chmod(in->ctl_path, cfg->listen_mode) != 0 || listen(in->ctl_fd, 16) != 0) {
-        OSP_LOG(OSP_LL_WARN, "intake", "%s: no control socket: %s", in->ctl_path,
-                strerror(errno));
-        if (in->ctl_fd >= 0)
-            close(in->ctl_fd);
-        in->ctl_fd = -1;
-    } else {
-        struct epoll_event cev = {.events = EPOLLIN, .data.u64 = TAG_CTL};
-        epoll_ctl(in->ep, EPOLL_CTL_ADD, in->ctl_fd, &cev);
-        osp_error_t gerr;
-        if (cfg->listen_group[0] && set_group(in->ctl_path, cfg->listen_group, &gerr))
-            OSP_LOG(OSP_LL_WARN, "intake", "%s", gerr.text);
+/* The descriptors we may hold: the soft limit raised to the hard one. The
+ * connections get at most half of what SPARE_FDS leaves, the rings (one
+ * descriptor each) the rest, so that accept() and the spool never meet
+ * EMFILE because clients took every descriptor. */
+static void fit_limits(osp_intake_t *in, const osp_sc_config_t *cfg,
+                       osp_rings_limits_t *rl) {
+    struct rlimit lim;
+    size_t nofile = 1024;
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0) {
+        if (lim.rlim_cur < lim.rlim_max) {
+            lim.rlim_cur = lim.rlim_max;
+            setrlimit(RLIMIT_NOFILE, &lim);
+            getrlimit(RLIMIT_NOFILE, &lim);
+        }
+        nofile = lim.rlim_cur == RLIM_INFINITY || lim.rlim_cur > (1u << 20)
+                     ? (size_t)1 << 20
+                     : (size_t)lim.rlim_cur;
     }
-    umask(old);
+    size_t budget = nofile > 2 * SPARE_FDS ? nofile - SPARE_FDS : SPARE_FDS;
+    in->max_conns = (size_t)cfg->max_connections;
+    if (in->max_conns > budget / 2) {
+        in->max_conns = budget / 2;
+        OSP_LOG(OSP_LL_WARN, "intake",
+                "max_connections %ld does not fit under RLIMIT_NOFILE %zu: %zu "
+                "(raise LimitNOFILE)",
+                cfg->max_connections, nofile, in->max_conns);
+    }
+    in->max_conns_per_uid = (size_t)cfg->max_connections_per_uid;
+    if (in->max_conns_per_uid > in->max_conns)
+        in->max_conns_per_uid = in->max_conns;
+    rl->max_rings = budget - in->max_conns;
+    if (rl->max_rings > MAX_RINGS)
+        rl->max_rings = MAX_RINGS;
+    rl->max_rings_per_uid = (size_t)cfg->max_rings_per_uid;
+    rl->max_bytes_per_uid = (uint64_t)cfg->max_ring_bytes_per_uid;
+    rl->max_record = (size_t)cfg->max_record_bytes;
+    in->max_record = (size_t)cfg->max_record_bytes;
+    OSP_LOG(OSP_LL_INFO, "intake",
+            "descriptors: %zu (RLIMIT_NOFILE): up to %zu connections (%zu a uid) and "
+            "%zu rings (%zu a uid)",
+            nofile, in->max_conns, in->max_conns_per_uid, rl->max_rings,
+            rl->max_rings_per_uid);
 }
 
 int osp_intake_open(osp_intake_t **out, const osp_sc_config_t *cfg, osp_flow_t *flow,
                     osp_error_t *err) {
     const char *path = cfg->listen_socket;
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof a.sun_path)
+    if (strlen(path) >= sizeof((osp_intake_t *)0)->path)
         return osp__error_set(err, OSP_ECONFIG, "listen_socket", 0,
                               "listen_socket longer than %zu bytes",
-                              sizeof a.sun_path - 1);
-    struct stat st;
-    if (lstat(path, &st) == 0) {
-        if (!S_ISSOCK(st.st_mode))
-            return osp__error_set(err, OSP_ECONFIG, path, 0,
-                                  "%s exists and is not a socket: refusing to replace it",
-                                  path);
-        unlink(path); /* a stale socket of an earlier run */
-    }
+                              sizeof((osp_intake_t *)0)->path - 1);
     osp_intake_t *in = calloc(1, sizeof *in);
     if (!in)
         return OSP_ENOMEM;
+    osp__log_set_limit_interval(cfg->limit_log_interval);
+    in->log_frames.burst = 16; /* a few distinct reasons show, a flood does not */
+    osp_rings_limits_t rl;
+    fit_limits(in, cfg, &rl);
     in->flow = flow;
+    in->lfd = -1;
     in->buf = malloc(OSP_HOP_MAX_FRAME + 1);
     in->chunk = osp_chunk_new(0);
-    in->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    in->conns = calloc(in->max_conns, sizeof *in->conns);
     in->ep = epoll_create1(EPOLL_CLOEXEC);
-    in->rings = osp_rings_new(in->ep, TAG_RING);
-    strcpy(a.sun_path, path);
+    in->rings = osp_rings_new(in->ep, TAG_RING, &rl);
     strcpy(in->path, path);
     if (cfg->publisher_local) {
         if (cfg->host[0])
@@ -397,23 +465,20 @@ int osp_intake_open(osp_intake_t **out, const osp_sc_config_t *cfg, osp_flow_t *
             snprintf(in->host, sizeof in->host, "localhost");
     }
     int rc = OSP_OK;
-    if (!in->rings || !in->buf || !in->chunk || in->lfd < 0 || in->ep < 0) {
+    if (!in->rings || !in->buf || !in->chunk || !in->conns || in->ep < 0) {
         rc = OSP_ENOMEM;
         goto fail;
     }
-    mode_t old = umask(0177); /* no window where the socket is wider open */
-    int b = bind(in->lfd, (struct sockaddr *)&a, sizeof a);
-    umask(old);
-    if (b != 0 || chmod(path, cfg->listen_mode) != 0 || listen(in->lfd, 128) != 0) {
-        rc = osp__error_set(err, -errno, path, 0, "%s: cannot listen: %s", path,
-                            strerror(errno));
-        goto fail;
-    }
-    if (cfg->listen_group[0] && (rc = set_group(path, cfg->listen_group, err)) != OSP_OK)
+    rc = osp_listener_open(path, SOCK_SEQPACKET, cfg->listen_mode, cfg->listen_group, 128,
+                           &in->lfd, err);
+    if (rc != OSP_OK)
         goto fail;
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_LISTEN};
     epoll_ctl(in->ep, EPOLL_CTL_ADD, in->lfd, &ev);
-    open_ctl(in, cfg);
+    if ((in->ctl = osp_control_open(cfg))) {
+        struct epoll_event cev = {.events = EPOLLIN, .data.u64 = TAG_CTL};
+        epoll_ctl(in->ep, EPOLL_CTL_ADD, osp_control_fd(in->ctl), &cev);
+    }
     *out = in;
     return OSP_OK;
 fail:
@@ -423,6 +488,7 @@ fail:
     if (in->ep >= 0)
         close(in->ep);
     osp_chunk_free(in->chunk);
+    free(in->conns);
     free(in->buf);
     free(in);
     return rc;
@@ -455,30 +521,19 @@ static bool ring_take(const char *publisher, size_t publisher_len, const char *r
 void osp_intake_run(osp_intake_t *in, int stop_fd) {
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_STOP};
     epoll_ctl(in->ep, EPOLL_CTL_ADD, stop_fd, &ev);
-    double last_record = 0;
     for (;;) {
         maybe_log_stats(in);
         in->budget = osp_flow_room(in->flow);
         in->arrival_us = real_us();
         long drained = in->budget ? osp_rings_drain(in->rings, ring_take, in) : 0;
-        if (drained)
-            last_record = now_ms();
         set_sockets_paused(in, !in->budget);
-        int timeout = 1000;
+        int timeout = HELD_MS;
         bool sleeping = false;
-        if (!in->budget) {
-            timeout = HELD_MS;
-        } else if (drained) {
+        if (in->budget)
+            timeout = osp_rings_wait_ms(in->rings, drained, 1000, &sleeping);
+        if (in->budget && drained) {
             commit(in);
             usleep(20); /* let a few records gather: no cache-line ping-pong */
-            timeout = 0;
-        } else if (osp_rings_count(in->rings) && now_ms() - last_record < IDLE_MS) {
-            timeout = 1;
-        } else if (osp_rings_count(in->rings)) {
-            /* Quiet: producers wake us through the eventfds; a wake-up lost
-             * to their unfenced check (ring.c) waits SLEEP_MS at most. */
-            sleeping = osp_rings_prepare_sleep(in->rings);
-            timeout = sleeping ? SLEEP_MS : 0;
         }
         if (in->stats_every_ms > 0) { /* wake up for the next stats line */
             double left = in->stats_every_ms - (now_ms() - in->last_stats);
@@ -496,8 +551,10 @@ void osp_intake_run(osp_intake_t *in, int stop_fd) {
         } else {
             n = epoll_wait(in->ep, evs, 64, timeout);
         }
-        if (sleeping)
-            osp_rings_wake(in->rings);
+        bool woken = false;
+        for (int i = 0; i < n; i++)
+            woken |= (evs[i].data.u64 & 0xff) == TAG_RING;
+        osp_rings_after_wait(in->rings, sleeping, woken);
         for (int i = 0; i < n; i++) {
             uint64_t tag = evs[i].data.u64;
             switch (tag & 0xff) {
@@ -509,12 +566,11 @@ void osp_intake_run(osp_intake_t *in, int stop_fd) {
                 accept_conns(in);
                 break;
             case TAG_CTL:
-                serve_stats(in);
+                osp_control_serve(in->ctl, buffers(in), in->nconns,
+                                  osp_rings_count(in->rings));
                 break;
             case TAG_RING:
-                osp_rings_clear_wakeups(in->rings);
-                last_record = now_ms();
-                break;
+                break; /* edge-triggered: never read (rings.c) */
             default: {
                 size_t idx = (size_t)(tag >> 8);
                 if (idx < in->nconns && !in->sockets_paused)
@@ -536,8 +592,7 @@ void osp_intake_close(osp_intake_t *in) {
     in->budget = SIZE_MAX;
     in->arrival_us = real_us();
     accept_conns(in);
-    close(in->lfd);
-    unlink(in->path);
+    osp_listener_close(in->lfd, in->path);
     for (size_t i = 0; i < in->nconns;) {
         int r;
         while ((r = read_conn(in, i, true)) > 0)
@@ -549,13 +604,11 @@ void osp_intake_close(osp_intake_t *in) {
     commit(in);
     for (size_t i = 0; i < in->nconns; i++)
         close(in->conns[i].fd);
-    if (in->ctl_fd >= 0) {
-        close(in->ctl_fd);
-        unlink(in->ctl_path);
-    }
+    osp_control_close(in->ctl);
     close(in->ep);
     osp_chunk_free(in->chunk);
     osp__buf_free(&in->ext);
+    free(in->conns);
     free(in->buf);
     free(in);
 }

@@ -151,6 +151,15 @@ static void reload(osp_sc_config_t *cfg, const char *file, const osp_sc_override
             OSP_LL_WARN, "main",
             "SIGHUP: listen_socket, listen_mode, spool_dir and store change only with a "
             "restart");
+    if (next.max_connections != cfg->max_connections ||
+        next.max_connections_per_uid != cfg->max_connections_per_uid ||
+        next.max_rings_per_uid != cfg->max_rings_per_uid ||
+        next.max_ring_bytes_per_uid != cfg->max_ring_bytes_per_uid ||
+        next.max_record_bytes != cfg->max_record_bytes ||
+        next.limit_log_interval != cfg->limit_log_interval)
+        OSP_LOG(OSP_LL_WARN, "main",
+                "SIGHUP: the local clients' limits (max_connections, max_rings_per_uid, "
+                "...) change only with a restart");
     osp_log_level = level ? osp__log_level_parse(level) : next.log_level;
     osp_flow_set_limit(run->flow, (size_t)next.memory_limit);
     if (run->sw) { /* no broker: nothing else to restart */
@@ -167,6 +176,12 @@ static void reload(osp_sc_config_t *cfg, const char *file, const osp_sc_override
     for (size_t i = 0; i < 3; i++)
         *keep[i] = (free(*keep[i]), strdup(old[i]));
     next.listen_mode = cfg->listen_mode;
+    next.max_connections = cfg->max_connections; /* the running intake's */
+    next.max_connections_per_uid = cfg->max_connections_per_uid;
+    next.max_rings_per_uid = cfg->max_rings_per_uid;
+    next.max_ring_bytes_per_uid = cfg->max_ring_bytes_per_uid;
+    next.max_record_bytes = cfg->max_record_bytes;
+    next.limit_log_interval = cfg->limit_log_interval;
     osp_sc_config_free(cfg);
     *cfg = next;
     if (osp_publisher_start(&run->pub, cfg, run->flow) != OSP_OK ||

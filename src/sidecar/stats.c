@@ -89,7 +89,9 @@ int osp_sc_stats_json(char *out, size_t len, const osp_sc_buffers_t *b,
         "\"holding_back\": %s, \"hold_backs\": %llu, "
         "\"publisher_replaced\": %llu, \"reconnects\": %llu, \"connected\": %s, "
         "\"queued\": %llu, \"connections\": %zu, \"rings\": %zu, \"rings_attached\": "
-        "%llu, \"rings_refused\": %llu%s}\n",
+        "%llu, \"rings_refused\": %llu, \"rings_refused_limit\": %llu, "
+        "\"connections_refused\": %llu, \"connections_refused_uid\": %llu, "
+        "\"connections_refused_fds\": %llu, \"records_oversize\": %llu%s}\n",
         U(received), U(delivered), U(published), U(confirmed), U(nacked), U(spooled),
         U(stored), U(store_commits), U(collected), U(dropped_invalid), U(dropped_spool),
         U(dropped_shutdown), U(dropped_nomem), U(collect_invalid), U(bad_frames),
@@ -99,7 +101,8 @@ int osp_sc_stats_json(char *out, size_t len, const osp_sc_buffers_t *b,
         U(publisher_replaced), U(reconnects),
         atomic_load(&osp_sc_stats.connected) ? "true" : "false",
         (unsigned long long)(fs.memory_points + fs.spool_points), connections, rings,
-        U(rings), U(rings_refused), col);
+        U(rings), U(rings_refused), U(rings_refused_limit), U(connections_refused),
+        U(connections_refused_uid), U(connections_refused_fds), U(records_oversize), col);
 #undef U
     return n < 0 ? 0 : (n >= (int)len ? (int)len - 1 : n);
 }

@@ -21,9 +21,14 @@ typedef struct osp_sc_stats {
     atomic_uint_fast64_t dropped_nomem;    /* no memory for a point taken from a frame */
     atomic_uint_fast64_t bad_frames; /* frames refused whole (bad header, too big) */
     atomic_uint_fast64_t reconnects;
-    atomic_uint_fast64_t rings;           /* shared rings attached so far */
-    atomic_uint_fast64_t rings_refused;   /* ring registrations refused */
-    atomic_uint_fast64_t spooled;         /* points written to the disk spool */
+    atomic_uint_fast64_t rings;                   /* shared rings attached so far */
+    atomic_uint_fast64_t rings_refused;           /* ring registrations refused */
+    atomic_uint_fast64_t rings_refused_limit;     /* of them: over a limit */
+    atomic_uint_fast64_t connections_refused;     /* over a limit (all reasons) */
+    atomic_uint_fast64_t connections_refused_uid; /* of them: the uid's limit */
+    atomic_uint_fast64_t connections_refused_fds; /* of them: no descriptor left */
+    atomic_uint_fast64_t records_oversize;        /* points over max_record_bytes */
+    atomic_uint_fast64_t spooled;                 /* points written to the disk spool */
     atomic_uint_fast64_t stored;          /* points committed to the store (no broker) */
     atomic_uint_fast64_t store_commits;   /* transactions that stored them */
     atomic_uint_fast64_t collected;       /* broker messages committed and acked */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "common/ring.h"
@@ -176,6 +177,65 @@ static void ring__corruption_is_detected(void **state) {
     assert_int_not_equal(osp__ring_create(&p, 5000), 0); /* not a power of two */
 }
 
+/* What a hostile producer hands over instead of a ring (issue 12): memory
+ * it could shrink under the mapping (SIGBUS), a "wake-up" descriptor that
+ * is a pipe, which a reader would block on. */
+static void ring__attach_refuses_unsealed_and_non_eventfd(void **state) {
+    (void)state;
+    osp_ring_t p, c;
+    assert_int_equal(osp__ring_create(&p, 4096), 0);
+    int unsealed = memfd_create("t", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    assert_true(unsealed >= 0);
+    assert_int_equal(ftruncate(unsealed, (off_t)p.map_len), 0);
+    void *m = mmap(NULL, p.map_len, PROT_READ | PROT_WRITE, MAP_SHARED, unsealed, 0);
+    assert_true(m != MAP_FAILED);
+    memcpy(m, p.hdr, OSP_RING_DATA_OFF); /* a valid header, no seal */
+    munmap(m, p.map_len);
+    assert_int_equal(osp__ring_attach(&c, unsealed, dup(p.event_fd)), OSP_RING_EUNSEALED);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    assert_int_equal(osp__ring_attach(&c, dup(p.mem_fd), fds[0]), OSP_RING_ENOTEVENT);
+    close(fds[1]);
+    assert_non_null(strstr(osp__ring_attach_error(OSP_RING_EUNSEALED), "F_SEAL_SHRINK"));
+    /* The sealed ring cannot shrink; attached, it keeps one descriptor. */
+    assert_int_not_equal(ftruncate(p.mem_fd, 0), 0);
+    attach_copy(&c, &p);
+    assert_int_equal(c.mem_fd, -1);
+    assert_true(c.event_fd >= 0);
+    osp__ring_destroy(&c, false);
+    osp__ring_destroy(&p, false);
+}
+
+/* Records over the consumer's max_record are passed over, never copied
+ * (counted); the scratch a big record needed is let go after the drain;
+ * one over size / 2 - 8, which the wire forbids, is corruption. */
+static void ring__record_limits_and_scratch(void **state) {
+    (void)state;
+    osp_ring_t p, c;
+    struct seen s = {0};
+    assert_int_equal(osp__ring_create(&p, 1 << 20), 0);
+    attach_copy(&c, &p);
+    c.max_record = 200 * 1024;
+    char *big = calloc(1, 300 * 1024);
+    assert_true(osp__ring_push(&p, big, 300 * 1024)); /* over max_record */
+    assert_true(osp__ring_push(&p, big, 100 * 1024)); /* under: taken */
+    assert_true(osp__ring_push(&p, "ok", 2));
+    assert_int_equal(osp__ring_drain(&c, (size_t)-1, collect, &s), 2);
+    assert_int_equal(c.oversize, 1);
+    assert_string_equal(s.last, "ok");
+    assert_true(c.scratch_cap <= OSP_RING_SCRATCH_KEEP);
+    free(big);
+    osp__ring_destroy(&c, false);
+    osp__ring_destroy(&p, false);
+    assert_int_equal(osp__ring_create(&p, 4096), 0);
+    attach_copy(&c, &p);
+    uint64_t w = (uint64_t)1 << 32 | (4096 / 2 - 4); /* fits the area, not the wire */
+    memcpy(p.data, &w, 8);
+    assert_int_equal(osp__ring_drain(&c, (size_t)-1, collect, &s), -1);
+    osp__ring_destroy(&c, false);
+    osp__ring_destroy(&p, false);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ring__roundtrip_with_wrap),
@@ -183,6 +243,8 @@ int main(void) {
         cmocka_unit_test(ring__reattach_goes_on),
         cmocka_unit_test(ring__wakes_a_sleeping_consumer),
         cmocka_unit_test(ring__corruption_is_detected),
+        cmocka_unit_test(ring__attach_refuses_unsealed_and_non_eventfd),
+        cmocka_unit_test(ring__record_limits_and_scratch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
