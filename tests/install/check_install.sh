@@ -40,6 +40,8 @@ for p in $(unit_paths "$unit"); do
 done
 [ "$(unit_paths "$unit" | head -1)" = "$tmp/prefix/bin/osprofiler-sidecar" ] ||
     fail "ExecStart is not the installed sidecar"
+grep -qx "EnvironmentFile=-$tmp/prefix/etc/osprofiler-c/osprofiler-sidecar.env" "$unit" ||
+    fail "unit: EnvironmentFile (OSPROFILER_TRANSPORT_URL) not under the prefix: $(grep Environment "$unit")"
 # with DESTDIR (packaging): the unit names the prefix, not the staging tree
 DESTDIR=$tmp/stage cmake --install "$build" --prefix /opt/osp >/dev/null
 [ "$(unit_paths "$tmp/stage/opt/osp/lib/systemd/system/osprofiler-sidecar.service" |
