@@ -12,6 +12,8 @@ and points a store refuses, through the real sidecar, the private RabbitMQ
     JSON. The collector fed by Python osprofiler's messaging driver (which
     writes NaN into the body): collected, none counted invalid, read back
     with null;
+  * the SQLite files the sidecar and the collector create (with -wal and
+    -shm) are 0600 (store.sqlite_api checks it under umask 0);
   * Redis store mode with a key of the wrong type planted for one trace: that
     trace's points are dropped, counted (dropped.store, not delivered) and
     logged once; the points before and after it, and other traces, are
@@ -110,6 +112,10 @@ def test_store_mode(args, work):
     check("store mode: the HTML report's JSON is strict (JSON.parse reads it)",
           r.returncode == 0 and isinstance(params, dict) and "ratio" in params
           and params["ratio"] is None, str(params) + r.stderr)
+    modes = {n: oct(os.stat(db + n).st_mode & 0o777) for n in ("", "-wal", "-shm")
+             if os.path.exists(db + n)}
+    check("store mode: traces.db, -wal and -shm are 0600 (payloads hold SQL)",
+          modes == {"": "0o600", "-wal": "0o600", "-shm": "0o600"}, str(modes))
     check("store mode: exit 0", sc.stop() == 0)
 
 
@@ -156,6 +162,10 @@ def test_collector_python(args, port, url, work):
     check("collector: read back strict, NaN and infinities null",
           params == {"ratio": None, "hi": None, "lo": None, "s": "NaN"},
           str(params) + r.stderr)
+    modes = {n: oct(os.stat(db + n).st_mode & 0o777) for n in ("", "-wal", "-shm")
+             if os.path.exists(db + n)}
+    check("collector: its database, -wal and -shm are 0600",
+          modes == {"": "0o600", "-wal": "0o600", "-shm": "0o600"}, str(modes))
     check("collector: exit 0", col.stop() == 0)
 
 
