@@ -46,7 +46,8 @@ typedef struct osp_store osp_store_t;
 
 /* One message to store. */
 typedef struct osp_store_msg {
-    const char *json; /* the payload as JSON text, stored verbatim */
+    const char *json; /* the payload as JSON text, stored verbatim but for
+                         NaN and infinities, null (point.h) */
     size_t len;
     const char *base_id, *trace_id, *parent_id, *name, *timestamp; /* from the payload */
     const char *project, *service, *host; /* NULL when absent; host = info.host */

@@ -7,11 +7,12 @@
  *
  * Layout 2 (user_version 2): one row per trace per commit, in `chunks`: the
  * trace's points of that batch as one JSON array of their payload texts
- * (verbatim, so reports show them as sent), one per line. Why not a row per
- * point (layout 1, osprofiler's sqlalchemy columns): measured here, a row
- * per point with synchronous=FULL went in at 55-90k points/s (and 114k/s
- * with no fsync at all); a trace's batch as one row goes in at 150-180k/s.
- * The view `data` still shows one row per point with the sqlalchemy
+ * (as sent, so reports show them so, but for NaN and infinities, which
+ * become null, and raw newlines between tokens, which become spaces: see
+ * append_payload), one per line. Why not a row per point (layout 1, osprofiler's
+ * sqlalchemy columns): measured here, a row per point with synchronous=FULL went in at
+ * 55-90k points/s (and 114k/s with no fsync at all); a trace's batch as one row goes in
+ * at 150-180k/s. The view `data` still shows one row per point with the sqlalchemy
  * driver's columns (SQLite's JSON functions), for SQL users and tools.
  *
  * A point delivered twice (the broker redelivers what a crashed collector
