@@ -134,8 +134,9 @@ static json_t *value_of(osp_jspan_t v) {
     }
     if (v.len == 4 && memcmp(v.text, "null", 4) == 0)
         return json_null();
-    json_t *j = json_loadb(v.text, v.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-    return j ? j : json_null(); /* NaN, huge numbers: jansson cannot hold them */
+    json_t *j =
+        osp__json_loadb_finite(v.text, v.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    return j ? j : json_null(); /* huge numbers: jansson cannot hold them */
 }
 
 /* A field as Python's redis driver reads it: the value, null when absent. */
@@ -413,8 +414,8 @@ static bool write_raw(osp_buf_t *b, const char *key, size_t key_len, const json_
         return true;
     b->len = mark;
     b->failed = false;
-    json_t *tree =
-        json_loadb(json_string_value(val), json_string_length(val), JSON_ALLOW_NUL, NULL);
+    json_t *tree = osp__json_loadb_finite(json_string_value(val), json_string_length(val),
+                                          JSON_ALLOW_NUL, NULL);
     if (!tree)
         return false; /* written as the string it is */
     osp__pyjson_value(b, tree, indent, depth);
@@ -554,8 +555,8 @@ void osp_report_release(json_t *report) {
 static json_t *raw_tree(json_t *info, const char *key) {
     json_t *v = json_object_get(info, key);
     if (json_is_string(v))
-        return json_loadb(json_string_value(v), json_string_length(v), JSON_ALLOW_NUL,
-                          NULL);
+        return osp__json_loadb_finite(json_string_value(v), json_string_length(v),
+                                      JSON_ALLOW_NUL, NULL);
     return v ? json_incref(v) : NULL;
 }
 

@@ -17,6 +17,8 @@
 
 #include <osprofiler/osprofiler.h>
 
+#include "buf.h"
+
 /* Deepest nesting of a payload: Python's default recursion limit, past
  * which its own json.dumps cannot publish a point (measured through the
  * messaging driver: info nested ~960 levels) and its json.loads cannot read
@@ -67,7 +69,28 @@ size_t osp__json_members(const char *obj, size_t len, const char *const *keys, s
 size_t osp__jstr_decode(const osp_jstr_t *s, char *out, size_t cap);
 
 /* osp__point_scan, then the point as a jansson tree (*out is new on OSP_OK),
- * for the CLI. jansson cannot hold NaN or infinities: such points fail here. */
+ * for the CLI, its non-finite numbers null (below). */
 int osp__point_parse(const char *rec, size_t len, json_t **out, osp_error_t *err);
+
+/* Non-finite numbers. Python's json.dumps writes NaN, Infinity and -Infinity
+ * by default and its json.loads reads them back; jansson, JavaScript's
+ * JSON.parse and SQLite's JSON functions refuse them. The policy
+ * (docs/design.md, "Non-finite numbers"): they become null where we first
+ * read a payload, so everything we publish, store or report is strict JSON.
+ *
+ * These take any bytes (checked or not) and look only at tokens outside
+ * strings, in one pass with no stack; invalid JSON stays invalid. */
+
+/* Offset of the first NaN, Infinity or -Infinity token outside a string in
+ * text, or len when there is none (the common case: nothing to copy). */
+size_t osp__json_nonfinite_find(const char *text, size_t len);
+/* Append text to out with each such token replaced by null: at most
+ * len + len / 3 bytes (NaN, the only token that grows, takes 3). Returns how
+ * many were replaced; out->failed on no memory. */
+size_t osp__json_finite_append(osp_buf_t *out, const char *text, size_t len);
+/* json_loadb of text with its non-finite numbers null (copied only when it
+ * has some). A new reference, or NULL with *err (may be NULL) filled. */
+json_t *osp__json_loadb_finite(const char *text, size_t len, size_t flags,
+                               json_error_t *err);
 
 #endif

@@ -40,6 +40,7 @@
 #include "notify.h"
 #include "stats.h"
 #include "store/store.h"
+#include "store_writer.h"
 
 #define CHANNEL 1
 #define BATCH   256
@@ -55,6 +56,7 @@ struct osp_collector {
     osp_store_t *store;                   /* NULL while it cannot be opened */
     double store_backoff, store_retry_at; /* monotonic seconds */
     bool queue_declared;                  /* the queue exists: messages wait in it */
+    osp_refused_log_t refused_log;
     pthread_t thread;
     atomic_bool stop;
     amqp_connection_state_t conn;
@@ -227,12 +229,15 @@ static bool flush(osp_collector_t *c) {
         store_down(c, err.text); /* the caller disconnects: the batch is redelivered */
         return false;
     }
+    /* what the store refused one by one is acknowledged with the rest:
+     * redelivered, it would be refused again */
+    size_t refused = osp_store_writer_refused(c->store, &c->refused_log, "collector");
     if (amqp_basic_ack(c->conn, CHANNEL, c->last_tag, 1) != AMQP_STATUS_OK) {
         OSP_LOG(OSP_LL_WARN, "collector", "basic.ack failed; reconnecting");
         osp_sc_stats_collector(false, "broker: basic.ack failed; reconnecting");
         return false;
     }
-    OSP_STAT_ADD(collected, c->n);
+    OSP_STAT_ADD(collected, c->n - refused);
     clear_batch(c);
     return true;
 }

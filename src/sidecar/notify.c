@@ -5,12 +5,15 @@
  * payload, timestamp, _unique_id, in that order, serialised like json.dumps.
  * The payload is the sender's JSON text, inserted verbatim: libosprofiler
  * already wrote it byte-identical to Python, and re-serialising could only
- * change it.
+ * change it. The one exception is the policy on non-finite numbers
+ * (point.h): NaN, Infinity and -Infinity go out as null, so consumers that
+ * read strict JSON (jansson, JSON.parse, SQLite) can read every point.
  */
 #include "notify.h"
 
 #include <string.h>
 
+#include "common/point.h"
 #include "common/pyjson.h"
 
 static void body_v1(osp_buf_t *b, const osp_msg_t *m, const char *unique_id) {
@@ -21,7 +24,7 @@ static void body_v1(osp_buf_t *b, const osp_msg_t *m, const char *unique_id) {
     osp__buf_puts(b, ", \"event_type\": ");
     osp__pyjson_string(b, m->event_type, strlen(m->event_type));
     osp__buf_puts(b, ", \"priority\": \"INFO\", \"payload\": ");
-    osp__buf_append(b, m->payload, m->len);
+    osp__json_finite_append(b, m->payload, m->len);
     osp__buf_puts(b, ", \"timestamp\": \"");
     osp__buf_puts(b, m->timestamp);
     osp__buf_puts(b, "\", \"_unique_id\": \"");
@@ -44,12 +47,14 @@ void osp_notify_body(osp_buf_t *out, const osp_msg_t *m, const char *unique_id, 
     osp__buf_free(&inner);
 }
 
+/* Python services publish NaN and infinities as json.dumps writes them: read
+ * as null (point.h), not refused. */
 json_t *osp_notify_payload(const void *body, size_t len) {
-    json_t *msg = json_loadb(body, len, 0, NULL);
+    json_t *msg = osp__json_loadb_finite(body, len, 0, NULL);
     json_t *inner = json_object_get(msg, "oslo.message");
     if (json_is_string(inner)) {
-        json_t *m =
-            json_loadb(json_string_value(inner), json_string_length(inner), 0, NULL);
+        json_t *m = osp__json_loadb_finite(json_string_value(inner),
+                                           json_string_length(inner), 0, NULL);
         json_decref(msg);
         msg = m;
     }

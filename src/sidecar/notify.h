@@ -13,12 +13,13 @@
 
 /* Format 1.0 (driver "messaging", as osprofiler sends) or, with v2, the
  * {"oslo.version": "2.0", "oslo.message": "..."} envelope of messagingv2.
- * unique_id: uuid4 hex, new for every AMQP message. */
+ * unique_id: uuid4 hex, new for every AMQP message. The payload's NaN and
+ * infinities are written as null (point.h). */
 void osp_notify_body(osp_buf_t *out, const osp_msg_t *m, const char *unique_id, bool v2);
 
 /* A received body, format 1.0 or the 2.0 envelope: its payload (a new
  * reference) when it is a profiler notification (event_type "profiler.*",
- * payload an object), else NULL. */
+ * payload an object), else NULL. NaN and infinities in it are null. */
 json_t *osp_notify_payload(const void *body, size_t len);
 
 #endif

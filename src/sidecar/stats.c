@@ -83,7 +83,8 @@ int osp_sc_stats_json(char *out, size_t len, const osp_sc_buffers_t *b,
         "%llu, \"collected\": "
         "%llu, "
         "\"dropped\": {\"invalid\": %llu, \"spool\": %llu, \"shutdown\": %llu, "
-        "\"nomem\": %llu, \"collect_invalid\": %llu}, \"bad_frames\": %llu, "
+        "\"nomem\": %llu, \"store\": %llu, \"collect_invalid\": %llu}, \"bad_frames\": "
+        "%llu, "
         "\"memory\": {\"points\": %llu, \"bytes\": %llu}, "
         "\"spool\": {\"points\": %llu, \"bytes\": %llu}, "
         "\"holding_back\": %s, \"hold_backs\": %llu, "
@@ -94,11 +95,11 @@ int osp_sc_stats_json(char *out, size_t len, const osp_sc_buffers_t *b,
         "\"connections_refused_fds\": %llu, \"records_oversize\": %llu%s}\n",
         U(received), U(delivered), U(published), U(confirmed), U(nacked), U(spooled),
         U(stored), U(store_commits), U(collected), U(dropped_invalid), U(dropped_spool),
-        U(dropped_shutdown), U(dropped_nomem), U(collect_invalid), U(bad_frames),
-        (unsigned long long)fs.memory_points, (unsigned long long)fs.memory_bytes,
-        (unsigned long long)fs.spool_points, (unsigned long long)fs.spool_bytes,
-        fs.holding_back ? "true" : "false", (unsigned long long)fs.hold_backs,
-        U(publisher_replaced), U(reconnects),
+        U(dropped_shutdown), U(dropped_nomem), U(dropped_store), U(collect_invalid),
+        U(bad_frames), (unsigned long long)fs.memory_points,
+        (unsigned long long)fs.memory_bytes, (unsigned long long)fs.spool_points,
+        (unsigned long long)fs.spool_bytes, fs.holding_back ? "true" : "false",
+        (unsigned long long)fs.hold_backs, U(publisher_replaced), U(reconnects),
         atomic_load(&osp_sc_stats.connected) ? "true" : "false",
         (unsigned long long)(fs.memory_points + fs.spool_points), connections, rings,
         U(rings), U(rings_refused), U(rings_refused_limit), U(connections_refused),

@@ -19,6 +19,7 @@ typedef struct osp_sc_stats {
     atomic_uint_fast64_t dropped_shutdown; /* at exit, neither memory nor spool kept it */
     atomic_uint_fast64_t dropped_spool;    /* unreadable spool data */
     atomic_uint_fast64_t dropped_nomem;    /* no memory for a point taken from a frame */
+    atomic_uint_fast64_t dropped_store;    /* refused by the store, the rest stored */
     atomic_uint_fast64_t bad_frames; /* frames refused whole (bad header, too big) */
     atomic_uint_fast64_t reconnects;
     atomic_uint_fast64_t rings;                   /* shared rings attached so far */

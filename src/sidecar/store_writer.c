@@ -16,6 +16,9 @@
  * its rows; the committing thread only writes them. When a commit fails the batch goes
  * back to the front (with the one prepared behind it), the flow is told the store is down
  * (new points go to the spool meanwhile) and the commit is retried with backoff.
+ * A point the store refuses on its own (osp_store_rejected: a Redis key of
+ * the wrong type) is dropped, counted and logged, and the rest of its batch
+ * stored: retrying it could never succeed and held back every point after it.
  */
 #include "store_writer.h"
 
@@ -37,7 +40,7 @@
 /* A batch, its store view, and what the store will write of it. */
 struct batch {
     osp_flow_batch_t fb;
-    size_t n;
+    size_t n, refused; /* refused: by the store in its commit (dropped) */
     osp_store_msg_t *view;
     size_t cap;
     osp_store_batch_t *sb;
@@ -54,6 +57,7 @@ struct osp_store_writer {
      * and leaves the result in `done` */
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    osp_refused_log_t refused_log; /* the committing thread's */
     struct batch *todo, *done;
     bool done_ok, quit;
     struct batch slots[2];
@@ -103,8 +107,10 @@ static void *commit_main(void *arg) {
         pthread_mutex_unlock(&w->mu);
         osp_error_t err;
         bool ok = osp_store_commit(w->store, b->sb, &err) == OSP_OK;
+        b->refused = 0;
         if (ok) {
-            OSP_STAT_ADD(stored, b->n);
+            b->refused = osp_store_writer_refused(w->store, &w->refused_log, "store");
+            OSP_STAT_ADD(stored, b->n - b->refused);
             OSP_STAT_ADD(store_commits, 1);
         } else {
             OSP_LOG(OSP_LL_ERROR, "store", "%s; retrying", err.text);
@@ -134,6 +140,10 @@ static bool settle(osp_store_writer_t *w, struct batch *next) {
         return true;
     if (ok) {
         osp_flow_settle_batch(w->flow, &b->fb, true);
+        /* the flow counted the whole batch delivered; the refused were
+         * counted dropped instead (calls = delivered + drops holds) */
+        atomic_fetch_sub_explicit(&osp_sc_stats.delivered, b->refused,
+                                  memory_order_relaxed);
         if (!osp_flow_sink_up(w->flow))
             OSP_LOG(OSP_LL_NOTICE, "store", "committing again");
         osp_flow_sink(w->flow, true);
@@ -144,6 +154,25 @@ static bool settle(osp_store_writer_t *w, struct batch *next) {
         osp_flow_sink(w->flow, false); /* new points to the spool meanwhile */
     }
     return ok;
+}
+
+size_t osp_store_writer_refused(osp_store_t *s, osp_refused_log_t *l, const char *comp) {
+    const char *why;
+    size_t n = osp_store_rejected(s, &why);
+    if (!n)
+        return 0;
+    OSP_STAT_ADD(dropped_store, n);
+    l->since += n;
+    double now = osp_sc_mono();
+    if (l->last == 0 || now - l->last >= OSP_STORE_REFUSED_LOG_INTERVAL) {
+        OSP_LOG(OSP_LL_WARN, comp,
+                "dropped %llu point(s) the store refused (%s); the rest of the batch "
+                "is stored",
+                (unsigned long long)l->since, why);
+        l->since = 0;
+        l->last = now;
+    }
+    return n;
 }
 
 static void hand_over(osp_store_writer_t *w, struct batch *b) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/errors.h"
+#include "common/point.h"
 
 static const osp_store_ops_t *const backends[] = {&osp_store_sqlite_ops,
                                                   &osp_store_redis_ops};
@@ -43,6 +44,8 @@ int osp_store_prepare(osp_store_t *s, osp_store_batch_t *b, const osp_store_msg_
 }
 
 int osp_store_commit(osp_store_t *s, osp_store_batch_t *b, osp_error_t *err) {
+    s->rejected = 0;
+    s->rejected_why[0] = '\0';
     if (!b->n)
         return OSP_OK;
     return s->ops->commit ? s->ops->commit(s, b, err)
@@ -51,6 +54,8 @@ int osp_store_commit(osp_store_t *s, osp_store_batch_t *b, osp_error_t *err) {
 
 int osp_store_put(osp_store_t *s, const osp_store_msg_t *msgs, size_t n,
                   osp_error_t *err) {
+    s->rejected = 0;
+    s->rejected_why[0] = '\0';
     if (!n)
         return OSP_OK;
     if (!s->ops->prepare)
@@ -77,6 +82,22 @@ int osp_store_list(osp_store_t *s, bool error_only, osp_store_trace_cb cb, void 
 
 int osp_store_count(osp_store_t *s, size_t *traces, osp_error_t *err) {
     return s->ops->count(s, traces, err);
+}
+
+int osp__store_emit(osp_store_msg_cb cb, const char *json, size_t len, void *ud) {
+    if (osp__json_nonfinite_find(json, len) == len)
+        return cb(json, len, ud);
+    osp_buf_t b = OSP_BUF_INIT;
+    osp__json_finite_append(&b, json, len);
+    int rc = b.failed ? OSP_ENOMEM : cb(b.data, b.len, ud);
+    osp__buf_free(&b);
+    return rc;
+}
+
+size_t osp_store_rejected(const osp_store_t *s, const char **why) {
+    if (why)
+        *why = s->rejected_why;
+    return s->rejected;
 }
 
 const char *osp_store_name(const osp_store_t *s) { return s->name; }

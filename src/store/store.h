@@ -46,7 +46,8 @@ typedef struct osp_store osp_store_t;
 
 /* One message to store. */
 typedef struct osp_store_msg {
-    const char *json; /* the payload as JSON text, stored verbatim */
+    const char *json; /* the payload as JSON text, stored verbatim but for
+                         NaN and infinities, null (point.h) */
     size_t len;
     const char *base_id, *trace_id, *parent_id, *name, *timestamp; /* from the payload */
     const char *project, *service, *host; /* NULL when absent; host = info.host */
@@ -67,6 +68,14 @@ int osp_store_open(const char *url, int flags, osp_store_t **out, osp_error_t *e
  * read once: redis skips it when storing, sqlite when reading. */
 int osp_store_put(osp_store_t *s, const osp_store_msg_t *msgs, size_t n,
                   osp_error_t *err);
+
+/* How many messages the last successful osp_store_put or osp_store_commit
+ * refused one by one while it stored the rest, and (*why, valid until the
+ * next put or commit; no secret) the first one's reason. Such a message can
+ * never be stored as it is (redis: a key of the wrong type where its trace
+ * goes), so retrying it would only hold back what comes after it: the
+ * caller counts it as dropped. */
+size_t osp_store_rejected(const osp_store_t *s, const char **why);
 
 /* The same in two steps, so that a writer prepares the next batch while the
  * previous one commits: prepare builds what will be written, with no I/O

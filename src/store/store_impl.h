@@ -44,7 +44,15 @@ typedef struct osp_store_ops {
 struct osp_store {
     const osp_store_ops_t *ops;
     char name[256]; /* url without password, set by the back end */
+    /* messages the last put or commit refused (osp_store_rejected) */
+    size_t rejected;
+    char rejected_why[400];
 };
+
+/* cb(json) with the text as readers take it: NaN and infinities null
+ * (point.h). What Python's drivers or an older osprofiler-c stored may hold
+ * them; copied only then. */
+int osp__store_emit(osp_store_msg_cb cb, const char *json, size_t len, void *ud);
 
 extern const osp_store_ops_t osp_store_sqlite_ops;
 extern const osp_store_ops_t osp_store_redis_ops;

@@ -58,27 +58,29 @@ typedef struct redis_store {
 } redis_store_t;
 
 /* ARGV: groups of 4 - base_id, dedup member, payload, error value ('' when
- * the error index is not written). The types are checked first: a WRONGTYPE
- * after some writes would leave half a chunk stored. Returns how many
- * messages were new. */
+ * the error index is not written). A base_id whose keys have the wrong type
+ * (a key planted or left by something else) refuses its messages only, the
+ * rest of the chunk is stored: retrying could never store them, and
+ * retrying the whole batch stored nothing after them. Its types are checked
+ * before its first write, so nothing is half stored. Returns {messages
+ * new, {indexes (0-based, in the chunk) refused}, reason of the first}. */
 static const char put_script[] =
-    "local seen = {}\n"
+    "local bad, refused, why, n = {}, {}, false, 0\n"
     "for i = 1, #ARGV, 4 do\n"
     "  local b = ARGV[i]\n"
-    "  if not seen[b] then\n"
-    "    seen[b] = true\n"
+    "  if bad[b] == nil then\n"
+    "    bad[b] = false\n"
     "    for _, kt in ipairs({{'" NS_SEEN "', 'set'}, {'" NS_OPT "', 'list'}}) do\n"
     "      local t = redis.call('TYPE', kt[1] .. b).ok\n"
-    "      if t ~= 'none' and t ~= kt[2] then\n"
-    "        return redis.error_reply('WRONGTYPE ' .. kt[1] .. b .. ' is a ' .. t)\n"
+    "      if not bad[b] and t ~= 'none' and t ~= kt[2] then\n"
+    "        bad[b] = 'WRONGTYPE ' .. kt[1] .. b .. ' is a ' .. t\n"
     "      end\n"
     "    end\n"
     "  end\n"
-    "end\n"
-    "local n = 0\n"
-    "for i = 1, #ARGV, 4 do\n"
-    "  local b = ARGV[i]\n"
-    "  if redis.call('SADD', '" NS_SEEN "' .. b, ARGV[i + 1]) == 1 then\n"
+    "  if bad[b] then\n"
+    "    refused[#refused + 1] = (i - 1) / 4\n"
+    "    why = why or bad[b]\n"
+    "  elseif redis.call('SADD', '" NS_SEEN "' .. b, ARGV[i + 1]) == 1 then\n"
     "    redis.call('LPUSH', '" NS_OPT "' .. b, ARGV[i + 2])\n"
     "    if ARGV[i + 3] ~= '' then\n"
     "      redis.call('SET', '" NS_ERROR "' .. b, ARGV[i + 3])\n"
@@ -86,7 +88,7 @@ static const char put_script[] =
     "    n = n + 1\n"
     "  end\n"
     "end\n"
-    "return n\n";
+    "return {n, refused, why}\n";
 
 /* --- the URL ---------------------------------------------------------------- */
 
@@ -421,13 +423,29 @@ static int oom(osp_error_t *err) {
     return osp__error_set(err, OSP_ENOMEM, "store", 0, "out of memory");
 }
 
+/* A chunk's {new, {refused...}, reason}: the refused are counted on the
+ * store (osp_store_rejected), with the first reason. */
+static void count_refused(redis_store_t *s, const redisReply *r) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+        r->element[1]->type != REDIS_REPLY_ARRAY || !r->element[1]->elements)
+        return;
+    if (!s->base.rejected) {
+        const redisReply *why = r->elements > 2 ? r->element[2] : NULL;
+        snprintf(s->base.rejected_why, sizeof s->base.rejected_why, "%s: %.*s", s->where,
+                 why && why->type == REDIS_REPLY_STRING ? (int)why->len : 0,
+                 why && why->type == REDIS_REPLY_STRING ? why->str : "");
+    }
+    s->base.rejected += r->element[1]->elements;
+}
+
 static int redis_put(osp_store_t *base, const osp_store_msg_t *msgs, size_t n,
                      osp_error_t *err) {
     redis_store_t *s = (redis_store_t *)base;
     /* per message 4 arguments; per chunk 3 more (EVAL script 0) */
     size_t chunks = 0, argc = 0;
-    size_t *cut = calloc(n + 1, sizeof *cut);      /* chunk k = msgs[cut[k], cut[k+1]) */
-    osp_buf_t *bufs = calloc(2 * n, sizeof *bufs); /* dedup member, error value */
+    size_t *cut = calloc(n + 1, sizeof *cut); /* chunk k = msgs[cut[k], cut[k+1]) */
+    /* dedup member, error value, payload when it must be rewritten */
+    osp_buf_t *bufs = calloc(3 * n, sizeof *bufs);
     const char **argv = NULL;
     size_t *lens = NULL;
     redisReply **replies = NULL;
@@ -460,7 +478,8 @@ static int redis_put(osp_store_t *base, const osp_store_msg_t *msgs, size_t n,
         argv[a] = "0", lens[a++] = 1;
         for (size_t i = cut[k]; i < cut[k + 1]; i++) {
             const osp_store_msg_t *m = &msgs[i];
-            osp_buf_t *member = &bufs[2 * i], *errv = &bufs[2 * i + 1];
+            osp_buf_t *member = &bufs[3 * i], *errv = &bufs[3 * i + 1];
+            osp_buf_t *json = &bufs[3 * i + 2];
             char len[24];
             snprintf(len, sizeof len, "%zu:", strlen(m->trace_id));
             osp__buf_puts(member, len);
@@ -475,13 +494,19 @@ static int redis_put(osp_store_t *base, const osp_store_msg_t *msgs, size_t n,
                 osp__pyjson_string(errv, m->timestamp, strlen(m->timestamp));
                 osp__buf_putc(errv, '}');
             }
-            if (!osp__buf_cstr(member) || (index && !osp__buf_cstr(errv))) {
+            /* stored as readers take it: NaN and infinities null (point.h) */
+            bool rewrite = osp__json_nonfinite_find(m->json, m->len) < m->len;
+            if (rewrite)
+                osp__json_finite_append(json, m->json, m->len);
+            if (!osp__buf_cstr(member) || (index && !osp__buf_cstr(errv)) ||
+                (rewrite && !osp__buf_cstr(json))) {
                 rc = oom(err);
                 goto out;
             }
             argv[a] = m->base_id, lens[a++] = strlen(m->base_id);
             argv[a] = member->data, lens[a++] = member->len;
-            argv[a] = m->json, lens[a++] = m->len;
+            argv[a] = rewrite ? json->data : m->json;
+            lens[a++] = rewrite ? json->len : m->len;
             argv[a] = index ? errv->data : "", lens[a++] = index ? errv->len : 0;
         }
     }
@@ -505,11 +530,13 @@ static int redis_put(osp_store_t *base, const osp_store_msg_t *msgs, size_t n,
         if (rc == OSP_OK && replies[k]->type == REDIS_REPLY_ERROR)
             rc = server_error(s, err, "EVAL", replies[k]);
     }
+    for (size_t k = 0; rc == OSP_OK && k < chunks; k++)
+        count_refused(s, replies[k]);
 out:
     for (size_t k = 0; replies && k < chunks; k++)
         if (replies[k])
             freeReplyObject(replies[k]);
-    for (size_t i = 0; bufs && i < 2 * n; i++)
+    for (size_t i = 0; bufs && i < 3 * n; i++)
         osp__buf_free(&bufs[i]);
     free(replies);
     free(bufs);
@@ -603,7 +630,8 @@ static int get_legacy(void *ud, const redisReply *key, const redisReply *r) {
     (void)key;
     struct get_ctx *g = ud;
     /* a key deleted since SCAN saw it */
-    return r->type == REDIS_REPLY_STRING ? g->cb(r->str, r->len, g->ud) : OSP_OK;
+    return r->type == REDIS_REPLY_STRING ? osp__store_emit(g->cb, r->str, r->len, g->ud)
+                                         : OSP_OK;
 }
 
 static int redis_get(osp_store_t *base, const char *base_id, osp_store_msg_cb cb,
@@ -626,7 +654,7 @@ static int redis_get(osp_store_t *base, const char *base_id, osp_store_msg_cb cb
     }
     for (size_t i = 0; rc == OSP_OK && r->type == REDIS_REPLY_ARRAY && i < r->elements;
          i++)
-        rc = cb(r->element[i]->str, r->element[i]->len, ud);
+        rc = osp__store_emit(cb, r->element[i]->str, r->element[i]->len, ud);
     freeReplyObject(r);
     osp__buf_free(&kb);
     return rc;

@@ -7,11 +7,12 @@
  *
  * Layout 2 (user_version 2): one row per trace per commit, in `chunks`: the
  * trace's points of that batch as one JSON array of their payload texts
- * (verbatim, so reports show them as sent), one per line. Why not a row per
- * point (layout 1, osprofiler's sqlalchemy columns): measured here, a row
- * per point with synchronous=FULL went in at 55-90k points/s (and 114k/s
- * with no fsync at all); a trace's batch as one row goes in at 150-180k/s.
- * The view `data` still shows one row per point with the sqlalchemy
+ * (as sent, so reports show them so, but for NaN and infinities, which
+ * become null, and raw newlines between tokens, which become spaces: see
+ * append_payload), one per line. Why not a row per point (layout 1, osprofiler's
+ * sqlalchemy columns): measured here, a row per point with synchronous=FULL went in at
+ * 55-90k points/s (and 114k/s with no fsync at all); a trace's batch as one row goes in
+ * at 150-180k/s. The view `data` still shows one row per point with the sqlalchemy
  * driver's columns (SQLite's JSON functions), for SQL users and tools.
  *
  * A point delivered twice (the broker redelivers what a crashed collector
@@ -25,11 +26,13 @@
  * acknowledge the broker. A layout-1 database is migrated when first opened
  * for writing, and read as it is until then.
  */
+#include <fcntl.h>
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/buf.h"
 #include "common/errors.h"
@@ -143,6 +146,13 @@ static int sqlite_open(const char *url, int flags, osp_store_t **out, osp_error_
     int oflags =
         write ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
     int rc = OSP_OK;
+    /* Payloads hold SQL statements and their parameters: the database is
+     * created 0600 whatever the umask, and SQLite gives its -wal and -shm
+     * the database file's mode. An existing file keeps the mode its owner
+     * gave it. */
+    int fd = write ? open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
+    if (fd >= 0)
+        close(fd);
     if (sqlite3_open_v2(path, &s->db, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         rc = fail(s, err, "cannot open");
         goto out;
@@ -204,6 +214,20 @@ static size_t group_by_trace(const osp_store_msg_t *msgs, size_t n, size_t *idx,
     return ntraces;
 }
 
+/* A payload as a row keeps it: strict JSON (NaN and infinities null, the
+ * policy in point.h; SQLite's JSON functions, which the view uses, refuse
+ * them) on one line (",\n" separates the payloads of a row, and a raw
+ * newline in checked JSON can only be whitespace). */
+static void append_payload(osp_buf_t *t, const char *json, size_t len) {
+    size_t start = t->len;
+    osp__json_finite_append(t, json, len);
+    if (t->failed)
+        return;
+    for (char *p = t->data + start, *end = t->data + t->len;
+         (p = memchr(p, '\n', (size_t)(end - p)));)
+        *p = ' ';
+}
+
 /* The row of one trace: msgs[idx[0..k)], in arrival order, as a JSON array
  * of their payloads, one per line. */
 static void build_row(osp_store_batch_t *b, const size_t *idx, size_t k,
@@ -220,7 +244,7 @@ static void build_row(osp_store_batch_t *b, const size_t *idx, size_t k,
         const osp_store_msg_t *m = &msgs[idx[i]];
         if (i)
             osp__buf_append(t, ",\n", 2);
-        osp__buf_append(t, m->json, m->len);
+        append_payload(t, m->json, m->len);
         row->error |= m->error;
         if (strcmp(m->timestamp, row->first_timestamp) < 0)
             row->first_timestamp = m->timestamp;
@@ -371,7 +395,8 @@ static int msg_row(sqlite3_stmt *st, void *ud) {
     struct cb *c = ud;
     const char *json = (const char *)sqlite3_column_text(st, 0);
     size_t len = (size_t)sqlite3_column_bytes(st, 0);
-    return seen_before(&c->seen, json, len) ? 0 : c->msg(json, len, c->ud);
+    return seen_before(&c->seen, json, len) ? 0
+                                            : osp__store_emit(c->msg, json, len, c->ud);
 }
 
 /* Layout 2: "[p1,\np2,\n...]"; payloads hold no raw newline (JSON escapes
@@ -388,7 +413,7 @@ static int chunk_row(sqlite3_stmt *st, void *ud) {
         const char *stop = sep ? sep - 1 : end; /* the ',' before '\n' */
         int rc = seen_before(&c->seen, p, (size_t)(stop - p))
                      ? 0
-                     : c->msg(p, (size_t)(stop - p), c->ud);
+                     : osp__store_emit(c->msg, p, (size_t)(stop - p), c->ud);
         if (rc)
             return rc;
         p = sep ? sep + 1 : end;

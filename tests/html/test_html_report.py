@@ -8,7 +8,8 @@ resolver that resolves nothing), driven over the DevTools protocol
 error point (driver, NoValidHost) is highlighted, the filter hides what does
 not match and keeps the ancestors of what does, a click shows the raw
 payloads, no request leaves file://, and a screenshot is written. Hostile
-names and payloads ("</script>", "<!--", <img onerror>) stay text. Then a
+names and payloads ("</script>", "<!--", <img onerror>) stay text. A store
+Python wrote with NaN in a payload renders (NaN shown as null). Then a
 10k-point report (built by Python osprofiler's own report code) renders and
 filters within bounds. Exit 77 (skipped) without chromium.
 
@@ -18,6 +19,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -272,6 +274,39 @@ def main():
                          "'.osp-row[data-index=\"1\"] .osp-host').textContent]")
         check("hostile report: nothing ran, no element injected, names shown as text",
               got == ["undefined", 0, 2, "db" + evil, evil], got)
+
+        # A store Python wrote (its sqlalchemy driver's table; json.dumps
+        # writes NaN and Infinity) used to blank the page: JSON.parse refused
+        # the report. NaN and infinities are null (docs/design.md).
+        py_db = os.path.join(work, "python.db")
+        pts = [json.loads(ln) for ln in open(os.path.join(golden, "trace_points.jsonl"))
+               if ln.strip()]
+        for p in pts:
+            if p["name"] == "db-start":
+                p["info"]["db"]["params"] = {"ratio": float("nan"), "hi": float("inf")}
+        with sqlite3.connect(py_db) as c:
+            c.execute("CREATE TABLE data (id INTEGER PRIMARY KEY, timestamp VARCHAR(26), "
+                      "base_id VARCHAR(255), parent_id VARCHAR(255), trace_id VARCHAR(255), "
+                      "project VARCHAR(255), host VARCHAR(255), service VARCHAR(255), "
+                      "name VARCHAR(255), data JSON)")
+            c.executemany("INSERT INTO data (timestamp, base_id, parent_id, trace_id, project, "
+                          "host, service, name, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                          [(p["timestamp"], p["base_id"], p["parent_id"], p["trace_id"],
+                            p.get("project"), p["info"].get("host"), p.get("service"),
+                            p["name"], json.dumps(p)) for p in pts])
+        nan_html = os.path.join(out_dir, "nan.html")
+        r = subprocess.run([osprofiler, "trace", "show", "--html", "--out", nan_html,
+                            "--connection-string", "sqlite:///" + py_db, pts[0]["base_id"]],
+                           capture_output=True, text=True, timeout=60)
+        check("a store holding Python's NaN: trace show --html", r.returncode == 0, r.stderr)
+        browser.load(nan_html)
+        rows = browser.js("document.querySelectorAll('.osp-row').length")
+        check("a store holding Python's NaN: the tree renders (not a blank page)", rows == 5,
+              rows)
+        browser.js("document.querySelector('.osp-row[data-name=\"db\"] .osp-service').click()")
+        det = browser.js("document.getElementById('osp-details').textContent")
+        check("a store holding Python's NaN: shown as null",
+              "ratio" in det and "null" in det and "NaN" not in det, det[:400])
 
         # 10k points
         big_json = os.path.join(work, "big.json")

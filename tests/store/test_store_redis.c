@@ -278,6 +278,11 @@ static void round_trip_and_order(void **state) {
     strcat(t[3].json, "GARBAGE");
     put_ptrs(s, &m[3], 1);
     t[3].json[len] = '\0';
+    /* NaN is stored as null (the policy on non-finite numbers, point.h) */
+    char *x = strstr(t[1].json, "\"x\": NaN");
+    assert_non_null(x);
+    memmove(x + 9, x + 8, strlen(x + 8) + 1);
+    memcpy(x + 5, "null", 4);
 
     struct got g = {0};
     get_ok(s, b, &g);
@@ -475,23 +480,67 @@ static void list_and_count(void **state) {
     osp_store_close(s);
 }
 
-static void a_wrong_type_stores_nothing(void **state) {
+/* A trace whose key has the wrong type (planted, or left by something else)
+ * refuses its own points only: the rest of the batch, before and after it
+ * and in another EVAL chunk, is stored, and the refused are reported with
+ * the server's reason. Before, the whole batch failed, and was retried
+ * forever: nothing after it was ever stored. */
+static void a_wrong_type_refuses_only_its_points(void **state) {
     (void)state;
-    struct tmsg t[2];
+    enum { N = 1203 }; /* two EVAL chunks; X's points in both */
+    static struct tmsg t[N];
+    static osp_store_msg_t v[N];
     freeReplyObject(R("SET osprofiler_opt:X %s", "not a list"));
+    freeReplyObject(R("SET osprofiler_c_seen:Z %s", "not a set"));
     osp_store_t *s = open_ok(url("redis://127.0.0.1:PORT"), OSP_STORE_WRITE);
-    osp_store_msg_t v[2] = {
-        *mk(&t[0], "Y", "t1", "x-start", "2024-01-01T10:00:00.000000", NULL),
-        *mk(&t[1], "X", "t1", "x-start", "2024-01-01T10:00:00.000000", NULL)};
+    size_t refused_expected = 0;
+    for (size_t i = 0; i < N; i++) {
+        const char *base = i % 100 == 1 ? "X" : i == 700 ? "Z" : "Y";
+        char trace[32];
+        snprintf(trace, sizeof trace, "t%zu", i);
+        v[i] = *mk(&t[i], base, trace, "x-start", "2024-01-01T10:00:00.000000", NULL);
+        refused_expected += *base != 'Y';
+    }
     osp_error_t err;
-    assert_int_equal(osp_store_put(s, v, 2, &err), OSP_ESTORE);
-    if (!strstr(err.text, "WRONGTYPE") || !strstr(err.text, "redis at 127.0.0.1:"))
-        fail_msg("%s", err.text);
-    assert_int_equal(R_int("EXISTS %s", "osprofiler_opt:Y"), 0);
-    assert_int_equal(R_int("EXISTS %s", "osprofiler_c_seen:Y"), 0);
-    /* the handle still works */
+    assert_int_equal(osp_store_put(s, v, N, &err), OSP_OK);
+    const char *why = NULL;
+    assert_int_equal(osp_store_rejected(s, &why), refused_expected);
+    if (!strstr(why, "WRONGTYPE osprofiler_opt:X is a string") ||
+        !strstr(why, "redis at 127.0.0.1:"))
+        fail_msg("%s", why);
+    assert_int_equal(R_int("LLEN %s", "osprofiler_opt:Y"), N - refused_expected);
+    assert_int_equal(R_int("EXISTS %s", "osprofiler_c_seen:X"), 0);
+    assert_int_equal(R_int("EXISTS %s", "osprofiler_opt:Z"), 0);
+    char *planted = R_str("GET %s", "osprofiler_opt:X");
+    assert_string_equal(planted, "not a list");
+    free(planted);
+    /* the next put starts from zero */
     put_ok(s, v, 1);
-    assert_int_equal(R_int("LLEN %s", "osprofiler_opt:Y"), 1);
+    assert_int_equal(osp_store_rejected(s, NULL), 0);
+    osp_store_close(s);
+}
+
+/* NaN and infinities (Python's json.dumps writes them) are stored as null;
+ * what Python's driver stored with them is read with null. */
+static void nonfinite_stored_and_read_as_null(void **state) {
+    (void)state;
+    struct tmsg t;
+    osp_store_t *s = open_ok(url("redis://127.0.0.1:PORT"), OSP_STORE_WRITE);
+    put_ok(s,
+           mk(&t, "F", "t1", "x-start", "2024-01-01T10:00:00.000000",
+              "{\"v\": NaN, \"w\": [Infinity, -Infinity], \"s\": \"NaN\"}"),
+           1);
+    char *stored = R_str("LINDEX %s 0", "osprofiler_opt:F");
+    assert_non_null(strstr(stored, "\"info\": {\"v\": null, \"w\": [null, null], "
+                                   "\"s\": \"NaN\"}"));
+    free(stored);
+    freeReplyObject(R("LPUSH osprofiler_opt:F %s",
+                      "{\"name\": \"x-stop\", \"info\": {\"v\": -Infinity}}"));
+    struct got g = {0};
+    get_ok(s, "F", &g);
+    assert_int_equal(g.n, 2);
+    assert_string_equal(g.v[0], "{\"name\": \"x-stop\", \"info\": {\"v\": null}}");
+    got_free(&g);
     osp_store_close(s);
 }
 
@@ -625,7 +674,8 @@ int main(void) {
         cmocka_unit_test_setup(duplicates_are_stored_once, setup),
         cmocka_unit_test_setup(error_index_only_with_the_flag, setup),
         cmocka_unit_test_setup(list_and_count, setup),
-        cmocka_unit_test_setup(a_wrong_type_stores_nothing, setup),
+        cmocka_unit_test_setup(a_wrong_type_refuses_only_its_points, setup),
+        cmocka_unit_test_setup(nonfinite_stored_and_read_as_null, setup),
         cmocka_unit_test_setup(a_big_batch_and_a_long_base_id, setup),
         cmocka_unit_test_setup_teardown(password, setup, no_password),
         cmocka_unit_test_setup(connection_lost, setup),

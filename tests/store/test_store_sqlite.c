@@ -3,7 +3,9 @@
  * commit): points come back per trace in the order they were put, a point
  * put twice is shown once, trace list and the error index work, the `data`
  * view shows one row per point, and a layout-1 database (0.1) is read as it
- * is and migrated when opened for writing. */
+ * is and migrated when opened for writing. Payloads come back strict JSON
+ * (NaN and infinities null) whoever stored them, and the database files are
+ * created 0600, -wal and -shm included. */
 #include <setjmp.h> /* cmocka needs these first */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store/store.h"
@@ -169,6 +172,104 @@ static void sqlite__layout1_read_then_migrated(void **state) {
     unlink(path);
 }
 
+static mode_t mode_of(const char *p) {
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    return st.st_mode & 07777;
+}
+
+/* Payloads hold SQL statements: no umask makes the store readable by
+ * others, and SQLite's -wal and -shm follow the database's mode. */
+static void sqlite__files_are_0600(void **state) {
+    (void)state;
+    mode_t old = umask(0);
+    osp_store_t *s, *r;
+    osp_error_t err;
+    assert_int_equal(osp_store_open(url, OSP_STORE_WRITE, &s, &err), OSP_OK);
+    char b[512], side[300];
+    osp_store_msg_t m =
+        msg("F", "f1", "f-start", "2024-01-01T00:00:00.000000", false, b, sizeof b);
+    assert_int_equal(osp_store_put(s, &m, 1, &err), OSP_OK);
+    assert_int_equal(osp_store_open(url, 0, &r, &err), OSP_OK); /* a reader beside it */
+    struct got g = {0};
+    assert_int_equal(osp_store_get(r, "F", on_msg, &g, &err), OSP_OK);
+    assert_int_equal(g.n, 1);
+    assert_int_equal(mode_of(path), 0600);
+    snprintf(side, sizeof side, "%s-wal", path);
+    assert_int_equal(mode_of(side), 0600);
+    snprintf(side, sizeof side, "%s-shm", path);
+    assert_int_equal(mode_of(side), 0600);
+    osp_store_close(r);
+    osp_store_close(s);
+    umask(old);
+    unlink(path);
+}
+
+static int keep_text(const char *json, size_t len, void *ud) {
+    char *out = ud;
+    size_t n = strlen(out);
+    assert_true(n + len + 2 < 1024);
+    memcpy(out + n, json, len);
+    out[n + len] = '|';
+    out[n + len + 1] = '\0';
+    return 0;
+}
+
+/* NaN and infinities (Python's json.dumps writes them) are stored as null,
+ * so SQLite's JSON functions (the view) and every reader take the row; a
+ * raw newline (whitespace) does not split a payload; rows an older version
+ * stored with NaN are read with null. */
+static void sqlite__nonfinite_stored_and_read_as_null(void **state) {
+    (void)state;
+    osp_store_t *s;
+    osp_error_t err;
+    assert_int_equal(osp_store_open(url, OSP_STORE_WRITE, &s, &err), OSP_OK);
+    const char *json = "{\"name\": \"n-start\", \"base_id\": \"N\", \"trace_id\": "
+                       "\"n1\", \"parent_id\": \"N\",\n\"timestamp\": "
+                       "\"2024-01-01T00:00:00.000000\", \"info\": {\"a\": NaN, \"b\": "
+                       "[Infinity, -Infinity], \"s\": \"NaN\"}}";
+    osp_store_msg_t m = {.json = json,
+                         .len = strlen(json),
+                         .base_id = "N",
+                         .trace_id = "n1",
+                         .name = "n-start",
+                         .timestamp = "2024-01-01T00:00:00.000000"};
+    assert_int_equal(osp_store_put(s, &m, 1, &err), OSP_OK);
+    char got[1024] = "";
+    assert_int_equal(osp_store_get(s, "N", keep_text, got, &err), OSP_OK);
+    assert_string_equal(got, "{\"name\": \"n-start\", \"base_id\": \"N\", \"trace_id\": "
+                             "\"n1\", \"parent_id\": \"N\", \"timestamp\": "
+                             "\"2024-01-01T00:00:00.000000\", \"info\": {\"a\": null, "
+                             "\"b\": [null, null], \"s\": \"NaN\"}}|");
+    osp_store_close(s);
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT name, json_extract(data, '$.info.a') IS "
+                                        "NULL FROM data WHERE base_id = 'N'",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "n-start");
+    assert_int_equal(sqlite3_column_int(st, 1), 1);
+    sqlite3_finalize(st);
+    /* what an older version wrote verbatim */
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "INSERT INTO chunks (base_id, first_timestamp, points, data) VALUES "
+                     "('O', '2024', 1, '[{\"name\": \"o-start\", \"x\": -Infinity}]')",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(osp_store_open(url, 0, &s, &err), OSP_OK);
+    got[0] = '\0';
+    assert_int_equal(osp_store_get(s, "O", keep_text, got, &err), OSP_OK);
+    assert_string_equal(got, "{\"name\": \"o-start\", \"x\": null}|");
+    osp_store_close(s);
+    unlink(path);
+}
+
 int main(void) {
     if (!mkdtemp(dir))
         return 1;
@@ -177,6 +278,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sqlite__traces_points_duplicates),
         cmocka_unit_test(sqlite__layout1_read_then_migrated),
+        cmocka_unit_test(sqlite__files_are_0600),
+        cmocka_unit_test(sqlite__nonfinite_stored_and_read_as_null),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[300];

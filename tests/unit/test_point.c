@@ -179,6 +179,63 @@ static void point__tree_for_the_cli(void **state) {
     assert_int_equal(osp__point_parse(t, strlen(t), &o, &e), OSP_EFRAME);
 }
 
+/* The policy: NaN, Infinity and -Infinity outside strings become null; in
+ * strings (escaped quotes and backslashes included) nothing changes. */
+static char *finite(const char *in, size_t *replaced) {
+    static char out[512];
+    osp_buf_t b = OSP_BUF_INIT;
+    *replaced = osp__json_finite_append(&b, in, strlen(in));
+    assert_false(b.failed);
+    assert_true(b.len < sizeof out);
+    assert_true(b.len <= strlen(in) + strlen(in) / 3);
+    memcpy(out, b.data ? b.data : "", b.len);
+    out[b.len] = '\0';
+    osp__buf_free(&b);
+    return out;
+}
+
+static void point__nonfinite_become_null(void **state) {
+    (void)state;
+    size_t n;
+    assert_string_equal(finite("{\"a\": NaN, \"b\": [Infinity,-Infinity, 1.5]}", &n),
+                        "{\"a\": null, \"b\": [null,null, 1.5]}");
+    assert_int_equal(n, 3);
+    /* strings are never touched: the tokens, escaped quotes, a backslash
+     * before the closing quote */
+    const char *kept = "{\"NaN\": \"x\\\" NaN -Infinity\", \"k\\\\\": \"Infinity\"}";
+    assert_string_equal(finite(kept, &n), kept);
+    assert_int_equal(n, 0);
+    assert_int_equal(osp__json_nonfinite_find(kept, strlen(kept)), strlen(kept));
+    assert_string_equal(finite("{\"s\\\\\": NaN}", &n), "{\"s\\\\\": null}");
+    assert_int_equal(n, 1);
+    /* invalid JSON stays invalid; an unterminated string runs to the end */
+    assert_string_equal(finite("[-NaN, NaNa, \"NaN", &n), "[-null, nulla, \"NaN");
+    assert_string_equal(finite("[Inf, -Inf, Na]", &n), "[Inf, -Inf, Na]");
+    assert_int_equal(n, 0);
+    const char *t = "{\"a\": [1, NaN]}";
+    assert_int_equal(osp__json_nonfinite_find(t, strlen(t)), 10);
+    /* what jansson reads */
+    json_error_t je;
+    json_t *j = osp__json_loadb_finite(t, strlen(t), 0, &je);
+    assert_non_null(j);
+    assert_true(json_is_null(json_array_get(json_object_get(j, "a"), 1)));
+    json_decref(j);
+    assert_null(osp__json_loadb_finite("[-NaN]", 6, 0, &je));
+}
+
+static void point__tree_for_the_cli_nonfinite(void **state) {
+    (void)state;
+    json_t *o = NULL;
+    osp_error_t e;
+    const char *t = "{\"name\": \"a-start\", " IDS ", \"info\": {\"k\": NaN, "
+                    "\"i\": -Infinity}}";
+    assert_int_equal(osp__point_parse(t, strlen(t), &o, &e), OSP_OK);
+    json_t *info = json_object_get(o, "info");
+    assert_true(json_is_null(json_object_get(info, "k")));
+    assert_true(json_is_null(json_object_get(info, "i")));
+    json_decref(o);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(point__accepts_python_json),
@@ -186,6 +243,8 @@ int main(void) {
         cmocka_unit_test(point__nesting_is_bounded),
         cmocka_unit_test(point__fields_found_and_decoded),
         cmocka_unit_test(point__tree_for_the_cli),
+        cmocka_unit_test(point__nonfinite_become_null),
+        cmocka_unit_test(point__tree_for_the_cli_nonfinite),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
