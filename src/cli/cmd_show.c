@@ -8,16 +8,20 @@
  * the local store the sidecar writes.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <osprofiler/osprofiler.h>
 
 #include "cli.h"
+#include "common/buf.h"
+#include "common/point.h"
 #include "report.h"
 #include "report_html.h"
 #include "store/store.h"
@@ -145,9 +149,40 @@ static json_t *report_from_store(const char *url, const char *id) {
     return report;
 }
 
+/* The whole file, or NULL with errno (stdio: a report file of any kind). */
+static char *read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return NULL;
+    osp_buf_t b = {0};
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        osp__buf_append(&b, chunk, n);
+    int failed = ferror(f) || b.failed;
+    fclose(f);
+    if (failed) {
+        osp__buf_free(&b);
+        errno = errno ? errno : ENOMEM;
+        return NULL;
+    }
+    *len = b.len;
+    return b.data ? b.data : strdup("");
+}
+
+/* A report file --json wrote, ours or Python's (which writes NaN as NaN:
+ * read as null, docs/design.md "Non-finite numbers"). */
 static json_t *report_from_file(const char *path) {
     json_error_t je;
-    json_t *report = json_load_file(path, 0, &je);
+    size_t len = 0;
+    char *text = read_file(path, &len);
+    if (!text) {
+        fprintf(stderr, "osprofiler: %s is neither a trace id nor a readable file: %s\n",
+                path, strerror(errno));
+        return NULL;
+    }
+    json_t *report = osp__json_loadb_finite(text, len, 0, &je);
+    free(text);
     if (!report) {
         char *why = osp_term_escape_str(je.text); /* may quote the file's bytes */
         fprintf(stderr, "osprofiler: %s is neither a trace id nor a report file: %s\n",
@@ -162,6 +197,17 @@ static json_t *report_from_file(const char *path) {
     return report;
 }
 
+/* A report holds the payloads (SQL statements and their parameters), like
+ * the store it came from: a new file is the user's alone, as traces.db is;
+ * an existing one keeps the mode its owner gave it. */
+static FILE *create_private(const char *path) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (fd >= 0 && !f)
+        close(fd);
+    return f;
+}
+
 static int to_file(const char *text, size_t len, void *ud) {
     return fwrite(text, 1, len, ud) == len ? 0 : -1;
 }
@@ -173,7 +219,7 @@ static int to_html(const char *text, size_t len, void *ud) {
 static int render_dot(const json_t *report, const char *pdf) {
     char src[4200];
     snprintf(src, sizeof src, "%s.dot", pdf);
-    FILE *f = fopen(src, "we");
+    FILE *f = create_private(src);
     if (!f || osp_report_dot(report, to_file, f) != 0 || fclose(f) != 0) {
         fprintf(stderr, "osprofiler: cannot write %s: %s\n", src, strerror(errno));
         return CLI_FAIL;
@@ -197,7 +243,7 @@ static int render_dot(const json_t *report, const char *pdf) {
 /* The report in its format, streamed to out (stdout when NULL): memory
  * stays bounded by a chunk, not by the report (Python builds it whole). */
 static int write_report(const json_t *report, char format, const char *out) {
-    FILE *f = out ? fopen(out, "we") : stdout;
+    FILE *f = out ? create_private(out) : stdout;
     if (!f) {
         fprintf(stderr, "osprofiler: cannot write %s: %s\n", out, strerror(errno));
         return CLI_FAIL;
