@@ -115,25 +115,25 @@ static bool print_tree(const struct node *root) {
 
 /* The index key of a point: base_id and trace_id, unambiguous whatever
  * bytes they hold (the base_id's length first). */
+static void index_key(osp_buf_t *k, const char *base, const char *tid) {
+    char len[32];
+    snprintf(len, sizeof len, "%zu:", strlen(base));
+    osp__buf_puts(k, len);
+    osp__buf_puts(k, base);
+    osp__buf_puts(k, tid);
+}
+
 static json_t *find(json_t *index, const char *base, const char *tid) {
-    char key[64];
     osp_buf_t k = OSP_BUF_INIT;
-    snprintf(key, sizeof key, "%zu:", strlen(base));
-    osp__buf_puts(&k, key);
-    osp__buf_puts(&k, base);
-    osp__buf_puts(&k, tid);
+    index_key(&k, base, tid);
     json_t *v = k.failed ? NULL : json_object_getn(index, k.data, k.len);
     osp__buf_free(&k);
     return v;
 }
 
 static void put(json_t *index, const char *base, const char *tid, size_t i) {
-    char key[64];
     osp_buf_t k = OSP_BUF_INIT;
-    snprintf(key, sizeof key, "%zu:", strlen(base));
-    osp__buf_puts(&k, key);
-    osp__buf_puts(&k, base);
-    osp__buf_puts(&k, tid);
+    index_key(&k, base, tid);
     if (!k.failed)
         json_object_setn_new_nocheck(index, k.data, k.len, json_integer((json_int_t)i));
     osp__buf_free(&k);
