@@ -62,6 +62,7 @@ struct seg {
     uint64_t written, read, done; /* entries (written: of a previous run,
                                      the intact ones and the damaged) */
     off_t size;
+    uint32_t records;       /* appended to it: the next one's sequence number */
     osp_spool_cursor_t cur; /* where reading goes on */
     bool sealed;            /* no more appends */
     bool logged;            /* its damage was logged */
@@ -174,7 +175,7 @@ static bool scan_seg(osp_spool_t *s, struct seg *g, unsigned *odd) {
     osp_spool_fmt_name(g->id, name);
     struct stat st;
     const char *why = NULL;
-    unsigned char hdr[OSP_SPOOL_HDR_LEN];
+    unsigned char hdr[4096];
     int fd = open_seg(s, name, &st, &why);
     int version = 0;
     if (fd >= 0) {
@@ -435,7 +436,7 @@ static struct seg *open_segment(osp_spool_t *s) {
 }
 
 /* The chunk's entries as records into s->wbuf. */
-static void frame(osp_spool_t *s, const osp_chunk_t *c, uint64_t salt) {
+static void frame(osp_spool_t *s, const osp_chunk_t *c, uint64_t salt, uint32_t seq) {
     size_t pos = 0;
     osp_entry_t e;
     s->wbuf.len = 0;
@@ -444,7 +445,7 @@ static void frame(osp_spool_t *s, const osp_chunk_t *c, uint64_t salt) {
         if (!osp_chunk_entry_at(c, &pos, &e))
             break;
         unsigned char *h = (unsigned char *)s->wbuf.data + s->wbuf.len;
-        osp_spool_fmt_rec_header(h, salt, c->data + at, pos - at);
+        osp_spool_fmt_rec_header(h, salt, seq++, c->data + at, pos - at);
         memcpy(h + OSP_SPOOL_REC_HDR_LEN, c->data + at, pos - at);
         s->wbuf.len += OSP_SPOOL_REC_HDR_LEN + pos - at;
     }
@@ -493,11 +494,12 @@ int osp_spool_append(osp_spool_t *s, const osp_chunk_t *c) {
     if (!g || g->sealed || s->wfd < 0 || g->size + (off_t)framed > seg_max)
         if (!(g = open_segment(s)))
             goto fail;
-    frame(s, c, g->salt);
+    frame(s, c, g->salt, g->records);
     if (write(s->wfd, s->wbuf.data, s->wbuf.len) != (ssize_t)s->wbuf.len)
         goto fail;
     g->size += (off_t)s->wbuf.len;
     g->written += n;
+    g->records += (uint32_t)n;
     s->total_bytes += s->wbuf.len;
     if (s->write_failed)
         OSP_LOG(OSP_LL_NOTICE, "spool", "writing to %s works again", s->dir);

@@ -77,34 +77,67 @@ void osp_spool_fmt_header(unsigned char out[OSP_SPOOL_HDR_LEN], uint64_t salt) {
     out[4] = OSP_SPOOL_VERSION;
     out[5] = out[6] = out[7] = 0;
     memcpy(out + 8, &salt, 8);
+    memcpy(out + 16, &salt, 8);
 }
 
-int osp_spool_fmt_version(const unsigned char *hdr, size_t n, uint64_t *salt) {
+static uint32_t header_sum(uint64_t salt, const unsigned char *hdr);
+
+/* Some record header in p[from..n) checks with salt. */
+static bool salt_fits(const unsigned char *p, size_t n, size_t from, uint64_t salt) {
+    const unsigned char *m = p + from;
+    while (n - (size_t)(m - p) >= OSP_SPOOL_REC_HDR_LEN &&
+           (m = memmem(m, n - (size_t)(m - p), "OSPr", 4)) &&
+           n - (size_t)(m - p) >= OSP_SPOOL_REC_HDR_LEN) {
+        uint32_t h;
+        memcpy(&h, m + 16, 4);
+        if (h == header_sum(salt, m))
+            return true;
+        m++;
+    }
+    return false;
+}
+
+int osp_spool_fmt_version(const unsigned char *p, size_t n, uint64_t *salt) {
+    static const unsigned char v2[8] = {'O', 'S', 'P', 'S', OSP_SPOOL_VERSION_V2,
+                                        0,   0,   0},
+                               v3[8] = {'O', 'S', 'P', 'S', OSP_SPOOL_VERSION, 0, 0, 0};
     *salt = 0;
-    if (n < OSP_SPOOL_HDR_LEN_V2 || memcmp(hdr, SEG_MAGIC, 4) != 0 || hdr[5] || hdr[6] ||
-        hdr[7])
-        return 0;
-    if (hdr[4] == OSP_SPOOL_VERSION_V2)
+    uint64_t s1 = 0, s2 = 0;
+    if (n >= OSP_SPOOL_HDR_LEN) {
+        memcpy(&s1, p + 8, 8);
+        memcpy(&s2, p + 16, 8);
+        /* A damaged byte in the header must not cost the segment (even one
+         * that turns the version into 2): the salt is there twice, and the
+         * copy a record fits wins. */
+        if (salt_fits(p, n, OSP_SPOOL_HDR_LEN, s1) ||
+            (s1 != s2 && salt_fits(p, n, OSP_SPOOL_HDR_LEN, s2))) {
+            *salt = salt_fits(p, n, OSP_SPOOL_HDR_LEN, s1) ? s1 : s2;
+            return OSP_SPOOL_VERSION;
+        }
+    }
+    if (n >= 8 && memcmp(p, v2, 8) == 0)
         return OSP_SPOOL_VERSION_V2;
-    if (hdr[4] != OSP_SPOOL_VERSION || n < OSP_SPOOL_HDR_LEN)
-        return 0;
-    memcpy(salt, hdr + 8, 8);
-    return OSP_SPOOL_VERSION;
+    if (n >= OSP_SPOOL_HDR_LEN && memcmp(p, v3, 8) == 0) {
+        *salt = s1; /* no intact record to tell: nothing to lose either */
+        return OSP_SPOOL_VERSION;
+    }
+    return 0;
 }
 
 static uint32_t header_sum(uint64_t salt, const unsigned char *hdr) {
-    return crc32c_extend(osp_spool_crc32c(&salt, 8), hdr, 12);
+    return crc32c_extend(osp_spool_crc32c(&salt, 8), hdr, 16);
 }
 
 void osp_spool_fmt_rec_header(unsigned char out[OSP_SPOOL_REC_HDR_LEN], uint64_t salt,
-                              const void *entry, size_t len) {
+                              uint32_t seq, const void *entry, size_t len) {
     uint32_t magic = OSP_SPOOL_REC_MAGIC, len32 = (uint32_t)len,
              sum = osp_spool_crc32c(entry, len);
     memcpy(out, &magic, 4);
     memcpy(out + 4, &len32, 4);
-    memcpy(out + 8, &sum, 4);
+    memcpy(out + 8, &seq, 4);
+    memcpy(out + 12, &sum, 4);
     uint32_t hsum = header_sum(salt, out);
-    memcpy(out + 12, &hsum, 4);
+    memcpy(out + 16, &hsum, 4);
 }
 
 void osp_spool_fmt_name(uint64_t id, char *out) {
@@ -152,12 +185,23 @@ void osp_spool_cursor_init(osp_spool_cursor_t *cur, int version, uint64_t salt,
     cur->size = size < cur->off ? cur->off : size;
 }
 
-static void damage(osp_spool_cursor_t *cur, enum osp_spool_damage why, off_t at) {
+static void damage(osp_spool_cursor_t *cur, enum osp_spool_damage why, off_t at,
+                   uint64_t n) {
+    if (!n)
+        return;
     if (!cur->damaged) {
         cur->first = why;
         cur->first_off = at;
     }
-    cur->damaged++;
+    cur->damaged += n;
+}
+
+/* A header that checks, numbered seq, at `at`: the records skipped since
+ * the last one are counted (a gap of bytes that held none costs nothing). */
+static void close_gap(osp_spool_cursor_t *cur, uint32_t seq, off_t at) {
+    damage(cur, OSP_SPOOL_BAD_HEADER, cur->in_gap ? cur->gap_off : at,
+           seq - cur->next_seq);
+    cur->in_gap = false;
 }
 
 /* An entry's own framing (entry.h) fills exactly len bytes. */
@@ -194,7 +238,7 @@ static bool fill(int fd, osp_spool_cursor_t *cur, osp_buf_t *buf, size_t n) {
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0) {
-            damage(cur, OSP_SPOOL_READ_ERROR, cur->off + (off_t)got);
+            damage(cur, OSP_SPOOL_READ_ERROR, cur->off + (off_t)got, 1);
             cur->off = cur->size;
             return false;
         }
@@ -219,37 +263,40 @@ static osp_chunk_t *read_v3(int fd, osp_spool_cursor_t *cur, osp_buf_t *buf,
         need = want;
         while (p < n) {
             off_t at = cur->off + (off_t)p;
-            uint32_t magic, len, sum, hsum;
+            uint32_t h[5]; /* magic, len, seq, sum, header sum */
             if (n - p < OSP_SPOOL_REC_HDR_LEN) {
                 if (p + OSP_SPOOL_REC_HDR_LEN <= left)
                     break;        /* the header goes on past the window: read from it */
-                if (!cur->in_gap) /* a header cut by the segment's end */
-                    damage(cur, OSP_SPOOL_TORN, at);
+                if (!cur->in_gap) /* a header cut by the segment's end (in a gap,
+                                     the gap counts once, below) */
+                    damage(cur, OSP_SPOOL_TORN, at, 1);
                 p = left;
                 break;
             }
-            memcpy(&magic, b + p, 4);
-            memcpy(&len, b + p + 4, 4);
-            memcpy(&sum, b + p + 8, 4);
-            memcpy(&hsum, b + p + 12, 4);
-            if (magic != OSP_SPOOL_REC_MAGIC || hsum != header_sum(cur->salt, b + p) ||
-                len < OSP_ENTRY_HEADER || len > OSP_SPOOL_RECORD_MAX) {
+            memcpy(h, b + p, sizeof h);
+            if (h[0] != OSP_SPOOL_REC_MAGIC || h[4] != header_sum(cur->salt, b + p) ||
+                h[1] < OSP_ENTRY_HEADER || h[1] > OSP_SPOOL_RECORD_MAX) {
                 /* No record here: search for the next magic (kept when it
                  * may run past the window). */
                 if (!cur->in_gap)
-                    damage(cur, OSP_SPOOL_BAD_HEADER, at);
+                    cur->gap_off = at;
                 cur->in_gap = true;
-                const unsigned char *m =
-                    n - p > 4 ? memmem(b + p + 1, n - p - 1, "OSPr", 4) : NULL;
-                p = m ? (size_t)(m - b) : n > p + 4 ? n - 3 : n;
-                if (p == n || m)
+                const unsigned char *m = memmem(b + p + 1, n - p - 1, "OSPr", 4);
+                if (m) {
+                    p = (size_t)(m - b);
                     continue;
+                }
+                p = n - 3;
                 break; /* read again from where a magic may start */
             }
-            size_t total = OSP_SPOOL_REC_HDR_LEN + len;
+            size_t total = OSP_SPOOL_REC_HDR_LEN + h[1];
+            if (h[2] < cur->next_seq) { /* numbered before one read already */
+                p += total <= n - p ? total : 1;
+                continue;
+            }
             if (total > left - p) { /* runs past the segment's end: torn */
-                damage(cur, OSP_SPOOL_TORN, at);
-                cur->in_gap = false;
+                close_gap(cur, h[2], at);
+                damage(cur, OSP_SPOOL_TORN, at, 1);
                 p = left;
                 break;
             }
@@ -257,24 +304,27 @@ static osp_chunk_t *read_v3(int fd, osp_spool_cursor_t *cur, osp_buf_t *buf,
                 need = total;
                 break;
             }
-            cur->in_gap = false;
             const unsigned char *entry = b + p + OSP_SPOOL_REC_HDR_LEN;
-            if (osp_spool_crc32c(entry, len) != sum) {
-                damage(cur, OSP_SPOOL_BAD_SUM, at);
-            } else if (!entry_ok(entry, len)) {
-                damage(cur, OSP_SPOOL_BAD_ENTRY, at);
-            } else if (!chunk_put(&c, entry, len, want)) {
-                if (!c || !c->count) { /* no memory: try this record again later */
-                    cur->off += (off_t)p;
-                    return c;
-                }
-                break; /* the chunk is full: the next call goes on from here */
+            bool sum_ok = osp_spool_crc32c(entry, h[1]) == h[3];
+            if (sum_ok && entry_ok(entry, h[1]) && !chunk_put(&c, entry, h[1], want)) {
+                if (c && c->count)
+                    break; /* the chunk is full: the next call goes on from here */
+                cur->off += (off_t)p; /* no memory: this record again later */
+                return c;
             }
+            close_gap(cur, h[2], at);
+            if (!sum_ok || !entry_ok(entry, h[1]))
+                damage(cur, sum_ok ? OSP_SPOOL_BAD_ENTRY : OSP_SPOOL_BAD_SUM, at, 1);
+            cur->next_seq = (uint64_t)h[2] + 1;
             p += total;
         }
         cur->off += (off_t)p;
         if (cur->off > cur->size)
             cur->off = cur->size;
+    }
+    if (cur->off >= cur->size && cur->in_gap) { /* no record after the damage */
+        damage(cur, OSP_SPOOL_BAD_HEADER, cur->gap_off, 1);
+        cur->in_gap = false;
     }
     return c;
 }
@@ -287,7 +337,7 @@ static osp_chunk_t *read_v2(int fd, osp_spool_cursor_t *cur, osp_buf_t *buf) {
         off_t at = cur->off;
         size_t left = (size_t)(cur->size - cur->off);
         if (left < 8) {
-            damage(cur, OSP_SPOOL_TORN, at);
+            damage(cur, OSP_SPOOL_TORN, at, 1);
             cur->off = cur->size;
             return NULL;
         }
@@ -300,7 +350,7 @@ static osp_chunk_t *read_v2(int fd, osp_spool_cursor_t *cur, osp_buf_t *buf) {
             damage(cur,
                    len > left - 8 && len <= V2_BLOCK_MAX ? OSP_SPOOL_TORN
                                                          : OSP_SPOOL_BAD_HEADER,
-                   at);
+                   at, 1);
             cur->off = cur->size;
             return NULL;
         }
@@ -314,7 +364,16 @@ static osp_chunk_t *read_v2(int fd, osp_spool_cursor_t *cur, osp_buf_t *buf) {
         }
         cur->off += len;
         if (osp_spool_crc32c(buf->data, len) != sum) {
-            damage(cur, OSP_SPOOL_BAD_SUM, at);
+            /* its entries, as far as their framing can be followed */
+            uint64_t k = 0;
+            for (size_t p = 0, e; p + 4 <= len; p += e, k++) {
+                uint32_t e32;
+                memcpy(&e32, buf->data + p, 4);
+                e = e32;
+                if (e < OSP_ENTRY_HEADER || e > len - p)
+                    break;
+            }
+            damage(cur, OSP_SPOOL_BAD_SUM, at, k ? k : 1);
             osp_chunk_free(c);
             continue;
         }
@@ -324,7 +383,7 @@ static osp_chunk_t *read_v2(int fd, osp_spool_cursor_t *cur, osp_buf_t *buf) {
             uint32_t n;
             const unsigned char *e = (const unsigned char *)buf->data + p;
             if (len - p < 4 || (memcpy(&n, e, 4), n > len - p) || !entry_ok(e, n)) {
-                damage(cur, OSP_SPOOL_BAD_ENTRY, at);
+                damage(cur, OSP_SPOOL_BAD_ENTRY, at, 1);
                 break;
             }
             chunk_put(&c, e, n, len);
