@@ -511,7 +511,10 @@ fail:
         OSP_LOG(OSP_LL_ERROR, "spool", "cannot write to %s (%s)", s->dir, strerror(-rc));
     s->write_failed = true;
     s->retry_at = osp_sc_mono() + RETRY_SECONDS;
-    if (s->wfd >= 0) { /* a partial record may be there: seal this segment */
+    if (s->wfd >= 0) { /* a partial record may be there: cut it, seal the segment */
+        if (s->nsegs && ftruncate(s->wfd, s->segs[s->nsegs - 1].size) != 0)
+            OSP_LOG(OSP_LL_WARN, "spool", "cannot cut a partial write in %s (%s)", s->dir,
+                    strerror(errno));
         close(s->wfd);
         s->wfd = -1;
         if (s->nsegs)
