@@ -199,7 +199,7 @@ static bool scan_seg(osp_spool_t *s, struct seg *g, unsigned *odd) {
     uint64_t intact = 0;
     osp_chunk_t *c;
     while (cur.off < cur.size) {
-        if (!(c = osp_spool_fmt_read(fd, &cur, &s->rbuf, 4 * READ_WINDOW))) {
+        if (!(c = osp_spool_fmt_read(fd, &cur, &s->rbuf, 2 * READ_WINDOW))) {
             if (cur.off < cur.size)
                 break; /* no memory: reading counts the rest as it goes */
             continue;
