@@ -6,7 +6,9 @@ shows it.
 
 1. Broker unreachable: a traced service's points go to the spool, while
    files planted at the next segment names (a file, a FIFO, a symlink) are
-   skipped: spooling goes on at a free name.
+   skipped: spooling goes on at a free name. Among them 16 points sent by
+   hand, one of 3 MiB (in a memfd, docs/wire.md "Large points"): all 16 are
+   replayed (item 7).
 2. Restart in store mode (SQLite) over that directory, with a segment of the
    previous format (version 2, the fixture unit.spool uses), a version 3
    segment written here from docs/design.md's description with one byte
@@ -21,10 +23,12 @@ shows it.
   test_spool_damage.py --sidecar BIN --load BIN --fixture SEG
 """
 import argparse
+import fcntl
 import json
 import os
 import shutil
 import signal
+import socket
 import sqlite3
 import struct
 import subprocess
@@ -127,6 +131,32 @@ def point(base, i):
                        "service": "spooltest"}).encode()
 
 
+def send_points(sock_path, points):
+    """Points as JSON records (docs/wire.md): small ones in frames, a point
+    larger than a frame in a sealed memfd."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(sock_path)
+    pub = b"spool-test"
+    for p in points:
+        hdr = b"OSPH" + bytes([1, 0x04 if len(p) > 200000 else 0]) + \
+            struct.pack("<H", len(pub)) + pub
+        if len(p) <= 200000:
+            s.send(hdr + p + b"\n")
+            continue
+        fd = os.memfd_create("point", os.MFD_ALLOW_SEALING)
+        os.write(fd, p + b"\n")
+        fcntl.fcntl(fd, 1033, 8 | 4 | 2)  # F_ADD_SEALS: WRITE, GROW, SHRINK
+        socket.send_fds(s, [hdr], [fd])
+        os.close(fd)
+    s.close()
+
+
+def big_point(base, i, size):
+    p = json.loads(point(base, i))
+    p["info"]["pad"] = "x" * size
+    return json.dumps(p).encode()
+
+
 def count(db, base):
     c = sqlite3.connect(db, timeout=30)
     try:
@@ -168,14 +198,16 @@ def main():
                             "--pairs", "50"], capture_output=True, text=True,
                            timeout=120 * BOUND)
         check("down: the service ran", r.returncode == 0, r.stderr)
-        st = sc.wait(lambda s: s["received"] >= 100)
-        check("down: 100 points taken", st is not None and st["received"] == 100, st)
+        send_points(sc.sock, [big_point("large", i, 3 << 20) if i == 5 else point("large", i)
+                              for i in range(16)])
+        st = sc.wait(lambda s: s["received"] >= 116)
+        check("down: 116 points taken", st is not None and st["received"] == 116, st)
         # Kept on the spool (as they came, or at exit), past the planted names.
         check("down: SIGTERM exits 0", sc.stop() == 0)
         ex = [json.loads(l.split("exit: ", 1)[1]) for l in sc.text().splitlines()
               if "[stats] exit: " in l]
-        check("down: 100 points spooled, none dropped",
-              ex and ex[0]["spooled"] == 100 and ex[0]["spool"]["points"] == 100 and
+        check("down: 116 points spooled, none dropped",
+              ex and ex[0]["spooled"] == 116 and ex[0]["spool"]["points"] == 116 and
               sum(v for k, v in ex[0]["dropped"].items() if k != "collect_invalid") == 0,
               ex or sc.text()[-800:])
         check("down: the next free name was used", "0000000000000004.seg" in segs(spool),
@@ -203,15 +235,20 @@ def main():
         sc = Sidecar(args.sidecar, work, 'spool_dir = "%s"\nstore = "sqlite:///%s"\n'
                      % (spool, db), "store")
         check("store: starts past a FIFO named *.seg", sc.started and time.time() - t0 < 30 * BOUND)
-        st = sc.wait(lambda s: s["spool"]["points"] == 0 and s["memory"]["points"] == 0)
+        # 116 spooled by step 1, 16 of version 2, 19 intact of 20 damaged
+        st = sc.wait(lambda s: s["delivered"] >= 116 + 16 + 19 and
+                     s["spool"]["points"] == 0 and s["memory"]["points"] == 0)
         n_load = st and st["delivered"]
         check("store: every intact point delivered, the damaged one counted",
-              st is not None and st["delivered"] == 100 + 16 + 19 and
-              st["dropped"]["spool"] == 1 and st["dropped"]["invalid"] == 0, st)
+              st is not None and st["delivered"] == 116 + 16 + 19 and
+              st["dropped"]["spool"] == 1 and st["dropped"]["invalid"] == 0,
+              "%r\n%s" % (st, sc.text()[-3000:]))
         check("store: the damaged segment's 19 intact points stored",
               count(db, "damaged-seg") == 19, count(db, "damaged-seg"))
         check("store: the version 2 segment's 16 points stored", count(db, "b") == 16,
               count(db, "b"))
+        check("store: the 3 MiB point and the 15 around it replayed",
+              count(db, "large") == 16, count(db, "large"))
         check("store: nothing planted was replayed", count(db, "planted") == 0,
               count(db, "planted"))
         log = sc.text()
@@ -241,8 +278,9 @@ def main():
         time.sleep(0.5)
         st = sc.stats()
         check("again: nothing replayed twice",
-              st is not None and st["delivered"] == 0 and count(db, "damaged-seg") == 19 and
-              count(db, "planted") == 0, (st, n_load))
+              st is not None and st["delivered"] == 0 and st["spool"]["points"] == 0 and
+              "from a previous run" not in sc.text() and count(db, "damaged-seg") == 19 and
+              count(db, "planted") == 0, (st, n_load, sc.text()[-1000:]))
         check("again: SIGTERM exits 0", sc.stop() == 0)
 
         # 3. Someone else's 0755 directory: refused, clearly.
