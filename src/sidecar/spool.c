@@ -307,15 +307,22 @@ osp_spool_t *osp_spool_open(const char *dir, uint64_t max_bytes, osp_error_t *er
     int lock_fd =
         openat(dfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
     struct stat st;
-    if (lock_fd < 0 || fstat(lock_fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-        st.st_uid != geteuid() || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        int e = lock_fd < 0 || errno == EWOULDBLOCK ? errno : 0;
-        osp__error_set(err, OSP_ECONFIG, dir, 0,
-                       e == EWOULDBLOCK
-                           ? "%s: another osprofiler-sidecar uses this spool directory "
-                             "(give each its own spool_dir)"
-                           : "%s/lock: cannot lock the spool directory: %s",
-                       dir, e ? strerror(e) : "not a regular file of this user");
+    const char *why = NULL;
+    if (lock_fd < 0)
+        why = strerror(errno);
+    else if (fstat(lock_fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+        why = "not a regular file of this user";
+    else if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0)
+        why = errno == EWOULDBLOCK ? "" : strerror(errno);
+    if (why) {
+        if (!why[0])
+            osp__error_set(err, OSP_ECONFIG, dir, 0,
+                           "%s: another osprofiler-sidecar uses this spool directory "
+                           "(give each its own spool_dir)",
+                           dir);
+        else
+            osp__error_set(err, OSP_ECONFIG, dir, 0,
+                           "%s/lock: cannot lock the spool directory: %s", dir, why);
         if (lock_fd >= 0)
             close(lock_fd);
         close(dfd);

@@ -464,6 +464,15 @@ static void spool__directory_must_be_ours(void **state) {
     osp_spool_t *s = osp_spool_open(dir, 64u << 20, &err);
     assert_non_null(s);
     osp_spool_close(s);
+    /* its lock must be a regular file of ours too (a FIFO would not lock) */
+    char lock[600];
+    snprintf(lock, sizeof lock, "%s/lock", dir);
+    unlink(lock);
+    assert_int_equal(mkfifo(lock, 0600), 0);
+    assert_null(osp_spool_open(dir, 64u << 20, &err));
+    assert_non_null(
+        strstr(err.text, "lock: cannot lock the spool directory: not a regular"));
+    unlink(lock);
     unlink(link);
     free(link);
     free(dir);
