@@ -125,7 +125,16 @@ int osp_spool_fmt_version(const unsigned char *p, size_t n, uint64_t *salt) {
 }
 
 static uint32_t header_sum(uint64_t salt, const unsigned char *hdr) {
-    return crc32c_extend(osp_spool_crc32c(&salt, 8), hdr, 16);
+    /* the salt's part, once per segment and thread (writer and reader) */
+    static __thread uint64_t last_salt;
+    static __thread uint32_t last_sum;
+    static __thread bool have;
+    if (!have || salt != last_salt) {
+        last_sum = osp_spool_crc32c(&salt, 8);
+        last_salt = salt;
+        have = true;
+    }
+    return crc32c_extend(last_sum, hdr, 16);
 }
 
 void osp_spool_fmt_rec_header(unsigned char out[OSP_SPOOL_REC_HDR_LEN], uint64_t salt,
