@@ -643,7 +643,14 @@ static size_t below(size_t n) { return n ? (size_t)(rnd() % n) : 0; }
 static void spool__random_damage_property(void **state) {
     (void)state;
     char *dir = test_path("prop");
-    for (int iter = 0; iter < 150; iter++) {
+    /* OSP_SPOOL_PROP_SEED / _ITERS: longer runs by hand (failures name the
+     * iteration; the seed makes them reproducible) */
+    const char *seed = getenv("OSP_SPOOL_PROP_SEED"),
+               *iters = getenv("OSP_SPOOL_PROP_ITERS");
+    if (seed)
+        rng_state = strtoull(seed, NULL, 0) | 1;
+    int n_iter = iters ? atoi(iters) : 150;
+    for (int iter = 0; iter < n_iter; iter++) {
         free(dir);
         dir = fresh_dir("prop");
         osp_error_t err;
