@@ -10,6 +10,7 @@
 
 #include "common/buf.h"
 #include "common/errors.h"
+#include "common/hop.h"
 #include "common/ids.h"
 #include "common/point.h"
 #include "common/record.h"
@@ -209,6 +210,23 @@ static int convert(const osp_entry_t *e, osp_buf_t *scratch, bool fields, conver
                                        : convert_json(e, scratch, fields, c, err);
 }
 
+int osp_entry_check(const osp_entry_t *e, osp_error_t *err) {
+    if (memchr(e->publisher, '\0', e->publisher_len))
+        return osp__error_set(err, OSP_EFRAME, "entry", 0, "a publisher_id with a NUL");
+    if (e->kind == OSP_ENTRY_RECORD) {
+        osp_rec_t r;
+        if (e->body_len > OSP_HOP_MAX_POINT)
+            return osp__error_set(err, OSP_EFRAME, "entry", 0, "a point over 8 MiB");
+        return osp__rec_read(e->body, e->body_len, &r, err) == OSP_OK ? OSP_OK
+                                                                      : OSP_EFRAME;
+    }
+    if (e->kind != OSP_ENTRY_JSON || e->body_len > OSP_ENTRY_MAX_JSON)
+        return osp__error_set(err, OSP_EFRAME, "entry", 0,
+                              e->kind == OSP_ENTRY_JSON ? "a point over 16 MiB"
+                                                        : "an entry of unknown kind");
+    return OSP_OK;
+}
+
 /* One allocation: the struct, the payload, then publisher and event_type. */
 static osp_msg_t *msg_new(const osp_entry_t *e, const converted_t *c) {
     size_t size = sizeof(osp_msg_t) + c->len + 1;
@@ -241,7 +259,8 @@ osp_msg_t *osp_msg_from_entry(const osp_entry_t *e, osp_buf_t *scratch,
     converted_t c;
     scratch->len = 0;
     scratch->failed = false;
-    if (convert(e, scratch, false, &c, err) != OSP_OK)
+    if (osp_entry_check(e, err) != OSP_OK ||
+        convert(e, scratch, false, &c, err) != OSP_OK)
         return NULL;
     osp_msg_t *m = msg_new(e, &c);
     if (!m)
@@ -262,7 +281,9 @@ int osp_entry_to_text(const osp_entry_t *e, osp_buf_t *b, osp_buf_t *scratch,
                       osp_entry_text_t *out, osp_error_t *err) {
     converted_t c;
     size_t start = b->len;
-    int rc;
+    int rc = osp_entry_check(e, err);
+    if (rc != OSP_OK)
+        return rc;
     if (e->kind == OSP_ENTRY_RECORD) { /* the payload straight into b */
         c.f[F_PUBLISHER] = (piece_t)PIECE(e->publisher, e->publisher_len);
         rc = convert_record(e, b, true, &c, err);

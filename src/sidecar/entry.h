@@ -67,6 +67,17 @@ bool osp_chunk_next(osp_chunk_t *c, osp_entry_t *e);
 /* The same at *pos, leaving the chunk as it is. */
 bool osp_chunk_entry_at(const osp_chunk_t *c, size_t *pos, osp_entry_t *e);
 
+/* The intake's checks of an entry, made again when it leaves (a spooled
+ * entry read back is checked exactly as a fresh one): a body the intake
+ * takes (a record of at most OSP_HOP_MAX_POINT with sound framing, a JSON
+ * text of at most OSP_ENTRY_MAX_JSON) and a publisher_id without NUL (the
+ * intake keeps it as a C string). The texts are checked by the conversion.
+ * OSP_OK or OSP_EFRAME with err. */
+int osp_entry_check(const osp_entry_t *e, osp_error_t *err);
+/* A JSON entry: a frame's point (8 MiB) or, at exit, a converted message,
+ * whose payload the point limits keep under 16 MiB (docs/wire.md). */
+#define OSP_ENTRY_MAX_JSON (16u * 1024 * 1024)
+
 /* What the publisher sends: one allocation, the strings after the payload. */
 typedef struct osp_msg {
     struct osp_msg *next;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* fuzz_spool - a segment file a previous run left (torn, corrupt, forged):
- * the sidecar opens its spool, reads every readable block, turns each entry
- * into a message, and must neither crash nor hand out a payload that is not
- * a trace point Python reads. */
+/* fuzz_spool - a segment file a previous run left (torn, corrupt, forged;
+ * version 3 or 2): the sidecar opens its spool, reads every readable record,
+ * turns each entry into a message, and must neither crash, nor loop, nor
+ * hand out a payload that is not a trace point Python reads, nor leave
+ * points it neither replayed nor counted lost. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +38,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     osp_buf_t scratch = OSP_BUF_INIT;
     osp_chunk_t *c;
     uint64_t lost;
-    while ((c = osp_spool_read(s, &lost))) {
+    while ((c = osp_spool_read(s, &lost)) || lost) {
+        if (!c)
+            continue;
         osp_entry_t e;
         uint64_t n = 0;
         while (osp_chunk_next(c, &e)) {
@@ -55,6 +58,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         osp_chunk_free(c);
     }
     osp__buf_free(&scratch);
+    if (osp_spool_pending(s) != 0)
+        abort(); /* read to the end, every point replayed or counted lost */
     osp_spool_close(s);
     unlink(path); /* whatever the spool left of it */
     char lock[128];

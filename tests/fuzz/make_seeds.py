@@ -102,6 +102,23 @@ def segment(blocks):
     return b"OSPS\x02\x00\x00\x00" + b"".join(blocks)
 
 
+SALT = struct.pack("=Q", 0x0123456789abcdef)
+
+
+def segment3(entries, salt=SALT):
+    """Version 3 (src/sidecar/spool_format.h): a salted header, then one
+    numbered, checksummed record per entry."""
+    out = b"OSPS\x03\x00\x00\x00" + salt + salt
+    for seq, e in enumerate(entries):
+        hdr = struct.pack("=4sIII", b"OSPr", len(e), seq, crc32c(e))
+        out += hdr + struct.pack("=I", crc32c(salt + hdr)) + e
+    return out
+
+
+def flip(data, at):
+    return data[:at] + bytes([data[at] ^ 0x20]) + data[at + 1:]
+
+
 def hop_ext(flags, records, publisher=b"host-1"):
     """A fuzz_hop input for a frame whose records come in a memfd
     (docs/wire.md, "Large points"): the header-only frame, then the bytes
@@ -138,6 +155,15 @@ def main():
             "bad-crc": segment([block([entry(1, recs["nulls"])])])[:-1] + b"\x00",
             "invalid-record": segment([block([entry(1, recs["bad-info"]),
                                               entry(1, recs["short"])])]),
+            "v3-three": segment3([entry(1, recs["start"]), entry(2, json_point),
+                                  entry(1, recs["unicode"])]),
+            "v3-flipped": flip(segment3([entry(1, recs["start"]), entry(1, recs["nulls"]),
+                                         entry(2, json_point)]), 24 + 30),
+            "v3-torn": segment3([entry(1, recs["start"]), entry(1, recs["stop-uuids"])])[:-9],
+            "v3-gap": (lambda seg: seg[:24] + b"garbage" + seg[24:])(
+                segment3([entry(1, recs["start"]), entry(1, recs["nested-info"])])),
+            "v3-invalid": segment3([entry(1, recs["bad-info"]), entry(1, recs["short"]),
+                                    entry(7, b"??")]),
         },
     }
     for target, files in seeds.items():
