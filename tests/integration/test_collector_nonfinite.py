@@ -234,7 +234,7 @@ def main():
             try:
                 t(d)
             finally:
-                ts._stop_leftovers()
+                ts.stop_leftovers()
     sys.exit(ts.summary())
 
 

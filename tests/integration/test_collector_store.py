@@ -292,7 +292,7 @@ def main():
         try:
             run(args, port, url, work)
         finally:
-            ts._stop_leftovers()
+            ts.stop_leftovers()
     sys.exit(ts.summary())
 
 

@@ -22,7 +22,7 @@ import time
 import amqp
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from tap import FAILS, RUNNING, SLOW, check, free_port, summary  # noqa: E402,F401 (shared)
+from tap import FAILS, RUNNING, SLOW, check, free_port, stop_leftovers, summary  # noqa: E402,F401
 
 
 def frame(publisher, records, flags=0):

@@ -13,7 +13,8 @@ SLOW = float(os.environ.get("OSP_TEST_TIMEOUT_MULTIPLIER", "1"))
 
 
 @atexit.register
-def _stop_leftovers():
+def stop_leftovers():
+    """Kill the child processes still running (a test that failed half-way)."""
     for proc in RUNNING:
         if proc.poll() is None:
             proc.kill()
