@@ -26,13 +26,9 @@ import tempfile
 import time
 import urllib.request
 
-FAILS = []
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from tap import check, summary  # noqa: E402
 
-
-def check(name, cond, detail=""):
-    print(("ok - " if cond else "not ok - ") + name + ("" if cond else "\n  " + str(detail)))
-    if not cond:
-        FAILS.append(name)
 
 
 class Browser:
@@ -218,10 +214,9 @@ def main():
                          ".map(r => r.dataset.name + ':' + r.dataset.traceId)")
         check("the error point (driver) is highlighted, and only it",
               err == ["driver:00000004-0000-4000-8000-000000000004"], err)
-        summary = browser.js("document.getElementById('osp-summary').textContent")
+        summary_text = browser.js("document.getElementById('osp-summary').textContent")
         check("the summary gives total, points and errors",
-              "60 ms" in summary and "points 5" in summary and "errors 1" in summary,
-              summary)
+              all(w in summary_text for w in ("60 ms", "points 5", "errors 1")), summary_text)
         bar = browser.js("document.querySelector('.osp-row[data-name=\"wsgi\"] .osp-bar')"
                          ".style.width")
         check("the waterfall bar of the root spans the trace", bar == "100%", bar)
@@ -337,8 +332,7 @@ def main():
         if browser:
             browser.close()
         shutil.rmtree(work, ignore_errors=True)
-    print("all passed" if not FAILS else "%d failed: %s" % (len(FAILS), ", ".join(FAILS)))
-    return 1 if FAILS else 0
+    return summary()
 
 
 if __name__ == "__main__":

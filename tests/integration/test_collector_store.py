@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,7 @@ from datetime import datetime
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_sidecar as ts  # noqa: E402
 
-from test_sidecar import check, frame  # noqa: E402
+from test_sidecar import check, free_port, frame  # noqa: E402
 
 import amqp  # noqa: E402
 
@@ -43,13 +42,6 @@ GOLDEN_BASE = "5e1c7a70-0000-4000-8000-000000000000"
 SECOND_BASE = "5e1c7a71-0000-4000-8000-000000000000"
 TIMEOUT = 30 * float(os.environ.get("OSP_TEST_TIMEOUT_MULTIPLIER", "1"))
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_for(cond, timeout=TIMEOUT, step=0.1):

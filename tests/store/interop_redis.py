@@ -28,13 +28,9 @@ from osprofiler import opts
 from osprofiler.drivers import base as drivers
 from osprofiler.drivers import redis_driver
 
-FAILS = []
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from tap import check, summary  # noqa: E402
 
-
-def check(name, cond, detail=""):
-    print(("ok - " if cond else "not ok - ") + name + ("" if cond else "\n  " + str(detail)[-3000:]))
-    if not cond:
-        FAILS.append(name)
 
 
 def driver(url, filter_error_trace=False):
@@ -215,8 +211,7 @@ def main():
               err)
     finally:
         r.config_set("requirepass", "")  # this connection stays logged in
-    print("all passed" if not FAILS else "%d failed: %s" % (len(FAILS), ", ".join(FAILS)))
-    return 1 if FAILS else 0
+    return summary()
 
 
 if __name__ == "__main__":

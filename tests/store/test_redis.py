@@ -24,22 +24,11 @@ import sys
 import tempfile
 import time
 
-FAILS = []
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from tap import check, free_port, summary  # noqa: E402
 PROCS = []
 
 
-def check(name, cond, detail=""):
-    print(("ok - " if cond else "not ok - ") + name + ("" if cond else "\n  " + str(detail)))
-    if not cond:
-        FAILS.append(name)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def redis_server(work, password=None):
@@ -228,8 +217,7 @@ def main():
         for p in PROCS:
             stop(p)
         shutil.rmtree(work, ignore_errors=True)
-    print("all passed" if not FAILS else "%d failed: %s" % (len(FAILS), ", ".join(FAILS)))
-    return 1 if FAILS else 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ def stop_leftovers():
 def check(name, cond, detail=""):
     """Print the outcome (and, on failure, the detail, indented); returns cond."""
     print(("ok - " if cond else "not ok - ") + name +
-          ("" if cond or detail == "" else "\n  " + str(detail).replace("\n", "\n  ")),
+          ("" if cond or detail == "" else "\n  " + str(detail)[-3000:].replace("\n", "\n  ")),
           flush=True)
     if not cond:
         FAILS.append(name)
