@@ -101,7 +101,7 @@ def main():
             check("secrets: /proc/PID/cmdline no longer shows the password",
                   BROKER_PW not in cmdline and "127.0.0.1:%d" % port in cmdline,
                   cmdline.replace(BROKER_PW, "<secret>"))
-        seen.append(cmdline)
+            seen.append(cmdline)
         # ... or from the environment, which only its own user can read.
         env_url = dict(os.environ, OSPROFILER_TRANSPORT_URL=bad_login)
         out = run([args.sidecar, "--socket", sock, "--test-config"], env=env_url)
