@@ -66,6 +66,12 @@ struct osp_publisher {
     struct inflight *fl; /* FIFO ring of unconfirmed messages */
     size_t fl_cap, fl_head, fl_count;
     char **routing_keys; /* "<topic>.info" for each topic, built once */
+    /* Backoff: it grows while no host takes a connection or the broker
+     * refuses (nacks, closes the channel), and is reset only by an ack, not
+     * by a connect: a broker that accepts connections but refuses every
+     * message is not hammered. */
+    double backoff;
+    bool refused, acked; /* nacked or closed by the broker; acked: since read_confirms */
     pthread_mutex_t cur_mu;
     char current[300];
 };
@@ -290,12 +296,18 @@ static bool read_confirms(osp_publisher_t *p, int timeout_ms) {
         case AMQP_BASIC_ACK_METHOD: {
             amqp_basic_ack_t *a = f.payload.method.decoded;
             settle(p, a->delivery_tag, a->multiple);
+            p->acked = true;
             break;
         }
         case AMQP_BASIC_NACK_METHOD: {
-            /* The broker refused it: publish again later (oslo would drop). */
+            /* The broker refused it: publish again later (oslo would drop),
+             * after the backoff (run). */
             OSP_STAT_ADD(nacked, 1);
-            OSP_LOG(OSP_LL_WARN, "publisher", "broker nacked a message; reconnecting");
+            OSP_LOG(OSP_LL_WARN, "publisher",
+                    "broker nacked a message (a queue limit, a resource alarm?); "
+                    "reconnecting in %.1f s",
+                    p->backoff);
+            p->refused = true;
             return false;
         }
         case AMQP_CHANNEL_CLOSE_METHOD:
@@ -303,7 +315,9 @@ static bool read_confirms(osp_publisher_t *p, int timeout_ms) {
             amqp_rpc_reply_t r = {AMQP_RESPONSE_SERVER_EXCEPTION, f.payload.method, 0};
             char why[300];
             osp_amqp_reply_ok(r, "broker closed the channel", why, sizeof why);
-            OSP_LOG(OSP_LL_ERROR, "publisher", "%s", why);
+            OSP_LOG(OSP_LL_ERROR, "publisher", "%s; reconnecting in %.1f s", why,
+                    p->backoff);
+            p->refused = true;
             return false;
         }
         default:
@@ -335,10 +349,19 @@ static bool done_stopping(osp_publisher_t *p) {
            (p->fl_count == 0 && (!p->conn || osp_flow_waiting(p->flow) == 0));
 }
 
+/* Wait the backoff (or until stopping is done), then make it longer. */
+static void back_off(osp_publisher_t *p) {
+    const osp_sc_config_t *c = p->cfg;
+    double until = osp_sc_mono() + p->backoff;
+    while (osp_sc_mono() < until && !(atomic_load(&p->stop) && done_stopping(p)))
+        usleep(50000);
+    p->backoff = fmin(p->backoff * c->retry_backoff, c->interval_max);
+}
+
 static void *run(void *arg) {
     osp_publisher_t *p = arg;
     const osp_sc_config_t *c = p->cfg;
-    double backoff = c->retry_interval;
+    p->backoff = c->retry_interval;
     size_t window_points = (size_t)c->confirm_window / c->ntopics;
     if (window_points == 0)
         window_points = 1;
@@ -346,16 +369,11 @@ static void *run(void *arg) {
         if (atomic_load(&p->stop) && done_stopping(p))
             break;
         if (!p->conn) {
-            if (connect_any(p)) {
-                backoff = c->retry_interval;
+            if (connect_any(p))
                 continue;
-            }
-            double until = osp_sc_mono() + backoff;
             OSP_LOG(OSP_LL_WARN, "publisher", "no broker reachable; retrying in %.1f s",
-                    backoff);
-            while (osp_sc_mono() < until && !(atomic_load(&p->stop) && done_stopping(p)))
-                usleep(50000);
-            backoff = fmin(backoff * c->retry_backoff, c->interval_max);
+                    p->backoff);
+            back_off(p);
             continue;
         }
         size_t room = p->fl_count / c->ntopics < window_points
@@ -389,10 +407,16 @@ static void *run(void *arg) {
             wait_io(p, 100); /* confirms, new points, or heartbeat time */
         if (ok)
             ok = read_confirms(p, 0);
+        if (p->acked) /* the broker takes messages again */
+            p->backoff = c->retry_interval;
+        p->acked = false;
         if (!ok) {
             requeue_inflight(p);
             disconnect(p);
             p->host = (p->host + 1) % p->url.nhosts; /* fail over */
+            if (p->refused) /* a lost connection fails over at once */
+                back_off(p);
+            p->refused = false;
         }
     }
     requeue_inflight(p);

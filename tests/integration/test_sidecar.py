@@ -551,6 +551,42 @@ def test_precondition_failed(args, port, url, work):
     check("406: exit 0", sc.stop() == 0)
 
 
+def test_nack_backoff(args, port, url, work):
+    """A broker that nacks every message (a queue at its length limit with
+    overflow reject-publish) is retried after the backoff, not in a tight
+    reconnect loop; nothing is dropped, and once the queue takes messages
+    again every point is published."""
+    c = amqp.Connection("127.0.0.1:%d" % port, userid="guest", password="guest")
+    c.connect()
+    c.channel().queue_delete("pnack.info")
+    c.close()
+    ctl = [args.broker_sh, "ctl", os.path.dirname(os.path.abspath(args.broker_env))]
+    r = subprocess.run(ctl + ["set_policy", "--apply-to", "queues", "osp-nack", r"^pnack\.info$",
+                              '{"max-length": 0, "overflow": "reject-publish"}'],
+                       capture_output=True, text=True, timeout=120)
+    check("nack: a policy makes the queue refuse every message", r.returncode == 0,
+          r.stdout + r.stderr)
+    sc = Sidecar(args.sidecar, url, work, 'control_exchange = "ospnack"\n'
+                 'topics = {"pnack"}\nrabbit_retry_interval = 0.5\n'
+                 "rabbit_retry_backoff = 2\nrabbit_interval_max = 2\n")
+    sc.send(frame("h", [point(k) for k in range(10)]))
+    time.sleep(6)
+    st = sc.stats()
+    # backoff 0.5, 1, 2, 2...: at most 5 reconnects in 6 s (a tight loop made hundreds)
+    check("nack: the broker's refusals are retried after the backoff",
+          st is not None and st["nacked"] >= 1 and 1 <= st["reconnects"] <= 7 and
+          "reconnecting in" in sc.text(), repr(st))
+    check("nack: nothing dropped", st is not None and sum(st["dropped"].values()) == 0,
+          repr(st))
+    r = subprocess.run(ctl + ["clear_policy", "osp-nack"], capture_output=True, text=True,
+                       timeout=120)
+    ids = collect_ids(port, "pnack.info", want=10, timeout=30 * SLOW)
+    check("nack: once the queue takes messages, every point is published",
+          r.returncode == 0 and set(ids) == {"t%06d" % i for i in range(10)},
+          "got %d" % len(set(ids)))
+    check("nack: exit 0", sc.stop() == 0)
+
+
 def test_stop_right_after_send(args, port, url, work):
     """Frames a client sent just before SIGTERM are published, not lost."""
     ok = True
@@ -716,6 +752,7 @@ def main():
               lambda w: test_stop_right_after_send(args, port, url, w)),
              ("reload", lambda w: test_reload(args, port, url, w)),
              ("precondition_failed", lambda w: test_precondition_failed(args, port, url, w)),
+             ("nack_backoff", lambda w: test_nack_backoff(args, port, url, w)),
              ("broker_faults", lambda w: test_broker_faults(args, port, url, w)),
              ("spool", lambda w: test_spool(args, port, url, w))]
     with tempfile.TemporaryDirectory() as work:
