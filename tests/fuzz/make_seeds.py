@@ -13,6 +13,9 @@ import struct
 import sys
 import uuid
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import spool_v3  # noqa: E402
+
 STOP, BASE_UUID, PARENT_UUID, PROJECT_NULL, SERVICE_NULL = 1, 2, 4, 8, 16
 
 
@@ -79,18 +82,11 @@ def ring(recs, tail=0):
     return struct.pack("<Q", tail) + bytes(data)
 
 
-def crc32c(b):
-    c = 0xffffffff
-    for x in b:
-        c ^= x
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82f63b78 if c & 1 else c >> 1
-    return c ^ 0xffffffff
+crc32c = spool_v3.crc32c
 
 
-def entry(kind, body, publisher=b"host-1", arrival=1764000000123456):
-    n = 16 + len(publisher) + len(body)
-    return struct.pack("=IBBHq", n, kind, len(publisher), 0, arrival) + publisher + body
+def entry(kind, body, publisher=b"host-1"):
+    return spool_v3.entry(kind, body, publisher)
 
 
 def block(entries):
@@ -106,13 +102,8 @@ SALT = struct.pack("=Q", 0x0123456789abcdef)
 
 
 def segment3(entries, salt=SALT):
-    """Version 3 (src/sidecar/spool_format.h): a salted header, then one
-    numbered, checksummed record per entry."""
-    out = b"OSPS\x03\x00\x00\x00" + salt + salt
-    for seq, e in enumerate(entries):
-        hdr = struct.pack("=4sIII", b"OSPr", len(e), seq, crc32c(e))
-        out += hdr + struct.pack("=I", crc32c(salt + hdr)) + e
-    return out
+    """Version 3 (src/sidecar/spool_format.h)."""
+    return spool_v3.segment(entries, salt)[0]
 
 
 def flip(data, at):
