@@ -4,20 +4,25 @@
 #   deps.sh test    - also what the tests talk to (real Python osprofiler, cmocka)
 #   deps.sh bench   - also the references: the Python stack, RabbitMQ, Redis,
 #                     LTTng-UST
+#   deps.sh docker  - also the Docker engine, debootstrap and docker-compose
+#                     (tests/docker: images built from Debian, run offline)
 # apt-get runs only when something is missing, so a prepared machine needs no
 # network. Uses sudo when not root.
 set -euo pipefail
 want=(build-essential cmake pkg-config libjansson-dev uuid-dev libssl-dev
-      librabbitmq-dev libconfuse-dev libsqlite3-dev libhiredis-dev help2man)
+      librabbitmq-dev libconfuse-dev libsqlite3-dev libhiredis-dev help2man
+      libpq-dev libmicrohttpd-dev)
 case "${1:-build}" in
 build) ;;
 test) want+=(libcmocka-dev python3 python3-osprofiler python3-webob clang-format
             python3-oslo.messaging python3-amqp rabbitmq-server openssl
             ceilometer-agent-notification python3-yaml redis-server python3-redis
-            chromium python3-websocket valgrind python3-graphviz) ;;
+            chromium python3-websocket valgrind python3-graphviz
+            postgresql python3-sqlalchemy python3-psycopg2 prometheus) ;;
 bench) want+=(libcmocka-dev python3 python3-osprofiler python3-webob python3-oslo.messaging
               rabbitmq-server redis-server python3-redis lttng-tools liblttng-ust-dev) ;;
-*) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+docker) want+=(docker.io debootstrap docker-compose) ;;
+*) echo "usage: $0 build|test|bench|docker" >&2; exit 2 ;;
 esac
 missing=()
 for p in "${want[@]}"; do
