@@ -200,6 +200,8 @@ static bool store_up(osp_collector_t *c) {
 
 static void take(osp_collector_t *c, const amqp_envelope_t *env) {
     c->last_tag = env->delivery_tag;
+    if (env->redelivered) /* another consumer died or gave it back unacknowledged */
+        OSP_STAT_ADD(collect_redelivered, 1);
     json_t *payload = osp_notify_payload(env->message.body.bytes, env->message.body.len);
     osp_store_msg_t check;
     if (!payload || !osp_store_msg_from_json(payload, "", 0, &check)) {

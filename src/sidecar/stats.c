@@ -62,8 +62,10 @@ static void collector_json(char *out, size_t len) {
             snprintf(reason, sizeof reason, "null");
         snprintf(
             out, len,
-            ", \"collector\": {\"consuming\": %s, \"since\": \"%s\", \"reason\": %s}",
-            collector.consuming ? "true" : "false", since, reason);
+            ", \"collector\": {\"consuming\": %s, \"since\": \"%s\", \"reason\": %s, "
+            "\"redelivered\": %llu}",
+            collector.consuming ? "true" : "false", since, reason,
+            (unsigned long long)atomic_load(&osp_sc_stats.collect_redelivered));
     }
     pthread_mutex_unlock(&collector_mu);
 }

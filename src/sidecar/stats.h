@@ -34,6 +34,8 @@ typedef struct osp_sc_stats {
     atomic_uint_fast64_t store_commits;   /* transactions that stored them */
     atomic_uint_fast64_t collected;       /* broker messages committed and acked */
     atomic_uint_fast64_t collect_invalid; /* consumed messages that are no trace point */
+    atomic_uint_fast64_t
+        collect_redelivered; /* consumed messages the broker redelivered */
     atomic_uint_fast64_t publisher_replaced; /* frames re-labelled by publisher_policy */
     atomic_bool connected;                   /* the publisher has a broker */
 } osp_sc_stats_t;
