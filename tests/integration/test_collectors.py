@@ -37,6 +37,7 @@ import argparse
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -49,8 +50,12 @@ import amqp
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from tap import RUNNING, SLOW, check, free_port, stop_leftovers, summary  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_sidecar import frame  # noqa: E402
+
 COLLECTORS = 3
 THREADS, PAIRS, TRACE_PAIRS, RATE = 4, 5000, 250, 0  # 40,000 points, 80 traces, flat out
+REPLAY = 2000  # points published a second time
 REDIS_SERVER = "/usr/bin/redis-server"
 
 
@@ -188,6 +193,12 @@ class Sidecar:
         with open(self.log.name) as f:
             return f.read()
 
+    def send(self, data):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.connect(self.sock)
+        s.send(data)
+        s.close()
+
     def stats(self):
         r = subprocess.run([self.binary, "--config", self.conf, "--stats"],
                            capture_output=True, text=True, timeout=10 * SLOW)
@@ -272,22 +283,25 @@ def amqp_do(args, fn):
 # ------------------------------------------------------------ reader
 
 
-def reader_points(args, store):
+def reader_points(args, store, sample=0):
     """{point key: times shown} over every trace `trace list` names, as
-    `trace show --json` shows them; and the traces listed."""
+    `trace show --json` shows them; the traces listed; and the first
+    `sample` points shown (their payloads)."""
     r = subprocess.run([args.osprofiler, "trace", "list", "--connection-string", store],
                        capture_output=True, text=True, timeout=120 * SLOW)
     if r.returncode != 0:
         raise RuntimeError("trace list: " + r.stderr)
     bases = [line.split("|")[1].strip() for line in r.stdout.splitlines()
              if line.startswith("| ") and "-" in line.split("|")[1]]
-    shown = {}
+    shown, payloads = {}, []
 
     def walk(node):
         for k, v in node["info"].items():
             if k.startswith("meta.raw_payload."):
                 key = point_key(v)
                 shown[key] = shown.get(key, 0) + 1
+                if len(payloads) < sample:
+                    payloads.append(v)
         for child in node["children"]:
             walk(child)
 
@@ -298,7 +312,7 @@ def reader_points(args, store):
         if r.returncode != 0:
             raise RuntimeError("trace show %s: %s" % (base, r.stderr))
         walk(json.loads(r.stdout))
-    return shown, bases
+    return shown, bases, payloads
 
 
 # ------------------------------------------------------------ the test
@@ -393,7 +407,7 @@ def run(args, name, work):
     check("%s: the killed collector held unacknowledged messages: redelivered to the others"
           % tag, redelivered > 0, str(redelivered))
     print("# %s: %d message(s) redelivered after the kill" % (tag, redelivered), flush=True)
-    shown, bases = reader_points(args, engine.url)
+    shown, bases, again = reader_points(args, engine.url, REPLAY)
     want = pst["delivered"]
     twice = sum(1 for n in shown.values() if n > 1)
     check("%s: every point delivered shown by the reader, each once (%d points, %d traces)"
@@ -408,6 +422,31 @@ def run(args, name, work):
     if name == "redis":
         check("redis: no point pushed twice", stored == distinct,
               "%d stored, %d distinct" % (stored, distinct))
+
+    # the same points published again (a publisher replaying its spool after a
+    # crash, a client retrying): the copies go to whichever collector the
+    # broker gives them, so two processes store the same point
+    before = sum((c.stats() or {}).get("collected", 0) for c in survivors)
+    for i in range(0, len(again), 100):
+        pub.send(frame("replay", [json.dumps(p).encode() for p in again[i:i + 100]]))
+    check("%s: the %d points published again are collected" % (tag, len(again)),
+          wait_for(lambda: sum((c.stats() or {}).get("collected", 0) for c in survivors) -
+                   before >= len(again) and
+                   queue_state(args, queue) == (0, 0, len(survivors)), 120, 0.5),
+          str(queue_state(args, queue)))
+    shown, bases, _ = reader_points(args, engine.url)
+    twice = sum(1 for n in shown.values() if n > 1)
+    check("%s: after they came again, the reader still shows each point once" % tag,
+          len(shown) == want and twice == 0,
+          "%d distinct shown, %d shown more than once, %d delivered"
+          % (len(shown), twice, want))
+    stored2, distinct2 = engine.physical()
+    check("%s: the store still holds each point%s" % (tag, ", none pushed twice"
+                                                       if name == "redis" else ""),
+          distinct2 == want and (name != "redis" or stored2 == stored),
+          "%d stored (%d before), %d distinct" % (stored2, stored, distinct2))
+    print("# %s: after the replay: %d physical copies of %d points (%d more)"
+          % (tag, stored2, distinct2, stored2 - stored), flush=True)
     per = {c.name: (c.stats() or {}).get("collected") for c in survivors}
     print("# %s: collected per running collector now: %s" % (tag, per), flush=True)
     busy = [c.name for c in cols if "store:" in c.text()]
