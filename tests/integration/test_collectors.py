@@ -171,7 +171,7 @@ ENGINES = {
 class Sidecar:
     """osprofiler-sidecar with its own directory, config and log."""
 
-    def __init__(self, binary, work, name, conf, url, ready):
+    def __init__(self, binary, work, name, conf, url, ready, wait=True):
         self.binary = binary
         self.name = name
         self.sock = os.path.join(work, name + ".sock")
@@ -183,9 +183,14 @@ class Sidecar:
         self.proc = subprocess.Popen([binary, "--config", self.conf, "--transport-url", url],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         RUNNING.append(self.proc)
-        if not wait_for(lambda: self.proc.poll() is not None or ready in self.text(), 30,
-                        0.05) or self.proc.poll() is not None:
-            raise RuntimeError("%s did not start:\n%s" % (name, self.text()))
+        self.ready = ready
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self):
+        if not wait_for(lambda: self.proc.poll() is not None or self.ready in self.text(),
+                        30, 0.05) or self.proc.poll() is not None:
+            raise RuntimeError("%s did not start:\n%s" % (self.name, self.text()))
 
     def text(self):
         if not self.log.closed:
@@ -219,10 +224,10 @@ class Sidecar:
         return rc
 
 
-def collector(args, work, name, store, queue):
+def collector(args, work, name, store, queue, wait=True):
     conf = ('store = "%s"\ncollect = true\ncollector_queue = "%s"\nspool_dir = ""\n'
             'rabbit_retry_interval = 0.2\nrabbit_interval_max = 1.0\n' % (store, queue))
-    return Sidecar(args.sidecar, work, name, conf, args.url, "consuming")
+    return Sidecar(args.sidecar, work, name, conf, args.url, "consuming", wait)
 
 
 def publisher(args, work):
@@ -324,7 +329,12 @@ def run(args, name, work):
     queue = "osprofiler-collectors-" + name  # its own: other tests keep theirs
     amqp_do(args, lambda ch: ch.queue_delete(queue))
     engine = start(work)
-    cols = [collector(args, work, "col%d" % i, engine.url, queue) for i in range(COLLECTORS)]
+    # started together: for SQLite they create the file and its schema and
+    # turn WAL on at the same moment
+    cols = [collector(args, work, "col%d" % i, engine.url, queue, wait=False)
+            for i in range(COLLECTORS)]
+    for c in cols:
+        c.wait_ready()
     pub = publisher(args, work)
     check("%s: %d collectors consume one queue" % (tag, COLLECTORS),
           wait_for(lambda: (queue_state(args, queue) or (0, 0, 0))[2] == COLLECTORS, 30),
