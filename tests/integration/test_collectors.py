@@ -465,8 +465,6 @@ def run(args, name, work):
     check("%s: the running collectors and the publisher exit 0 on SIGTERM" % tag,
           all(c.stop() == 0 for c in survivors) and pub.stop() == 0)
     engine.stop()
-    amqp_do(args, lambda ch: ch.queue_delete(queue))
-    amqp_do(args, lambda ch: ch.queue_purge("profiler.info"))
 
 
 def main():
@@ -493,6 +491,9 @@ def main():
                 run(args, name, d)
             finally:
                 stop_leftovers()
+                # the broker is shared: no queue of ours, no points for ceilometer left
+                amqp_do(args, lambda ch: ch.queue_delete("osprofiler-collectors-" + name))
+                amqp_do(args, lambda ch: ch.queue_purge("profiler.info"))
     sys.exit(summary())
 
 
