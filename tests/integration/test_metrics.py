@@ -35,6 +35,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -99,9 +100,9 @@ class Sidecar:
         return rc
 
 
-def load(args, sock, threads, pairs):
+def load(args, sock, threads, pairs, rate=0):
     r = subprocess.run([args.load, "pairs", "--socket", sock, "--threads", str(threads),
-                        "--pairs", str(pairs)],
+                        "--pairs", str(pairs), "--rate", str(rate)],
                        capture_output=True, text=True, timeout=300 * SLOW)
     if r.returncode != 0:
         raise RuntimeError("osp_load failed: %s" % r.stderr)
@@ -189,6 +190,34 @@ def expected(st):
     }
     return {(p + k, None) if isinstance(k, str) else (p + k[0], k[1]): v
             for k, v in e.items()}
+
+
+def scrape_while_loading(args, sc):
+    """Scrapes in a loop while osp_load sends points (what TSan watches):
+    each scrape well formed, the received counter never going back."""
+    seen, errors, done = [], [], threading.Event()
+
+    def scraper():
+        while not done.is_set():
+            try:
+                status, _, text = http(sc.port)
+                samples, errs = parse(text)
+                seen.append(samples.get(("osprofiler_sidecar_points_received_total", None)))
+                errors.extend(errs if status == 200 else ["status %d" % status])
+            except OSError as e:
+                errors.append(repr(e))
+            time.sleep(0.01)
+
+    t = threading.Thread(target=scraper)
+    t.start()
+    try:
+        sent = load(args, sc.sock, 2, 2000, rate=1000)  # about 2 s
+    finally:
+        done.set()
+        t.join()
+    check("%d scrapes while points flow: all served, the counter never goes back"
+          % len(seen), seen and not errors and seen == sorted(seen), (errors[:5], seen[-5:]))
+    return sent
 
 
 def test_scrape(sc, sent):
@@ -403,7 +432,7 @@ def main():
     sc = None
     try:
         sc = Sidecar(args.sidecar, work, free_port())
-        sent = load(args, sc.sock, 2, 1000)
+        sent = scrape_while_loading(args, sc)
         test_scrape(sc, sent)
         if os.access(PROMETHEUS, os.X_OK):
             test_prometheus(sc, sent, work)
