@@ -234,7 +234,9 @@ static void gauges(struct out *o, const osp_sc_buffers_t *b) {
           "1 while the intake stops reading (memory and spool full): services keep "
           "their points.",
           b->holding_back);
-    gauge(o, "broker_connected", "1 while the publisher has a broker connection.",
+    gauge(o, "broker_connected",
+          "1 while the sink is there: the publisher has a broker connection (with no "
+          "broker: the store is open).",
           atomic_load(&osp_sc_stats.connected));
     gauge(o, "connections", "Local client connections open.", U(conns_open));
     gauge(o, "rings", "Shared rings attached now.", U(rings_open));
