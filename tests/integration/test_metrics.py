@@ -23,7 +23,11 @@ libosprofiler. Then:
 Clients come from several loopback addresses (127.0.0.2...), as separate
 hosts would, so that the per-address limit is what they meet.
 
-  test_metrics.py --sidecar BIN --load BIN
+With --broker-env (the broker fixture), also broker mode: the publisher's
+counters (published, confirmed) and broker_connected equal --stats' and the
+points sent, on an exchange and queue of its own (deleted at the end).
+
+  test_metrics.py --sidecar BIN --load BIN [--broker-env FILE]
 """
 import argparse
 import json
@@ -41,6 +45,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+import amqp
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from tap import RUNNING, SLOW, check, free_port, summary  # noqa: E402
 
@@ -52,18 +58,22 @@ REFUSAL_WAIT = min(2 * SLOW, IDLE_TIMEOUT / 3)
 
 
 class Sidecar:
-    def __init__(self, binary, work, port):
+    def __init__(self, binary, work, port, conf="", url=None):
         self.binary = binary
         self.port = port
         self.sock = os.path.join(work, "sc.sock")
         self.conf = os.path.join(work, "sidecar.conf")
         with open(self.conf, "w") as f:
             f.write('listen_socket = "%s"\nlisten_mode = "0600"\nstats_interval = 0\n'
-                    'spool_dir = ""\nstore = "sqlite:///%s/traces.db"\n' % (self.sock, work))
+                    'spool_dir = ""\nstore = "sqlite:///%s/traces.db"\n%s'
+                    % (self.sock, work, conf))
         self.log = open(os.path.join(work, "sidecar.log"), "w+")
+        env = dict(os.environ)
+        if url:  # the broker's password off the command line
+            env["OSPROFILER_TRANSPORT_URL"] = url
         self.proc = subprocess.Popen(
             [binary, "--config", self.conf, "--metrics-listen", "127.0.0.1:%d" % port],
-            stdout=self.log, stderr=subprocess.STDOUT)
+            stdout=self.log, stderr=subprocess.STDOUT, env=env)
         RUNNING.append(self.proc)
         deadline = time.time() + 30 * SLOW
         while not os.path.exists(self.sock + ".ctl") and time.time() < deadline:
@@ -72,7 +82,8 @@ class Sidecar:
             time.sleep(0.02)
 
     def text(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log.name) as f:
             return f.read()
 
@@ -404,6 +415,47 @@ def test_limits(args, sc):
           "connection limit" in log and lines <= 5, log[-2000:])
 
 
+BROKER_CONF = ('amqp_durable_queues = true\ncontrol_exchange = "osp_metrics"\n'
+               'topics = {"metrics"}\n')
+
+
+def test_broker(args, work):
+    """Broker mode: the publisher's counters and broker_connected."""
+    env = dict(l.strip().split("=", 1) for l in open(args.broker_env) if "=" in l)
+    port = int(env["OSP_BROKER_PORT"])
+    url = "rabbit://guest:guest@127.0.0.1:%d/" % port
+    bdir = os.path.join(work, "broker")
+    os.makedirs(bdir)
+    sc = Sidecar(args.sidecar, bdir, free_port(), BROKER_CONF, url)
+    try:
+        deadline = time.time() + 30 * SLOW
+        while "connected to" not in sc.text() and time.time() < deadline:
+            time.sleep(0.05)
+        sent = load(args, sc.sock, 2, 250)
+        st = sc.settled(sent)
+        status, _, text = http(sc.port)
+        samples, errors = parse(text)
+        want = expected(st)
+        diff = {k: (v, samples.get(k)) for k, v in want.items() if samples.get(k) != v}
+        check("broker: every value equals --stats'", status == 200 and st and not diff,
+              "expected, got: %r" % diff)
+        p = "osprofiler_sidecar_"
+        check("broker: %d points published and confirmed, broker_connected 1" % sent,
+              samples.get((p + "messages_published_total", None)) == sent and
+              samples.get((p + "messages_confirmed_total", None)) == sent and
+              samples.get((p + "points_delivered_total", None)) == sent and
+              samples.get((p + "broker_connected", None)) == 1, text)
+    finally:
+        check("broker: the sidecar stops cleanly", sc.stop() == 0, sc.text()[-2000:])
+        c = amqp.Connection("127.0.0.1:%d" % port, userid="guest", password="guest")
+        c.connect()
+        try:
+            c.channel().queue_delete("metrics.info")
+        except amqp.exceptions.NotFound:
+            pass
+        c.close()
+
+
 def test_start_errors(args, work, port):
     r = subprocess.run([args.sidecar, "--metrics-listen", "localhost:9464",
                         "--store", "sqlite:///%s/x.db" % work, "--test-config"],
@@ -430,6 +482,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sidecar", required=True)
     ap.add_argument("--load", required=True)
+    ap.add_argument("--broker-env", help="the broker fixture's env file: broker mode too")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="osp-metrics-")
     sc = None
@@ -448,6 +501,8 @@ def main():
         rc = sc.stop()
         sc = None
         check("the sidecar stops cleanly with the endpoint on", rc == 0, rc)
+        if args.broker_env:
+            test_broker(args, work)
     finally:
         if sc:
             sc.stop()
