@@ -367,7 +367,7 @@ int osp_metrics_start(osp_metrics_t **out, const char *text, osp_flow_t *flow,
         return osp__error_set(err, OSP_ENOMEM, "metrics", 0, "out of memory");
     m->flow = flow;
     snprintf(m->where, sizeof m->where, "%s", text);
-    int fd, rc = open_socket(text, &fd, err);
+    int fd = -1, rc = open_socket(text, &fd, err);
     if (rc) {
         free(m);
         return rc;
