@@ -11,9 +11,10 @@
  * the queue's and spool's mutexes).
  *
  * What an outsider can make us spend is bounded: 16 connections (4 from one
- * address), 10 s idle before a connection is closed, 8 KiB of request
- * (headers) a connection, and no request body is ever read: the answer is
- * queued on the request's first call, before any body.
+ * address), 10 s idle before a connection is closed, 8 KiB of memory a
+ * connection (its request line and headers must fit: larger ones are
+ * refused), and no request body is ever read: the answer is queued on the
+ * request's first call, before any body.
  */
 #include "metrics.h"
 

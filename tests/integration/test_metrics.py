@@ -327,6 +327,14 @@ def test_paths(sc):
           status == 405 and headers.get("Allow") == "GET, HEAD", (status, headers))
     status, _, _ = http(sc.port, method="DELETE")
     check("DELETE /metrics: 405", status == 405, status)
+    req = urllib.request.Request("http://127.0.0.1:%d/metrics" % sc.port,
+                                 headers={"X-Big": "a" * 20000})
+    try:
+        with urllib.request.urlopen(req, timeout=10 * SLOW) as r:
+            status = r.status
+    except urllib.error.HTTPError as e:
+        status = e.code
+    check("a request over 8 KiB of headers: 431", status == 431, status)
 
 
 def client(port, source):
