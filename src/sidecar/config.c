@@ -66,6 +66,7 @@ static cfg_opt_t opts[] = {
     CFG_BOOL("collect", cfg_false, CFGF_NONE),
     CFG_STR("collector_queue", "osprofiler-collector", CFGF_NONE),
     CFG_BOOL("filter_error_trace", cfg_false, CFGF_NONE),
+    CFG_STR("metrics_listen", "", CFGF_NONE),
     CFG_END()};
 
 static osp_error_t *cur_err;
@@ -449,7 +450,8 @@ int osp_sc_config_load(osp_sc_config_t *c, const char *file, osp_error_t *err) {
         set_str(&c->transport_url, cfg_getstr(cfg, "transport_url")) ||
         set_str(&c->control_exchange, cfg_getstr(cfg, "control_exchange")) ||
         set_str(&c->store, cfg_getstr(cfg, "store")) ||
-        set_str(&c->collector_queue, cfg_getstr(cfg, "collector_queue"))) {
+        set_str(&c->collector_queue, cfg_getstr(cfg, "collector_queue")) ||
+        set_str(&c->metrics_listen, cfg_getstr(cfg, "metrics_listen"))) {
         rc = OSP_ENOMEM;
         goto out;
     }
@@ -532,7 +534,8 @@ int osp_sc_config_override(osp_sc_config_t *c, const osp_sc_overrides_t *o,
                            osp_error_t *err) {
     if ((o->socket && set_str(&c->listen_socket, o->socket)) ||
         (o->spool_dir && set_str(&c->spool_dir, o->spool_dir)) ||
-        (o->store && set_str(&c->store, o->store)))
+        (o->store && set_str(&c->store, o->store)) ||
+        (o->metrics_listen && set_str(&c->metrics_listen, o->metrics_listen)))
         return OSP_ENOMEM;
     if (o->collect)
         c->collect = true;
@@ -572,6 +575,7 @@ void osp_sc_config_free(osp_sc_config_t *c) {
         free(c->store);
     }
     free(c->collector_queue);
+    free(c->metrics_listen);
     osp__free_keys(c->topics, c->ntopics);
     osp__free_keys(c->oslo_config, c->noslo_config);
     free(c->transport_url_file);

@@ -50,11 +50,12 @@ typedef struct osp_sc_config {
     long max_ring_bytes_per_uid; /* mapped bytes of a uid's rings */
     long max_record_bytes;       /* one point, from a ring or a frame */
     double limit_log_interval;   /* seconds between two lines about one limit */
+    char *metrics_listen;        /* Prometheus /metrics address; "" = off */
 } osp_sc_config_t;
 
 /* Command-line overrides (NULL / false: keep the file's value). */
 typedef struct osp_sc_overrides {
-    const char *transport_url, *socket, *spool_dir, *store;
+    const char *transport_url, *socket, *spool_dir, *store, *metrics_listen;
     bool collect;
 } osp_sc_overrides_t;
 

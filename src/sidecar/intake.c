@@ -579,6 +579,10 @@ void osp_intake_run(osp_intake_t *in, int stop_fd) {
             }
         }
         commit(in);
+        /* for metrics.c's thread: nconns and the rings are this loop's */
+        atomic_store_explicit(&osp_sc_stats.conns_open, in->nconns, memory_order_relaxed);
+        atomic_store_explicit(&osp_sc_stats.rings_open, osp_rings_count(in->rings),
+                              memory_order_relaxed);
     }
 }
 

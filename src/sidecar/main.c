@@ -33,6 +33,7 @@
 #include "flow.h"
 #include "intake.h"
 #include "log.h"
+#include "metrics.h"
 #include "publisher.h"
 #include "stats.h"
 #include "store/store.h"
@@ -41,12 +42,15 @@
 static const char usage[] =
     "usage: osprofiler-sidecar [--config FILE] [--test-config] [--transport-url URL]\n"
     "                          [--socket PATH] [--spool-dir DIR] [--store URL]\n"
-    "                          [--collect] [--log-level LEVEL] [--stats] [--version]\n"
+    "                          [--collect] [--metrics-listen ADDR:PORT]\n"
+    "                          [--log-level LEVEL] [--stats] [--version]\n"
     "  Receives trace points on a local socket and publishes them to RabbitMQ\n"
     "  exactly as oslo.messaging does; with no transport_url, stores them in the\n"
     "  local store instead (sqlite:///PATH or redis://...). --collect also\n"
     "  consumes profiler notifications from the broker into the store, for\n"
-    "  osprofiler trace show|list. Options override the config file;\n"
+    "  osprofiler trace show|list. --metrics-listen serves the counters to\n"
+    "  Prometheus on GET /metrics (127.0.0.1:9464, [::1]:9464, :9464 = every\n"
+    "  address; no authentication). Options override the config file;\n"
     "  $OSPROFILER_TRANSPORT_URL, when set, overrides its transport_url (keeping\n"
     "  a password off the command line, where every local user can read it).\n";
 
@@ -146,11 +150,11 @@ static void reload(osp_sc_config_t *cfg, const char *file, const osp_sc_override
     }
     if (!same_str(next.listen_socket, cfg->listen_socket) ||
         next.listen_mode != cfg->listen_mode ||
-        !same_str(next.spool_dir, cfg->spool_dir) || !same_str(next.store, cfg->store))
-        OSP_LOG(
-            OSP_LL_WARN, "main",
-            "SIGHUP: listen_socket, listen_mode, spool_dir and store change only with a "
-            "restart");
+        !same_str(next.spool_dir, cfg->spool_dir) || !same_str(next.store, cfg->store) ||
+        !same_str(next.metrics_listen, cfg->metrics_listen))
+        OSP_LOG(OSP_LL_WARN, "main",
+                "SIGHUP: listen_socket, listen_mode, spool_dir, store and metrics_listen "
+                "change only with a restart");
     if (next.max_connections != cfg->max_connections ||
         next.max_connections_per_uid != cfg->max_connections_per_uid ||
         next.max_rings_per_uid != cfg->max_rings_per_uid ||
@@ -217,6 +221,7 @@ int main(int argc, char **argv) {
                                          {"spool-dir", required_argument, 0, 'd'},
                                          {"store", required_argument, 0, 'r'},
                                          {"collect", no_argument, 0, 'C'},
+                                         {"metrics-listen", required_argument, 0, 'M'},
                                          {"log-level", required_argument, 0, 'l'},
                                          {"version", no_argument, 0, 'v'},
                                          {"stats", no_argument, 0, 'S'},
@@ -253,6 +258,9 @@ int main(int argc, char **argv) {
             break;
         case 'C':
             ov.collect = true;
+            break;
+        case 'M':
+            ov.metrics_listen = optarg;
             break;
         case 'l':
             level = optarg;
@@ -292,7 +300,12 @@ int main(int argc, char **argv) {
         osp_sc_config_free(&cfg);
         return rc;
     }
-    if (osp_sc_config_check(&cfg, &err) != OSP_OK) {
+    struct sockaddr_storage metrics_addr;
+    socklen_t metrics_len;
+    if (osp_sc_config_check(&cfg, &err) != OSP_OK ||
+        (cfg.metrics_listen[0] &&
+         osp_metrics_parse_listen(cfg.metrics_listen, &metrics_addr, &metrics_len,
+                                  &err) != OSP_OK)) {
         fprintf(stderr, "osprofiler-sidecar: %s\n", err.text);
         osp_sc_config_free(&cfg);
         return 1;
@@ -374,6 +387,7 @@ int main(int argc, char **argv) {
     int sfd = signalfd(-1, &set, SFD_CLOEXEC);
 
     struct parts run = {0};
+    osp_metrics_t *metrics = NULL;
     if (cfg.spool_dir[0] &&
         !(run.spool = osp_spool_open(cfg.spool_dir, (uint64_t)cfg.spool_max_bytes, &err)))
         OSP_LOG(OSP_LL_ERROR, "spool",
@@ -384,6 +398,12 @@ int main(int argc, char **argv) {
                             direct ? "the store" : "the broker");
     if (!run.flow) {
         OSP_LOG(OSP_LL_ERROR, "main", "out of memory");
+        goto fail;
+    }
+    /* Before any point is taken: a port in use is a start-up error. */
+    if (cfg.metrics_listen[0] &&
+        osp_metrics_start(&metrics, cfg.metrics_listen, run.flow, &err) != OSP_OK) {
+        OSP_LOG(OSP_LL_ERROR, "metrics", "%s", err.text);
         goto fail;
     }
     osp_intake_t *in;
@@ -439,13 +459,15 @@ int main(int argc, char **argv) {
     if (left)
         OSP_LOG(OSP_LL_WARN, "main", "%llu points were neither %s nor kept on the spool",
                 (unsigned long long)left, run.sw ? "stored" : "confirmed");
+    osp_metrics_stop(metrics); /* served through shutdown_grace: stop it last */
     log_stats("exit", run.flow);
     osp_flow_free(run.flow);
     osp_spool_close(run.spool);
     osp_sc_config_free(&cfg);
     close(sfd);
     return 0;
-fail: /* nothing started yet but the flow, the spool and the signalfd */
+fail: /* nothing started yet but the flow, the spool, metrics and the signalfd */
+    osp_metrics_stop(metrics);
     osp_flow_free(run.flow);
     osp_spool_close(run.spool);
     osp_sc_config_free(&cfg);

@@ -28,6 +28,14 @@ void osp_sc_stats_collector(bool consuming, const char *reason) {
     pthread_mutex_unlock(&collector_mu);
 }
 
+bool osp_sc_stats_collector_state(bool *consuming) {
+    pthread_mutex_lock(&collector_mu);
+    bool on = collector.on;
+    *consuming = collector.consuming;
+    pthread_mutex_unlock(&collector_mu);
+    return on;
+}
+
 /* s as a JSON string: quotes, backslashes and control characters escaped. */
 static void json_string(char *out, size_t len, const char *s) {
     size_t k = 0;

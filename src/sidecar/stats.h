@@ -38,6 +38,9 @@ typedef struct osp_sc_stats {
         collect_redelivered; /* consumed messages the broker redelivered */
     atomic_uint_fast64_t publisher_replaced; /* frames re-labelled by publisher_policy */
     atomic_bool connected;                   /* the publisher has a broker */
+    /* gauges the intake loop owns, copied here each pass for metrics.c */
+    atomic_uint_fast64_t conns_open; /* local connections open now */
+    atomic_uint_fast64_t rings_open; /* shared rings attached now */
 } osp_sc_stats_t;
 
 extern osp_sc_stats_t osp_sc_stats;
@@ -53,6 +56,10 @@ typedef struct osp_sc_buffers {
  * broker now and, when not, why (reason: no secret, as everything logged).
  * "since" is when it last started or stopped consuming. Any thread. */
 void osp_sc_stats_collector(bool consuming, const char *reason);
+
+/* Whether a collector runs (then *consuming: it takes messages now). Any
+ * thread. */
+bool osp_sc_stats_collector_state(bool *consuming);
 
 /* The counters as one JSON line (with '\n'); returns its length. b may be
  * NULL (no buffers to report). With a collector, a "collector" object:
