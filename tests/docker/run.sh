@@ -47,7 +47,7 @@ done
 # ------------------------------------------------------------------ dockerd
 # ours PID: PID is a live dockerd started with this DIR's pid file.
 ours() {
-    [[ "${1:-}" =~ ^[0-9]+$ ]] && tr '\0' ' ' < "/proc/$1/cmdline" 2>/dev/null |
+    [[ "${1:-}" =~ ^[0-9]+$ ]] && { tr '\0' ' ' < "/proc/$1/cmdline"; } 2>/dev/null |
         grep -qF -- "--pidfile $DIR/pid"
 }
 engine_stop() {

@@ -40,7 +40,7 @@ CREATED = {"containers": [], "volumes": []}
 def docker(*args, timeout=120, env=None, check_rc=False):
     """Run the docker.io client; returns CompletedProcess (text)."""
     r = subprocess.run([DOCKER] + list(args), capture_output=True, text=True,
-                       timeout=timeout * SLOW, env=env)
+                       timeout=timeout * SLOW, env=env, stdin=subprocess.DEVNULL)
     if check_rc and r.returncode != 0:
         raise RuntimeError("docker %s: %s" % (" ".join(args[:2]), r.stderr.strip()[-500:]))
     return r
@@ -194,13 +194,13 @@ def part_run():
     check("run: sidecar container listens on its socket (volume)", up, logs(sc))
     r = docker("exec", sc, "id", "-un")
     check("run: sidecar runs as user osprofiler", r.stdout.strip() == "osprofiler", r.stdout)
-    base = traced(vol, "docker-run")
+    base = traced(vol, "dockerrun")
     if base:
-        points_arrive(port, base, "docker-run")
+        points_arrive(port, base, "dockerrun")
     if os.environ.get("OSP_HOST_CLI"):
-        base = traced(vol, "docker-host", host_sock=sock)
+        base = traced(vol, "dockerhost", host_sock=sock)
         if base:
-            points_arrive(port, base, "docker-host")
+            points_arrive(port, base, "dockerhost")
     text = logs(sc)
     check("run: the broker password is not in the sidecar's log", PASS not in text)
     r = docker("inspect", "-f", "{{json .Args}}", sc)
@@ -212,13 +212,15 @@ def part_run():
 def compose(*args, env, timeout=180):
     return subprocess.run(["docker-compose", "-f", os.path.join(SRC, "docker", "compose.yaml"),
                            "-p", TAG] + list(args), capture_output=True, text=True,
-                          env=env, timeout=timeout * SLOW)
+                          env=env, timeout=timeout * SLOW, stdin=subprocess.DEVNULL)
 
 
 def part_compose():
     port = free_base()
+    # "run" execs the docker client found on PATH: the docker.io one (as
+    # $OSP_DOCKER). COMPOSE_INTERACTIVE_NO_CLI would lose the output of -T.
     env = dict(os.environ, RABBITMQ_PORT=str(port), RABBITMQ_PASS=PASS,
-               COMPOSE_INTERACTIVE_NO_CLI="1")
+               PATH=os.path.dirname(DOCKER) + ":" + os.environ.get("PATH", ""))
     try:
         r = compose("up", "-d", "--no-build", env=env, timeout=300)
         check("compose: up -d (rabbitmq healthy, then sidecar and collector)",
@@ -227,7 +229,7 @@ def part_compose():
             return
         r = compose("ps", env=env)
         check("compose: three services up", r.stdout.count(" Up") >= 3, r.stdout)
-        r = compose("run", "--rm", "cli", "run", "--name", "compose", "--", "sh", "-c",
+        r = compose("run", "--rm", "-T", "cli", "run", "--name", "compose", "--", "sh", "-c",
                     'echo "base=$OSPROFILER_BASE_ID"', env=env)
         base = [ln[5:].strip() for ln in r.stdout.splitlines() if ln.startswith("base=")]
         check("compose: run --rm cli run traced a command", r.returncode == 0 and base,
@@ -237,15 +239,20 @@ def part_compose():
         last = {}
 
         def listed():
-            last["r"] = compose("run", "--rm", "cli", "trace", "list", env=env)
+            last["r"] = compose("run", "--rm", "-T", "cli", "trace", "list", env=env)
             return base[0] in last["r"].stdout
 
         ok = wait("trace list", listed, 90)
         check("compose: run --rm cli trace list shows the trace", ok,
               last["r"].stdout + last["r"].stderr)
-        r = compose("run", "--rm", "cli", "trace", "show", base[0], "--json", env=env)
+        r = compose("run", "--rm", "-T", "cli", "trace", "show", base[0], "--json", env=env)
+        try:
+            kids = json.loads(r.stdout)["children"]
+        except (ValueError, KeyError):
+            kids = []
         check("compose: trace show has the command's point",
-              r.returncode == 0 and '"compose"' in r.stdout, (r.stdout + r.stderr)[-1500:])
+              r.returncode == 0 and [k["info"]["name"] for k in kids] == ["compose"],
+              (r.stdout + r.stderr)[-1500:])
         r = compose("logs", "--no-color", env=env)
         check("compose: the broker password is not in the logs", PASS not in r.stdout + r.stderr)
     finally:
