@@ -76,7 +76,11 @@ engine_start() {
     tail -20 "$DIR/dockerd.log" >&2
     die "dockerd did not answer on $DOCKER_HOST within $((60 * SLOW)) s"
 }
+# dockerd runs in its own session, so a kill of this script's process group
+# misses it: TERM/INT/HUP end here through the EXIT trap, and a leftover of a
+# SIGKILLed run is stopped by the next run's engine_start.
 trap engine_stop EXIT
+trap 'exit 143' TERM INT HUP
 
 # ------------------------------------------------------------------ images
 now() { date +%s.%N; }

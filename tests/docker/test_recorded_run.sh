@@ -8,8 +8,9 @@
 #   test_recorded_run.sh --hash   print the hash of docker/ now
 # The hash covers what the image builds take from docker/ and .dockerignore
 # (the build context's filter): every file there, tracked or not (ignored ones
-# excepted), by path, mode and content. The rest of the source tree is left out on
-# purpose: the programs have their own tests.
+# excepted), by path, executable bit (what git keeps of the mode, whatever
+# the umask) and content. The rest of the source tree is left out on purpose:
+# the programs have their own tests.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 record=$src/tests/docker/last-run.txt
@@ -18,7 +19,7 @@ hash_docker() {
         cd "$src"
         { git ls-files -co --exclude-standard -- docker .dockerignore || find docker .dockerignore -type f; } |
             LC_ALL=C sort -u | while read -r f; do
-            [ -f "$f" ] && printf '%s %s %s\n' "$(sha256sum < "$f" | cut -d' ' -f1)" "$(stat -c %a "$f")" "$f"
+            [ -f "$f" ] && printf '%s %s %s\n' "$(sha256sum < "$f" | cut -d' ' -f1)" "$([ -x "$f" ] && echo x || echo -)" "$f"
         done | sha256sum | cut -d' ' -f1
     )
 }
