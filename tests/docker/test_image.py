@@ -9,7 +9,7 @@ osprofiler-c/rabbitmq are built:
    a volume; a command traced with "osprofiler run" in a container of the
    image (and on the host with $OSP_HOST_CLI) through that socket; its start
    and stop points arrive in profiler.info, consumed here with python3-amqp.
-2. docker/compose.yaml with Debian's docker-compose: up -d, a traced command
+2. docker/compose.yaml with Debian's docker-compose: build, up -d, a traced command
    ("run --rm cli run"), "run --rm cli trace list" shows its trace (sidecar ->
    RabbitMQ -> collector -> SQLite), down -v.
 Everything started is removed at the end, also on failure.
@@ -18,6 +18,7 @@ usage: test_image.py SRC"""
 import json
 import os
 import random
+import re
 import secrets
 import socket
 import subprocess
@@ -201,7 +202,15 @@ def part_run():
         base = traced(vol, "dockerhost", host_sock=sock)
         if base:
             points_arrive(port, base, "dockerhost")
-    text = logs(sc)
+    # nothing vanished: what the sidecar took, the broker confirmed
+    docker("stop", "-t", "30", sc, timeout=60)
+    text = docker("logs", sc).stderr
+    m = re.search(r"\[stats\] exit: (\{.*\})", text)
+    st = json.loads(m.group(1)) if m else None
+    n = 4 if os.environ.get("OSP_HOST_CLI") else 2
+    check("run: sidecar exit stats: %d received, %d confirmed, none dropped" % (n, n),
+          st is not None and st["received"] == n and st["confirmed"] == n and
+          not any(st["dropped"].values()), text[-1500:])
     check("run: the broker password is not in the sidecar's log", PASS not in text)
     r = docker("inspect", "-f", "{{json .Args}}", sc)
     check("run: nor on its command line", r.returncode == 0 and PASS not in r.stdout, r.stdout)
@@ -222,6 +231,12 @@ def part_compose():
     env = dict(os.environ, RABBITMQ_PORT=str(port), RABBITMQ_PASS=PASS,
                PATH=os.path.dirname(DOCKER) + ":" + os.environ.get("PATH", ""))
     try:
+        # compose's own build (build.network: host, BASE from OSP_BASE_IMAGE)
+        # over the images run.sh built: the same layers, from the cache
+        r = compose("build", env=dict(env, OSP_BASE_IMAGE="osprofiler-c/debian:bookworm"),
+                    timeout=1200)
+        check("compose: build (offline base, host network)", r.returncode == 0,
+              (r.stdout + r.stderr)[-2000:])
         r = compose("up", "-d", "--no-build", env=env, timeout=300)
         check("compose: up -d (rabbitmq healthy, then sidecar and collector)",
               r.returncode == 0, r.stdout + r.stderr)
