@@ -17,13 +17,28 @@
 # health: exit 0 when the node runs and accepts AMQP (compose healthcheck).
 # ctl: rabbitmqctl with the same node name and ports.
 set -eu
+# port NAME VALUE: VALUE is a TCP port number, or exit with a clear error
+port() {
+    case $2 in
+    '' | *[!0-9]*)
+        echo "rabbitmq-run: $1 is not a port number: '$2'" >&2
+        exit 2
+        ;;
+    esac
+    if [ "$2" -lt 1 ] || [ "$2" -gt 65535 ]; then
+        echo "rabbitmq-run: $1 = $2 is out of 1..65535 (AMQP + 20000 must fit too)" >&2
+        exit 2
+    fi
+}
 port=${RABBITMQ_NODE_PORT:-5672}
-export RABBITMQ_NODE_PORT=$port
-export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
-export RABBITMQ_DIST_PORT=${RABBITMQ_DIST_PORT:-$((port + 20000))}
-export ERL_EPMD_PORT=${ERL_EPMD_PORT:-$((port + 19000))}
-export ERL_EPMD_ADDRESS=127.0.0.1
-export RABBITMQ_NODENAME=${RABBITMQ_NODENAME:-rabbit$port@localhost}
+port RABBITMQ_NODE_PORT "$port"
+dist=${RABBITMQ_DIST_PORT:-$((port + 20000))}
+epmd=${ERL_EPMD_PORT:-$((port + 19000))}
+port RABBITMQ_DIST_PORT "$dist"
+port ERL_EPMD_PORT "$epmd"
+export RABBITMQ_NODE_PORT="$port" RABBITMQ_DIST_PORT="$dist" ERL_EPMD_PORT="$epmd"
+export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 ERL_EPMD_ADDRESS=127.0.0.1
+export RABBITMQ_NODENAME="${RABBITMQ_NODENAME:-rabbit$port@localhost}"
 data=/var/lib/rabbitmq/data
 export RABBITMQ_MNESIA_BASE=$data/mnesia RABBITMQ_LOG_BASE=$data/log
 export RABBITMQ_CONFIG_FILE=$data/rabbitmq RABBITMQ_ENABLED_PLUGINS_FILE=$data/enabled_plugins

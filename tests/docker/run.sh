@@ -57,11 +57,17 @@ engine_stop() {
     kill -TERM "$pid"
     # dockerd stops its containers (10 s each at most) and its containerd
     for ((n = 0; n < 600; n++)); do
-        ours "$pid" || return 0
+        ours "$pid" || break
         sleep 0.1
     done
-    log "dockerd $pid still runs after 60 s: KILL"
-    kill -KILL "$pid" 2>/dev/null || true
+    if ours "$pid"; then
+        log "dockerd $pid still runs after 60 s: KILL"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    # the bind mount of the host's network namespace dockerd leaves behind
+    if mountpoint -q "$DIR/exec/netns/default" 2>/dev/null; then
+        umount "$DIR/exec/netns/default" || true
+    fi
 }
 engine_start() {
     local n

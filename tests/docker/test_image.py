@@ -178,6 +178,10 @@ def points_arrive(port, base, name):
 
 
 def part_run():
+    r = docker("run", "--rm", "--network", "host", "-e", "RABBITMQ_NODE_PORT=5672x", RABBIT)
+    check("run: RabbitMQ image refuses a bad port clearly",
+          r.returncode == 2 and "RABBITMQ_NODE_PORT is not a port number" in r.stderr,
+          r.stdout + r.stderr)
     port = free_base()
     rmq = run_rabbitmq(port)
     vol = TAG + "-socket"
