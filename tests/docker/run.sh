@@ -18,9 +18,10 @@
 #     docker.recorded_run fails while docker/ differs from the recorded run;
 #  6. stops dockerd by the pid in DIR/pid, also on failure (trap).
 #
-# Needs root (debootstrap, dockerd), Debian's docker.io, debootstrap,
-# docker-compose and python3-amqp (scripts/deps.sh docker), and HTTP access to
-# deb.debian.org (the apt steps of debootstrap and of the image builds).
+# Needs root (debootstrap, dockerd), Debian's docker.io, debootstrap and
+# docker-compose (scripts/deps.sh docker), python3-amqp (scripts/deps.sh
+# test), and HTTP access to deb.debian.org (the apt steps of debootstrap and
+# of the image builds).
 # OSP_HOST_CLI=PATH also runs a traced command on the host with that
 # osprofiler CLI. OSP_DOCKER_RECORD=0: do not write last-run.txt.
 set -euo pipefail
@@ -43,6 +44,7 @@ die() {
 for t in /usr/sbin/dockerd "$DOCKER" /usr/sbin/debootstrap /usr/bin/docker-compose; do
     [ -x "$t" ] || die "$t missing: scripts/deps.sh docker"
 done
+/usr/bin/python3 -c 'import amqp' 2>/dev/null || die "python3-amqp missing: scripts/deps.sh test"
 
 # ------------------------------------------------------------------ dockerd
 # ours PID: PID is a live dockerd started with this DIR's pid file.
