@@ -48,7 +48,7 @@ static void exec_ok(PGconn *c, const char *sql, ExecStatusType want) {
 }
 
 typedef struct pt {
-    char json[512], base[40], trace[40], parent[40], name[16], ts[32];
+    char json[640], base[48], trace[48], parent[48], name[16], ts[48];
 } pt_t;
 
 static pt_t *make_points(long n) {
@@ -158,7 +158,7 @@ int main(int argc, char **argv) {
         osp__buf_puts(&sql, "INSERT INTO data (timestamp, base_id, parent_id, trace_id, "
                             "project, host, service, name, data) VALUES ");
         for (long i = 0; i < k; i++) {
-            char row[128];
+            char row[256];
             long q = i * 9;
             snprintf(row, sizeof row, "%s($%ld,$%ld,$%ld,$%ld,$%ld,$%ld,$%ld,$%ld,$%ld)",
                      i ? "," : "", q + 1, q + 2, q + 3, q + 4, q + 5, q + 6, q + 7, q + 8,

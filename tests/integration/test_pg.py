@@ -12,6 +12,8 @@ part) and, for the collector, the private RabbitMQ (broker fixture):
     `osprofiler trace show|list --connection-string postgresql://...` prints
     from the same rows (a point sent twice changes neither);
   * a `--collect` sidecar stores what a publishing sidecar sent, the same;
+    with the server stopped it stops consuming, says why in --stats, and
+    stores the batch once the server is back;
   * what Python's own sqlalchemy driver stores (its profiler, nested spans,
     an exception, non-ASCII text) the C CLI reads as Python's CLI does, over
     TCP, a Unix socket and postgresql+psycopg2://; NaN reads as null;
@@ -194,7 +196,8 @@ class Collector(ts.Sidecar):
         with os.fdopen(fd, "w") as f:
             f.write('listen_socket = "%s"\nstore = "%s"\ntransport_url = "%s"\n'
                     'collect = true\ncollector_queue = "%s"\nspool_dir = ""\n'
-                    % (self.sock, store, url, QUEUE))
+                    'rabbit_retry_interval = 0.2\nrabbit_retry_backoff = 2.0\n'
+                    'rabbit_interval_max = 1.0\n' % (self.sock, store, url, QUEUE))
         self.log = open(os.path.join(workdir, "col.log"), "w+")
         self.proc = subprocess.Popen([binary, "--config", self.conf], stdout=self.log,
                                      stderr=subprocess.STDOUT)
@@ -294,6 +297,23 @@ def test_collector(args, pg, broker_url, work):
     same_as_python(args, store, GOLDEN_BASE, "collect")
     st = col.stats() or {}
     check("collect: stats count them", st.get("collected") == 9, str(st))
+    # the server goes away: the collector stops consuming and says why; the
+    # batch it could not store is redelivered once it is back
+    check("collect: the server stops", pg.ctl("stop").returncode == 0)
+    second = [p.replace(b"5e1c7a70", b"5e1c7a71") for p in golden_points(args.golden)]
+    pub.send(frame("ctl-1", second))
+    st = wait_for(lambda: (lambda c: c if c and not c["consuming"] else None)(
+        (col.stats() or {}).get("collector")))
+    check("collect: server down: not consuming, --stats names the store, not the password",
+          st is not None and "postgresql://osp@127.0.0.1" in (st.get("reason") or "") and
+          pg.password() not in str(st), str(st) + col.text()[-1500:])
+    check("collect: the server starts again", pg.ctl("again").returncode == 0)
+    check("collect: all 9 points of the second trace stored once it is back",
+          wait_for(lambda: pg.rows("collected", SECOND_BASE) >= 9),
+          "%d\n%s" % (pg.rows("collected", SECOND_BASE), col.text()[-1500:]))
+    check("collect: consuming again",
+          wait_for(lambda: ((col.stats() or {}).get("collector") or {}).get("consuming")))
+    same_as_python(args, store, SECOND_BASE, "collect, after the outage", formats=("--json",))
     check("collect: exit 0 on SIGTERM", col.stop() == 0 and pub.stop() == 0)
     ts.purge(port)
     return col, pub
