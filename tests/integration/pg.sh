@@ -30,7 +30,7 @@
 # if /proc/PID/cmdline names DIR/data, so a recycled pid is never hit.
 set -euo pipefail
 
-BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+BIN=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 START_TIMEOUT=${OSP_PG_START_TIMEOUT:-60}
 ME=pg.sh
 log() { printf '%s: %s\n' "$ME" "$*" >&2; }
