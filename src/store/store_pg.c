@@ -465,9 +465,11 @@ static int pg_get(osp_store_t *base, const char *base_id, osp_store_msg_cb cb, v
     if (!s->table)
         return OSP_OK;
     struct cb c = {.msg = cb, .ud = ud, .row = OSP_BUF_INIT};
-    /* the driver's get_report has no ORDER BY: the table's order, which is
-     * the order of ids while rows are only ever appended */
-    int rc = query(s, "SELECT " COLUMNS " FROM data WHERE base_id = $1 ORDER BY id",
+    /* the driver's get_report has no ORDER BY: its rows come in physical
+     * order (ctid: a seq scan, a bitmap scan, or the base_id index, whose
+     * equal keys are in heap order), which is not the order of ids (a
+     * small row may fill a gap in an earlier page) */
+    int rc = query(s, "SELECT " COLUMNS " FROM data WHERE base_id = $1 ORDER BY ctid",
                    base_id, msg_row, &c, err);
     osp__buf_free(&c.row);
     return rc;
@@ -491,11 +493,12 @@ static int pg_list(osp_store_t *base, bool error_only, osp_store_trace_cb cb, vo
     if (!s->table)
         return OSP_OK;
     struct cb c = {.trace = cb, .ud = ud};
-    /* list_traces: each trace once, with its first row's timestamp, in the
-     * order of first rows */
+    /* list_traces: each trace once, with the timestamp of the first row its
+     * seq scan meets, in that order (physical, as in get) */
     return query(s,
-                 "SELECT base_id, timestamp FROM data WHERE id IN (SELECT min(id) FROM "
-                 "data WHERE base_id IS NOT NULL GROUP BY base_id) ORDER BY id",
+                 "SELECT base_id, timestamp FROM (SELECT DISTINCT ON (base_id) base_id, "
+                 "timestamp, ctid AS at FROM data WHERE base_id IS NOT NULL ORDER BY "
+                 "base_id, ctid) f ORDER BY at",
                  NULL, trace_row, &c, err);
 }
 

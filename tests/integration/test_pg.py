@@ -41,6 +41,7 @@ import test_sidecar as ts  # noqa: E402
 from test_sidecar import SLOW, check, frame  # noqa: E402
 
 import psycopg2  # noqa: E402
+import psycopg2.extras  # noqa: E402
 
 GOLDEN_BASE = "5e1c7a70-0000-4000-8000-000000000000"
 SECOND_BASE = "5e1c7a71-0000-4000-8000-000000000000"
@@ -361,6 +362,31 @@ def test_python_writes(args, pg):
     check("python: the exception and the host column are in the report",
           rpc and rpc[0]["info"]["exception"] == "ValueError" and
           rpc[0]["info"]["host"] == "py-host", c.stdout[:500])
+    # a big trace: 6000 rows of varied sizes in the driver's format (bulk, for
+    # time), where small rows fill gaps of earlier pages: the physical order
+    # Python reads is not the order of ids, and ties in "started" keep it
+    big = PY_BASE.replace("7a7a7a7a", "7a7a7a7c")
+    rows = []
+    for i in range(3000):
+        tid = "00000000-0000-4000-8000-%012d" % i
+        for j, n in enumerate(("db-start", "db-stop")):
+            us = i * 10 + j * 5
+            info = ({"db": {"statement": "SELECT %s" % ("x" * (i % 97)), "params": {}},
+                     "host": "h"} if j == 0 else {"host": "h"})
+            rows.append(("2024-01-01T10:00:%02d.%06d" % (us // 1000000, us % 1000000), big,
+                         big, tid, "p", "h", "s", n, json.dumps(json.dumps({"info": info}))))
+    c = pg.connect("pywrite")
+    with c.cursor() as cur:
+        psycopg2.extras.execute_values(
+            cur, "INSERT INTO data (timestamp, base_id, parent_id, trace_id, project, host, "
+            "service, name, data) VALUES %s", rows,
+            template="(%s, %s, %s, %s, %s, %s, %s, %s, %s::json)")
+    c.close()
+    moved = pg.sql("pywrite", "SELECT count(*) FROM (SELECT id, lag(id) OVER (ORDER BY ctid) "
+                   "AS prev FROM data WHERE base_id = %s) f WHERE id < prev", big)
+    check("python: a big trace whose physical order is not the order of ids",
+          moved and moved[0][0] > 0, str(moved))
+    same_as_python(args, pg.url("pywrite"), big, "python, 6000 rows", formats=("--json",))
     # NaN: Python writes it inside data; we read it as null (the policy)
     nan_base = PY_BASE.replace("7a7a7a7a", "7a7a7a7b")
     r = subprocess.run(["/usr/bin/python3", "-c", PY_WRITER, "nan"],
