@@ -259,7 +259,8 @@ static void copy_field(osp_buf_t *t, const char *v, size_t len) {
 
 /* Refusal reasons (a row's `error` when its `points` is 0). */
 static const char *const refusal[] = {
-    "not valid JSON", "timestamp longer than the data table's varchar(26)",
+    "its JSON cannot be re-encoded here (an integer beyond 64 bits?)",
+    "timestamp longer than the data table's varchar(26)",
     "a field longer than the data table's varchar(255)", "out of memory"};
 
 /* The driver's notify: the columns popped from the payload (host from the
