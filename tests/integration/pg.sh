@@ -89,13 +89,16 @@ start() {
     pass=$(head -c 18 /dev/urandom | base64 | tr '+/' 'xy')
     (umask 077 && printf '%s\n' "$pass" >"$DIR/password")
     chown "$OWNER" "$DIR" "$DIR/password" "$sock"
-    as_owner test -r "$DIR/password" ||
+    as_owner test -r "$DIR/password" || {
+        rmdir "$sock"
         die "$DIR is not reachable by user $OWNER (a parent directory not searchable by it?)"
+    }
     chmod 0700 "$sock"
     as_owner "$BIN/initdb" -D "$DIR/data" -U osp --pwfile="$DIR/password" \
         --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 \
         >"$DIR/initdb.log" 2>&1 || {
         tail -n 20 "$DIR/initdb.log" >&2
+        rmdir "$sock"
         die "initdb failed"
     }
     (
