@@ -97,12 +97,13 @@ static bool uuid_like(const char *s) {
 struct feed {
     osp_report_t *r;
     size_t bad;
+    bool rows; /* osp_store_rows */
 };
 
 static int feed(const char *json, size_t len, void *ud) {
     struct feed *f = ud;
     osp_error_t err;
-    if (osp_report_add(f->r, json, len, &err) != OSP_OK)
+    if ((f->rows ? osp_report_add_row : osp_report_add)(f->r, json, len, &err) != OSP_OK)
         f->bad++;
     return 0;
 }
@@ -118,7 +119,7 @@ static json_t *report_from_store(const char *url, const char *id) {
     if (!s)
         return NULL;
     osp_report_t *r = osp_report_new();
-    struct feed f = {r, 0};
+    struct feed f = {r, 0, osp_store_rows(s)};
     osp_error_t err;
     json_t *report = NULL;
     if (!r) {

@@ -25,6 +25,7 @@ static void usage(FILE *out) {
           "  run            run a command inside a trace point (via the sidecar)\n"
           "\n"
           "Stores (--connection-string, $OSPROFILER_CONNECTION_STRING): sqlite:///PATH,\n"
+          "postgresql://[USER[:PASSWORD]@][HOST][:PORT]/DB[?PARAMS],\n"
           "redis://[:PASSWORD@]HOST[:PORT][/DB]; default " OSP_STORE_DEFAULT_URL ".\n"
           "Run 'osprofiler <command> <subcommand> --help' for details.\n",
           out);

@@ -149,6 +149,15 @@ static json_t *field(osp_jspan_t v) {
  * parsing 10k of them into trees was most of `trace show`'s time. */
 #define RAW_PREFIX "meta.raw_payload."
 
+/* What a stored point gives the report: spans of checked JSON text. */
+typedef struct point_spans {
+    osp_jspan_t trace_id, name, timestamp, project, service, parent_id, host, etype;
+    const char *raw; /* meta.raw_payload.NAME */
+    size_t raw_len;
+} point_spans_t;
+
+static int add_point(osp_report_t *r, const point_spans_t *p, osp_error_t *err);
+
 int osp_report_add(osp_report_t *r, const char *json, size_t len, osp_error_t *err) {
     if (osp__json_check(json, len, err) != OSP_OK)
         return OSP_EFRAME;
@@ -158,11 +167,37 @@ int osp_report_add(osp_report_t *r, const char *json, size_t len, osp_error_t *e
     static const char *const info_keys[2] = {"host", "etype"};
     osp_jspan_t f[N], inf[2] = {{NULL, 0}, {NULL, 0}};
     osp__json_members(json, len, keys, N, f);
-    bool info_obj = f[INFO].text && *f[INFO].text == '{';
-    if (info_obj)
+    if (f[INFO].text && *f[INFO].text == '{')
         osp__json_members(f[INFO].text, f[INFO].len, info_keys, 2, inf);
-    json_t *trace_id = value_of(f[TRACE_ID]), *name = value_of(f[NAME]);
-    json_t *ts_text = value_of(f[TIMESTAMP]);
+    point_spans_t p = {f[TRACE_ID],  f[NAME], f[TIMESTAMP], f[PROJECT], f[SERVICE],
+                       f[PARENT_ID], inf[0],  inf[1],       json,       len};
+    return add_point(r, &p, err);
+}
+
+/* Python's sqlalchemy driver's get_report: the columns, and `data` (the rest
+ * of the payload) as the raw payload, its info.etype the exception. */
+int osp_report_add_row(osp_report_t *r, const char *json, size_t len, osp_error_t *err) {
+    if (osp__json_check(json, len, err) != OSP_OK)
+        return OSP_EFRAME;
+    enum { TRACE_ID, NAME, TIMESTAMP, PROJECT, SERVICE, PARENT_ID, HOST, DATA, N };
+    static const char *const keys[N] = {"trace_id", "name",      "timestamp", "project",
+                                        "service",  "parent_id", "host",      "data"};
+    static const char *const info_key[1] = {"info"}, *const etype_key[1] = {"etype"};
+    osp_jspan_t f[N], info = {NULL, 0}, etype = {NULL, 0};
+    osp__json_members(json, len, keys, N, f);
+    if (!f[DATA].text || *f[DATA].text != '{')
+        return osp__error_set(err, OSP_EFRAME, "report", 0, "data is not a JSON object");
+    osp__json_members(f[DATA].text, f[DATA].len, info_key, 1, &info);
+    if (info.text && *info.text == '{')
+        osp__json_members(info.text, info.len, etype_key, 1, &etype);
+    point_spans_t p = {f[TRACE_ID],  f[NAME], f[TIMESTAMP], f[PROJECT],   f[SERVICE],
+                       f[PARENT_ID], f[HOST], etype,        f[DATA].text, f[DATA].len};
+    return add_point(r, &p, err);
+}
+
+static int add_point(osp_report_t *r, const point_spans_t *p, osp_error_t *err) {
+    json_t *trace_id = value_of(p->trace_id), *name = value_of(p->name);
+    json_t *ts_text = value_of(p->timestamp);
     const char *tid = json_string_value(trace_id), *nm = json_string_value(name);
     int64_t ts = 0;
     const char *why = NULL;
@@ -176,13 +211,13 @@ int osp_report_add(osp_report_t *r, const char *json, size_t len, osp_error_t *e
         const char *dash = strchr(nm, '-');
         json_object_set_new_nocheck(
             info, "name", json_stringn(nm, dash ? (size_t)(dash - nm) : strlen(nm)));
-        json_object_set_new_nocheck(info, "project", field(f[PROJECT]));
-        json_object_set_new_nocheck(info, "service", field(f[SERVICE]));
-        json_object_set_new_nocheck(info, "host", field(inf[0]));
+        json_object_set_new_nocheck(info, "project", field(p->project));
+        json_object_set_new_nocheck(info, "service", field(p->service));
+        json_object_set_new_nocheck(info, "host", field(p->host));
         node = json_object();
         json_object_set_new_nocheck(node, "info", info);
         json_object_set_nocheck(node, "trace_id", trace_id);
-        json_object_set_new_nocheck(node, "parent_id", field(f[PARENT_ID]));
+        json_object_set_new_nocheck(node, "parent_id", field(p->parent_id));
         json_object_set_nocheck(r->by_id, tid, node);
         json_array_append_new(r->order, node);
     }
@@ -190,10 +225,10 @@ int osp_report_add(osp_report_t *r, const char *json, size_t len, osp_error_t *e
         json_t *info = json_object_get(node, "info");
         char key[512];
         snprintf(key, sizeof key, RAW_PREFIX "%s", nm);
-        json_object_set_new_nocheck(info, key, json_stringn_nocheck(json, len));
+        json_object_set_new_nocheck(info, key, json_stringn_nocheck(p->raw, p->raw_len));
         if (ends_with(nm, "stop")) {
             json_object_set_new_nocheck(info, "finished", json_integer(ts));
-            json_t *etype = value_of(inf[1]);
+            json_t *etype = value_of(p->etype);
             json_object_set_new_nocheck(info, "exception",
                                         etype ? etype : json_string("None"));
         } else {

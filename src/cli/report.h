@@ -27,6 +27,8 @@ osp_report_t *osp_report_new(void);
  * timestamp, timestamp not %Y-%m-%dT%H:%M:%S.%f) returns OSP_EFRAME with the
  * reason and changes nothing; Python would abort the whole report. */
 int osp_report_add(osp_report_t *r, const char *json, size_t len, osp_error_t *err);
+/* The same for a row of Python's sqlalchemy layout (osp_store_rows). */
+int osp_report_add_row(osp_report_t *r, const char *json, size_t len, osp_error_t *err);
 /* Distinct points (trace_ids) fed so far. */
 size_t osp_report_points(const osp_report_t *r);
 /* The report ({"info", "children", "stats"}); frees r. */

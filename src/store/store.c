@@ -9,7 +9,8 @@
 #include "common/point.h"
 
 static const osp_store_ops_t *const backends[] = {&osp_store_sqlite_ops,
-                                                  &osp_store_redis_ops};
+                                                  &osp_store_redis_ops, &osp_store_pg_ops,
+                                                  &osp_store_pg_psycopg2_ops};
 
 int osp_store_open(const char *url, int flags, osp_store_t **out, osp_error_t *err) {
     const char *sep = url ? strstr(url, "://") : NULL;
@@ -20,7 +21,8 @@ int osp_store_open(const char *url, int flags, osp_store_t **out, osp_error_t *e
                 return backends[i]->open(url, flags, out, err);
     return osp__error_set(err, OSP_EINVAL, "store", 0,
                           "unsupported connection string (expected sqlite:///PATH or "
-                          "redis://[:PASSWORD@]HOST[:PORT][/DB])");
+                          "redis://[:PASSWORD@]HOST[:PORT][/DB] or "
+                          "postgresql://[USER[:PASSWORD]@][HOST][:PORT]/DB)");
 }
 
 osp_store_batch_t *osp_store_batch_new(void) {
@@ -101,6 +103,8 @@ size_t osp_store_rejected(const osp_store_t *s, const char **why) {
 }
 
 const char *osp_store_name(const osp_store_t *s) { return s->name; }
+
+bool osp_store_rows(const osp_store_t *s) { return s->ops->rows; }
 
 void osp_store_close(osp_store_t *s) {
     if (s)

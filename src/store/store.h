@@ -11,6 +11,9 @@
  *   redis://[:PASSWORD@]HOST[:PORT][/DB]
  *                                    Python osprofiler's redis layout
  *                                    (store_redis.c)
+ *   postgresql[+psycopg2]://[USER[:PASSWORD]@][HOST][:PORT]/DB[?PARAMS]
+ *                                    Python osprofiler's sqlalchemy layout
+ *                                    (store_pg.c, libpq)
  *
  * Every function is synchronous and reports failures in *err (no password in
  * any text). A store handle is used by one thread at a time.
@@ -96,6 +99,13 @@ void osp_store_batch_free(osp_store_batch_t *b);
 typedef int (*osp_store_msg_cb)(const char *json, size_t len, void *ud);
 int osp_store_get(osp_store_t *s, const char *base_id, osp_store_msg_cb cb, void *ud,
                   osp_error_t *err);
+
+/* true when get yields rows of Python's sqlalchemy layout rather than
+ * payloads: one JSON object per row, its columns by name (timestamp,
+ * base_id, parent_id, trace_id, project, host, service, name; null when
+ * NULL) and "data", the rest of the payload as that driver stored it (JSON
+ * text). Its report is built from those (osp_report_add_row). */
+bool osp_store_rows(const osp_store_t *s);
 
 /* Every trace (or only those with an error message), with the timestamp
  * Python's list_traces shows for it. */

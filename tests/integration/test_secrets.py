@@ -6,11 +6,12 @@ one, and everything the programs printed is searched for it:
 
   * the sidecar: a wrong broker password (the real broker refuses the
     login), a broker that is down, --test-config, --stats, a config file
-    with an error, a Redis store with a wrong password;
+    with an error, a Redis store with a wrong password, a PostgreSQL store
+    that is down;
   * the library: a [profiler] file with an error next to hmac_keys, headers
     signed with another key (osp_web_begin refuses them);
   * the CLI: header verify with the wrong key, trace list against Redis
-    with a wrong password.
+    with a wrong password, against PostgreSQL down and an unparsable URL.
 
 Prints each secret it looked for; fails on any hit.
 """
@@ -31,7 +32,8 @@ from test_sidecar import SLOW, check  # noqa: E402
 BROKER_PW = "Brk-S3cret-7fd2"
 HMAC_KEY = "Hmac-S3cret-91ac"
 REDIS_PW = "Rds-S3cret-c044"
-SECRETS = [BROKER_PW, HMAC_KEY, REDIS_PW]
+PG_PW = "Pg-S3cret-d155"
+SECRETS = [BROKER_PW, HMAC_KEY, REDIS_PW, PG_PW]
 
 
 def run(argv, **kw):
@@ -137,6 +139,9 @@ def main():
         seen.append(sidecar_for(args.sidecar, [
             "--socket", sock, "--store", "redis://:%s@127.0.0.1:%d/0" % (REDIS_PW, dead),
             "--spool-dir", ""], work, 1))
+        seen.append(sidecar_for(args.sidecar, [
+            "--socket", sock, "--store", "postgresql://osp:%s@127.0.0.1:%d/db" % (PG_PW, dead),
+            "--spool-dir", ""], work, 1))
         # the library and the CLI
         pconf = os.path.join(work, "profiler.conf")
         with open(pconf, "w") as f:
@@ -155,10 +160,15 @@ def main():
                         signed[-2:]))
         seen.append(run([args.osprofiler, "trace", "list", "--connection-string",
                          "redis://:%s@127.0.0.1:%d/0" % (REDIS_PW, dead)]))
+        seen.append(run([args.osprofiler, "trace", "list"], env=dict(
+            os.environ, OSPROFILER_CONNECTION_STRING="postgresql://osp:%s@127.0.0.1:%d/db"
+            % (PG_PW, dead))))
+        seen.append(run([args.osprofiler, "trace", "list"], env=dict(
+            os.environ, OSPROFILER_CONNECTION_STRING="postgresql://osp:%s@[::1/db" % PG_PW)))
     text = "\n".join(seen)
     # the paths were really taken: each left its error behind
     for what in ("memory_limit", "trace_sqlalchemy", "cannot connect to redis", "no broker",
-                 "not traced"):
+                 "not traced", "postgresql://osp@127.0.0.1", "not a valid connection string"):
         check("secrets: output shows the %r path ran" % what, what in text)
     for i, s in enumerate(SECRETS):  # named by number: this output is searched too
         check("secrets: secret %d of %d appears nowhere in %d bytes of output"
