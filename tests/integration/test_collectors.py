@@ -27,11 +27,13 @@ started and stopped by pid):
     exits 0 on SIGTERM.
 
 An engine is a name, a function that starts it in a directory and returns
-an object with .url, .physical() and .stop(); adding PostgreSQL is adding
-one to ENGINES (--store selects, default all that can run here).
+an object with .url, .physical() and .stop(): SQLite, Redis, and PostgreSQL
+in Python's sqlalchemy layout when --pg-env names a pg.sh cluster (--store
+selects, default all that can run here).
 
   test_collectors.py --sidecar BIN --osprofiler BIN --load BIN
-                     --broker-env FILE --broker-sh SH [--store NAME]...
+                     --broker-env FILE --broker-sh SH [--pg-env FILE --pg-sh SH]
+                     [--store NAME]...
 """
 import argparse
 import json
@@ -52,6 +54,7 @@ from tap import RUNNING, SLOW, check, free_port, stop_leftovers, summary  # noqa
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_sidecar import frame  # noqa: E402
+from pg_cluster import Pg  # noqa: E402
 
 COLLECTORS = 3
 THREADS, PAIRS, TRACE_PAIRS, RATE = 4, 5000, 250, 0  # 40,000 points, 80 traces, flat out
@@ -148,6 +151,40 @@ class RedisEngine:
             self.proc.wait()
 
 
+class PgEngine:
+    """A database of its own on the pg.sh cluster (fixture `pg`); the
+    collectors create the `data` table, in Python's sqlalchemy layout."""
+
+    DB = "osp_collectors"
+
+    def __init__(self, work):
+        self.pg = Pg(PG["sh"], PG["env"])
+        self.pg.create_db(self.DB)
+        self.url = self.pg.url(self.DB)
+
+    def physical(self):
+        rows = self.pg.sql(self.DB, "SELECT trace_id, name, timestamp FROM data") or []
+        return len(rows), len(set(rows))
+
+    def points(self, n):
+        """n stored points as they were sent: the columns put back."""
+        rows = self.pg.sql(self.DB, "SELECT base_id, parent_id, trace_id, name, timestamp,"
+                           " data FROM data ORDER BY id LIMIT %s", n) or []
+        out = []
+        for base, parent, trace, name, ts, data in rows:
+            p = json.loads(data) if isinstance(data, str) else dict(data)
+            p.update(base_id=base, parent_id=parent, trace_id=trace, name=name, timestamp=ts)
+            out.append(p)
+        return out
+
+    def stop(self):
+        pass
+
+
+def pg_ok():
+    return bool(PG.get("env")) and os.path.exists(PG["env"])
+
+
 def redis_ok():
     if not os.access(REDIS_SERVER, os.X_OK):
         return False
@@ -162,7 +199,9 @@ def redis_ok():
 ENGINES = {
     "sqlite": (SqliteEngine, lambda: True, True),
     "redis": (RedisEngine, redis_ok, False),
+    "postgresql": (PgEngine, pg_ok, True),
 }
+PG = {}  # --pg-env, --pg-sh
 
 
 # ------------------------------------------------------------ processes
@@ -303,7 +342,10 @@ def reader_points(args, store, sample=0):
     def walk(node):
         for k, v in node["info"].items():
             if k.startswith("meta.raw_payload."):
-                key = point_key(v)
+                # Python's sqlalchemy layout keeps ids, name and timestamp in
+                # columns: its raw payload is the rest, so the node says which
+                key = point_key(v) if "trace_id" in v else \
+                    (node.get("trace_id"), k[len("meta.raw_payload."):], None)
                 shown[key] = shown.get(key, 0) + 1
                 if len(payloads) < sample:
                     payloads.append(v)
@@ -436,6 +478,8 @@ def run(args, name, work):
     # the same points published again (a publisher replaying its spool after a
     # crash, a client retrying): the copies go to whichever collector the
     # broker gives them, so two processes store the same point
+    if hasattr(engine, "points"):  # its reader does not show whole payloads
+        again = engine.points(REPLAY)
     before = sum((c.stats() or {}).get("collected", 0) for c in survivors)
     for i in range(0, len(again), 100):
         pub.send(frame("replay", [json.dumps(p).encode() for p in again[i:i + 100]]))
@@ -475,7 +519,10 @@ def main():
     ap.add_argument("--broker-env", required=True)
     ap.add_argument("--broker-sh", required=True)
     ap.add_argument("--store", action="append", choices=sorted(ENGINES))
+    ap.add_argument("--pg-env", help="pg.sh's env file: adds the PostgreSQL store")
+    ap.add_argument("--pg-sh")
     args = ap.parse_args()
+    PG.update(env=args.pg_env, sh=args.pg_sh)
     env = dict(l.strip().split("=", 1) for l in open(args.broker_env) if "=" in l)
     args.port = int(env["OSP_BROKER_PORT"])
     args.url = "rabbit://guest:guest@127.0.0.1:%d/" % args.port
