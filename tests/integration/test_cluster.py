@@ -174,6 +174,19 @@ def phase(cl, sc, args, name, fault, runs, times):
     return victim, took
 
 
+def test_bad_timeout(args, work):
+    """broker_timeout out of its range is refused at start, by name."""
+    for bad in ("0", "-1", "1e9"):
+        conf = os.path.join(work, "bad.conf")
+        with open(conf, "w") as f:
+            f.write('listen_socket = "%s/bad.sock"\nbroker_timeout = %s\n' % (work, bad))
+        r = subprocess.run([args.sidecar, "--config", conf, "--test-config"],
+                           capture_output=True, text=True, timeout=30 * SLOW)
+        check("broker_timeout = %s refused with a clear error" % bad,
+              r.returncode != 0 and "broker_timeout must be 0.1 to 3600 seconds" in r.stderr,
+              "rc %d: %s" % (r.returncode, r.stderr[-500:]))
+
+
 def test_faults(args, cl, work, times):
     sc = tf.Sidecar(args.sidecar, work, CONF % os.path.join(work, "spool"), cl.url)
     deadline = time.time() + 30 * SLOW
@@ -433,7 +446,8 @@ def main():
     t0 = time.time()
     times = {}
     with tempfile.TemporaryDirectory() as work:
-        for i, t in enumerate([lambda w: test_faults(args, cl, w, times),
+        for i, t in enumerate([lambda w: test_bad_timeout(args, w),
+                               lambda w: test_faults(args, cl, w, times),
                                lambda w: test_end_to_end(args, cl, w)]):
             d = os.path.join(work, str(i))
             os.mkdir(d)
