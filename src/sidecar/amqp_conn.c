@@ -8,8 +8,11 @@
 
 #include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 /* One text for any failed rabbitmq-c call: library errors through
@@ -49,6 +52,17 @@ bool osp_amqp_reply_ok(amqp_rpc_reply_t r, const char *what, char *why, size_t l
     return false;
 }
 
+/* rabbitmq-c waits without a deadline for room to send a frame (a publish);
+ * a peer that stopped reading (a hung node) would hold it until the
+ * heartbeat, or for ever when the kernel still ACKs zero-window probes.
+ * TCP_USER_TIMEOUT makes the kernel fail the connection once sent data (or
+ * a zero-window probe) stays unacknowledged that long. */
+static void bound_sends(int fd, double timeout) {
+    unsigned ms = (unsigned)(timeout * 1000);
+    if (fd >= 0)
+        setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);
+}
+
 bool osp_amqp_open(const osp_sc_config_t *c, const osp_transport_url_t *url,
                    const osp_url_host_t *h, int channel, amqp_connection_state_t *out,
                    char *why, size_t len) {
@@ -76,7 +90,11 @@ bool osp_amqp_open(const osp_sc_config_t *c, const osp_transport_url_t *url,
             goto fail;
         }
     }
-    struct timeval tv = {5, 0};
+    /* broker_timeout bounds every wait on the broker: a hung cluster node
+     * must not hold the caller longer (docs/design.md, "A hung cluster node"). */
+    struct timeval tv = {
+        (time_t)c->broker_timeout,
+        (suseconds_t)((c->broker_timeout - (time_t)c->broker_timeout) * 1e6)};
     amqp_set_handshake_timeout(conn, &tv);
     amqp_set_rpc_timeout(conn, &tv);
     int rc = amqp_socket_open_noblock(s, h->host, h->port, &tv);
@@ -94,6 +112,7 @@ bool osp_amqp_open(const osp_sc_config_t *c, const osp_transport_url_t *url,
             snprintf(why, len, "connect: %s", amqp_error_string2(rc));
         goto fail;
     }
+    bound_sends(amqp_get_sockfd(conn), c->broker_timeout);
     const char *vhost = url->vhost[0] ? url->vhost : "/";
     if (!osp_amqp_reply_ok(amqp_login(conn, vhost, 0, 131072, c->heartbeat,
                                       AMQP_SASL_METHOD_PLAIN, h->user, h->password),

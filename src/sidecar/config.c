@@ -52,6 +52,7 @@ static cfg_opt_t opts[] = {
     CFG_BOOL("ssl_enforce_hostname_verification", cfg_false, CFGF_NONE),
     CFG_INT("heartbeat", 60, CFGF_NONE),
     CFG_INT("confirm_window", 1000, CFGF_NONE),
+    CFG_FLOAT("broker_timeout", 5.0, CFGF_NONE),
     CFG_INT("memory_limit", 8 * 1024 * 1024, CFGF_NONE),
     CFG_FLOAT("shutdown_grace", 5.0, CFGF_NONE),
     CFG_FLOAT("rabbit_retry_interval", 1.0, CFGF_NONE),
@@ -482,6 +483,12 @@ int osp_sc_config_load(osp_sc_config_t *c, const char *file, osp_error_t *err) {
     c->retry_interval = cfg_getfloat(cfg, "rabbit_retry_interval");
     c->retry_backoff = cfg_getfloat(cfg, "rabbit_retry_backoff");
     c->interval_max = cfg_getfloat(cfg, "rabbit_interval_max");
+    c->broker_timeout = cfg_getfloat(cfg, "broker_timeout");
+    if (!(c->broker_timeout >= 0.1 && c->broker_timeout <= 3600)) {
+        rc = osp__error_set(err, OSP_ECONFIG, cur_file, 0,
+                            "%s: broker_timeout must be 0.1 to 3600 seconds", cur_file);
+        goto out;
+    }
     if (c->confirm_window < 1 || c->memory_limit < 65536 || c->ntopics == 0) {
         rc = osp__error_set(err, OSP_ECONFIG, cur_file, 0,
                             "%s: confirm_window >= 1, memory_limit >= 65536 and at least "

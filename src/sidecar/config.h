@@ -28,6 +28,9 @@ typedef struct osp_sc_config {
     char *ssl_ca_file, *ssl_cert_file, *ssl_key_file;
     int heartbeat;
     long confirm_window;
+    /* seconds the publisher waits on the broker for anything: a connect, a
+     * reply, a send, the oldest confirm (docs/design.md, "A hung cluster node") */
+    double broker_timeout;
     long memory_limit; /* bytes of messages waiting in memory */
     double shutdown_grace;
     double retry_interval, retry_backoff, interval_max;

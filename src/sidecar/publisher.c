@@ -44,11 +44,13 @@
 #include "notify.h"
 #include "stats.h"
 
-#define CHANNEL 1
+#define CHANNEL       1
+#define CHECK_CHANNEL 2 /* passive declares: a 404 closes it, not CHANNEL */
 
 struct inflight {
     osp_msg_t *m;
     uint64_t tag;
+    double sent; /* monotonic seconds: the oldest one's age bounds the wait */
     bool acked;
 };
 
@@ -72,6 +74,7 @@ struct osp_publisher {
      * message is not hammered. */
     double backoff;
     bool refused, acked; /* nacked or closed by the broker; acked: since read_confirms */
+    bool declared;       /* this process declared and bound every topic's queue */
     pthread_mutex_t cur_mu;
     char current[300];
 };
@@ -88,12 +91,16 @@ void osp_publisher_current(osp_publisher_t *p, char *out, size_t len) {
     pthread_mutex_unlock(&p->cur_mu);
 }
 
-static void disconnect(osp_publisher_t *p) {
+/* graceful: send connection.close and wait (up to broker_timeout) for its
+ * reply; not on a connection that failed, or a hung node would hold the
+ * fail-over that long again. */
+static void disconnect(osp_publisher_t *p, bool graceful) {
     atomic_store(&osp_sc_stats.connected, false);
     osp_flow_sink(p->flow, false);
     if (!p->conn)
         return;
-    amqp_connection_close(p->conn, AMQP_REPLY_SUCCESS);
+    if (graceful)
+        amqp_connection_close(p->conn, AMQP_REPLY_SUCCESS);
     amqp_destroy_connection(p->conn);
     p->conn = NULL;
     set_current(p, "");
@@ -113,6 +120,11 @@ static void requeue_inflight(osp_publisher_t *p) {
     *tail = NULL;
     p->fl_head = p->fl_count = 0;
     osp_flow_return(p->flow, head);
+}
+
+static bool confirm_select(osp_publisher_t *p, char *why, size_t len) {
+    amqp_confirm_select(p->conn, CHANNEL);
+    return osp_amqp_reply_ok(amqp_get_rpc_reply(p->conn), "confirm.select", why, len);
 }
 
 static amqp_table_t queue_arguments(const osp_sc_config_t *c, amqp_table_entry_t *e) {
@@ -135,7 +147,38 @@ static amqp_table_t queue_arguments(const osp_sc_config_t *c, amqp_table_entry_t
     return t;
 }
 
-static bool declare(osp_publisher_t *p, char *why, size_t len) {
+/* true when the exchange and every topic's queue exist: passive declares,
+ * which read and never write the cluster's metadata, on a channel of their
+ * own (a missing one closes it with 404). false: something is missing
+ * (declare all again) or the broker did not answer (why says which). */
+static bool all_exist(osp_publisher_t *p, bool *answered, char *why, size_t len) {
+    const osp_sc_config_t *c = p->cfg;
+    *answered = false;
+    amqp_channel_open(p->conn, CHECK_CHANNEL);
+    if (!osp_amqp_reply_ok(amqp_get_rpc_reply(p->conn), "channel.open", why, len))
+        return false;
+    amqp_exchange_declare(p->conn, CHECK_CHANNEL, amqp_cstring_bytes(c->control_exchange),
+                          amqp_cstring_bytes("topic"), 1, 0, 0, 0, amqp_empty_table);
+    amqp_rpc_reply_t r = amqp_get_rpc_reply(p->conn);
+    for (size_t i = 0; r.reply_type == AMQP_RESPONSE_NORMAL && i < c->ntopics; i++) {
+        amqp_queue_declare(p->conn, CHECK_CHANNEL, amqp_cstring_bytes(p->routing_keys[i]),
+                           1, 0, 0, 0, amqp_empty_table);
+        r = amqp_get_rpc_reply(p->conn);
+    }
+    *answered = r.reply_type != AMQP_RESPONSE_LIBRARY_EXCEPTION;
+    if (!osp_amqp_reply_ok(r, "passive declare", why, len)) {
+        if (*answered) { /* the broker closed CHECK_CHANNEL: acknowledge it */
+            amqp_channel_close_ok_t ok = {0};
+            amqp_send_method(p->conn, CHECK_CHANNEL, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+        }
+        return false;
+    }
+    amqp_channel_close(p->conn, CHECK_CHANNEL, AMQP_REPLY_SUCCESS);
+    return osp_amqp_reply_ok(amqp_get_rpc_reply(p->conn), "channel.close", why, len);
+}
+
+/* oslo's sequence for every topic: exchange, queue, bind, exchange again. */
+static bool declare_all(osp_publisher_t *p, char *why, size_t len) {
     const osp_sc_config_t *c = p->cfg;
     bool durable = c->amqp_durable_queues || c->rabbit_quorum_queue;
     amqp_bytes_t ex = amqp_cstring_bytes(c->control_exchange);
@@ -160,8 +203,27 @@ static bool declare(osp_publisher_t *p, char *why, size_t len) {
         if (!osp_amqp_reply_ok(amqp_get_rpc_reply(p->conn), "exchange.declare", why, len))
             return false;
     }
-    amqp_confirm_select(p->conn, CHANNEL);
-    return osp_amqp_reply_ok(amqp_get_rpc_reply(p->conn), "confirm.select", why, len);
+    return true;
+}
+
+/* Once per process, oslo's full sequence; on a reconnect only checks that
+ * it all still exists. A queue.bind (a metadata write) blocks on every node
+ * while one member of the cluster hangs, so re-binding on each connect
+ * would stall the fail-over until that node is declared down
+ * (docs/design.md, "A hung cluster node"). */
+static bool declare(osp_publisher_t *p, char *why, size_t len) {
+    if (p->declared) {
+        bool answered;
+        if (all_exist(p, &answered, why, len))
+            return confirm_select(p, why, len);
+        if (!answered)
+            return false;
+        OSP_LOG(OSP_LL_NOTICE, "publisher", "%s: declaring the queues again", why);
+    }
+    if (!declare_all(p, why, len))
+        return false;
+    p->declared = true;
+    return confirm_select(p, why, len);
 }
 
 static bool connect_host(osp_publisher_t *p, const osp_url_host_t *h, char *why,
@@ -204,6 +266,7 @@ static void fl_push(osp_publisher_t *p, osp_msg_t *m, uint64_t tag) {
     struct inflight *e = &p->fl[(p->fl_head + p->fl_count++) % p->fl_cap];
     e->m = m;
     e->tag = tag;
+    e->sent = osp_sc_mono();
     e->acked = false;
 }
 
@@ -328,6 +391,27 @@ static bool read_confirms(osp_publisher_t *p, int timeout_ms) {
     }
 }
 
+/* A node that hangs (stopped, partitioned, stuck on a disk) neither acks
+ * nor closes: the heartbeat sees it only after up to twice its interval.
+ * The oldest unconfirmed message older than broker_timeout says the same
+ * sooner; the caller fails over and publishes it again elsewhere (a
+ * duplicate at most, if the node did take it), while new points wait on the
+ * spool. */
+static bool hung(osp_publisher_t *p) {
+    if (p->fl_count == 0)
+        return false;
+    double age = osp_sc_mono() - p->fl[p->fl_head].sent;
+    if (age <= p->cfg->broker_timeout)
+        return false;
+    char cur[300];
+    osp_publisher_current(p, cur, sizeof cur);
+    OSP_LOG(OSP_LL_WARN, "publisher",
+            "%s: no confirm for %.1f s (broker_timeout %.1f s): taking the node as hung, "
+            "%zu unconfirmed message(s) go to the next host",
+            cur, age, p->cfg->broker_timeout, p->fl_count);
+    return true;
+}
+
 /* Sleep until the broker sent something or the queue got points, at most
  * timeout_ms. Without this the loop would spin while confirms are pending,
  * taking a core from the broker on a small machine. */
@@ -407,12 +491,14 @@ static void *run(void *arg) {
             wait_io(p, 100); /* confirms, new points, or heartbeat time */
         if (ok)
             ok = read_confirms(p, 0);
+        if (ok)
+            ok = !hung(p);
         if (p->acked) /* the broker takes messages again */
             p->backoff = c->retry_interval;
         p->acked = false;
         if (!ok) {
             requeue_inflight(p);
-            disconnect(p);
+            disconnect(p, false);
             p->host = (p->host + 1) % p->url.nhosts; /* fail over */
             if (p->refused) /* a lost connection fails over at once */
                 back_off(p);
@@ -420,7 +506,7 @@ static void *run(void *arg) {
         }
     }
     requeue_inflight(p);
-    disconnect(p);
+    disconnect(p, true);
     return NULL;
 }
 

@@ -10,6 +10,14 @@
 #                                      same ports, node name and data
 #   broker.sh ctl     DIR ARGS...      rabbitmqctl -n NODE ARGS... (same env)
 #   broker.sh status  DIR              exit 0 when the node accepts AMQP
+#   broker.sh epmd    DIR [BASE_PORT]  only an epmd, for a cluster's nodes
+#                                      (cluster.sh); stop it with stop
+#
+# For a cluster (cluster.sh), start takes two variables: OSP_BROKER_SHARED_EPMD
+# (the port of a running "broker.sh epmd": nodes on one host find each other
+# only through one epmd, so this node starts none) and OSP_BROKER_COOKIE_FILE
+# (copied to DIR/.erlang.cookie, mode 0400: the nodes of a cluster share one
+# cookie; never on a command line).
 #
 # start: creates DIR with mnesia/ and log/ (both emptied first), an
 # enabled_plugins file holding "[]." and an empty env file; there is no
@@ -64,7 +72,7 @@ die() {
     exit 1
 }
 usage() {
-    sed -n '4,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '4,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -234,7 +242,7 @@ reserve() { # ports... (global lock held)
     for p in "$@"; do echo "$DIR" > "$REG/$p"; done
 }
 
-AMQP_PORT="" DIST_PORT="" EPMD_PORT="" NODE=""
+AMQP_PORT="" DIST_PORT="" EPMD_PORT="" NODE="" SHARED_EPMD=""
 read_ports() {
     [ -f "$DIR/ports" ] || die "$DIR/ports missing: not a broker directory (use start)"
     local k v
@@ -244,6 +252,7 @@ read_ports() {
         DIST_PORT) DIST_PORT=$v ;;
         EPMD_PORT) EPMD_PORT=$v ;;
         NODE) NODE=$v ;;
+        SHARED_EPMD) SHARED_EPMD=$v ;;
         esac
     done < "$DIR/ports"
     if [ -z "$AMQP_PORT" ] || [ -z "$DIST_PORT" ] || [ -z "$EPMD_PORT" ] || [ -z "$NODE" ]; then
@@ -347,28 +356,37 @@ do_start() {
     exec 9> "$REG.lock"
     flock -w 60 9 || die "could not lock $REG.lock within 60 s"
     if [ "$mode" = fresh ]; then
-        local picked
+        local picked shared=${OSP_BROKER_SHARED_EPMD:-}
+        [ -z "$shared" ] || [[ "$shared" =~ ^[0-9]+$ ]] || die "OSP_BROKER_SHARED_EPMD must be a port"
         picked=$(pick_ports "$base" $((base + 20000)) $((base + 19000)))
         { read -r AMQP_PORT; read -r DIST_PORT; read -r EPMD_PORT; } <<< "$picked"
+        SHARED_EPMD=""
+        if [ -n "$shared" ]; then
+            EPMD_PORT=$shared SHARED_EPMD=1
+        fi
         NODE="ospt$AMQP_PORT@localhost"
-        printf 'AMQP_PORT=%s\nDIST_PORT=%s\nEPMD_PORT=%s\nNODE=%s\n' \
-            "$AMQP_PORT" "$DIST_PORT" "$EPMD_PORT" "$NODE" > "$DIR/ports.tmp"
+        printf 'AMQP_PORT=%s\nDIST_PORT=%s\nEPMD_PORT=%s\nNODE=%s\nSHARED_EPMD=%s\n' \
+            "$AMQP_PORT" "$DIST_PORT" "$EPMD_PORT" "$NODE" "$SHARED_EPMD" > "$DIR/ports.tmp"
         mv -f "$DIR/ports.tmp" "$DIR/ports"
     else
         read_ports
         local p
-        for p in "$AMQP_PORT" "$DIST_PORT" "$EPMD_PORT"; do
+        for p in "$AMQP_PORT" "$DIST_PORT" $([ -n "$SHARED_EPMD" ] || echo "$EPMD_PORT"); do
             if ! port_free "$p" || reserved_by_other "$p"; then
                 exec 9>&-
                 die "port $p of $DIR is taken now; cannot restart on the same ports"
             fi
         done
     fi
-    reserve "$AMQP_PORT" "$DIST_PORT" "$EPMD_PORT"
+    reserve "$AMQP_PORT" "$DIST_PORT"
+    [ -n "$SHARED_EPMD" ] || reserve "$EPMD_PORT"
     exec 9>&-
 
     if [ "$mode" = fresh ]; then
         rm -rf "$DIR/mnesia" "$DIR/log" "$DIR/.erlang.cookie"
+        if [ -n "${OSP_BROKER_COOKIE_FILE:-}" ]; then
+            install -m 0400 "$OSP_BROKER_COOKIE_FILE" "$DIR/.erlang.cookie"
+        fi
     fi
     mkdir -p "$DIR/mnesia" "$DIR/log"
     echo '[].' > "$DIR/enabled_plugins"
@@ -380,10 +398,12 @@ do_start() {
     EPMD_PID="" WRAPPER_PID="" BEAM_PID="" CHILD_PIDS=""
     # Our own epmd, in the foreground so we know its pid. It must listen
     # before beam starts (beam is told not to start one itself).
-    launch EPMD_PID epmd "$DIR/epmd.out" "$EPMD_BIN" -port "$EPMD_PORT" -address 127.0.0.1
+    # A cluster's node uses the cluster's epmd instead (cluster.sh).
+    [ -n "$SHARED_EPMD" ] \
+        || launch EPMD_PID epmd "$DIR/epmd.out" "$EPMD_BIN" -port "$EPMD_PORT" -address 127.0.0.1
     local n=100
     while port_free "$EPMD_PORT"; do
-        alive "$EPMD_PID" || { log "epmd exited"; return 1; }
+        [ -n "$SHARED_EPMD" ] || alive "$EPMD_PID" || { log "epmd exited"; return 1; }
         [ "$n" -gt 0 ] || { log "epmd not listening on $EPMD_PORT after 10 s"; return 1; }
         sleep 0.1
         n=$((n - 1))
@@ -463,6 +483,10 @@ start)
         || die "BASE_PORT must be a number in 1024..45000"
     mkdir -p "$2"
     ;;
+epmd)
+    [ $# -le 3 ] || usage
+    mkdir -p "$2"
+    ;;
 stop | kill9 | restart | ctl | status)
     [ "$cmd" = ctl ] || [ $# -eq 2 ] || usage
     if [ ! -d "$2" ]; then
@@ -486,6 +510,28 @@ start)
     trap 'exit 130' INT
     trap 'exit 143' TERM
     do_start fresh "${3:-5801}"
+    ;;
+epmd)
+    lock_dir
+    read_pids
+    any_alive && die "an epmd of $DIR is still running"
+    mkdir -p "$REG"
+    exec 9> "$REG.lock"
+    flock -w 60 9 || die "could not lock $REG.lock within 60 s"
+    EPMD_PORT=$(pick_ports $((${3:-5801} + 19000)))
+    printf 'EPMD_PORT=%s\n' "$EPMD_PORT" > "$DIR/ports"
+    reserve "$EPMD_PORT"
+    exec 9>&-
+    BROKER_ENV=(PATH=/usr/sbin:/usr/bin:/sbin:/bin OSP_BROKER_DIR="$DIR")
+    launch EPMD_PID epmd "$DIR/epmd.out" "$EPMD_BIN" -port "$EPMD_PORT" -address 127.0.0.1
+    n=100
+    while port_free "$EPMD_PORT"; do
+        alive "$EPMD_PID" || die "epmd exited"
+        [ "$n" -gt 0 ] || { do_stop; die "epmd not listening on $EPMD_PORT after 10 s"; }
+        sleep 0.1
+        n=$((n - 1))
+    done
+    echo "OSP_BROKER_EPMD_PORT=$EPMD_PORT"
     ;;
 restart)
     lock_dir
@@ -525,7 +571,7 @@ ctl)
     read_ports
     read_pids
     # Without our epmd the CLI could not reach the node anyway.
-    alive "$EPMD_PID" || die "the broker of $DIR is not running"
+    alive "$EPMD_PID" || [ -n "$SHARED_EPMD" ] || die "the broker of $DIR is not running"
     set_env
     shift 2
     exec timeout -k 5 "$CTL_TIMEOUT" env -i "${BROKER_ENV[@]}" "$RMQ_BIN/rabbitmqctl" -n "$NODE" "$@" 8>&- 9>&-
