@@ -137,6 +137,8 @@ if [ "${OSP_DOCKER_RECORD:-1}" != 0 ]; then
         echo "# tests/docker/run.sh: the last successful run (docker.recorded_run compares docker_hash)"
         echo "docker_hash=$(hash_docker)"
         echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+        # the sources the image was built from (a dirty tree says so)
+        echo "source=$(git -C "$src" describe --always --dirty 2>/dev/null || echo unknown)"
         echo "docker=$("$DOCKER" version -f 'server {{.Server.Version}} client {{.Client.Version}}')"
         echo "docker_compose=$(docker-compose version --short)"
         echo "image_size_MB=$("$DOCKER" image inspect -f '{{.Size}}' osprofiler-c | awk '{printf "%.0f", $1 / 1e6}')"
