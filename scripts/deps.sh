@@ -20,7 +20,8 @@ test) want+=(libcmocka-dev python3 python3-osprofiler python3-webob clang-format
             chromium python3-websocket valgrind python3-graphviz
             postgresql python3-sqlalchemy python3-psycopg2 prometheus) ;;
 bench) want+=(libcmocka-dev python3 python3-osprofiler python3-webob python3-oslo.messaging
-              rabbitmq-server redis-server python3-redis lttng-tools liblttng-ust-dev) ;;
+              rabbitmq-server redis-server python3-redis lttng-tools liblttng-ust-dev
+              postgresql python3-psycopg2) ;;
 docker) want+=(docker.io debootstrap docker-compose) ;;
 *) echo "usage: $0 build|test|bench|docker" >&2; exit 2 ;;
 esac

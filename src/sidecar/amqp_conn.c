@@ -128,3 +128,23 @@ fail:
         amqp_destroy_connection(conn);
     return false;
 }
+
+amqp_table_t osp_amqp_queue_arguments(const osp_sc_config_t *c, amqp_table_entry_t e[2]) {
+    int n = 0;
+    if (c->rabbit_quorum_queue) {
+        e[n].key = amqp_cstring_bytes("x-queue-type");
+        e[n].value.kind = AMQP_FIELD_KIND_UTF8;
+        e[n++].value.value.bytes = amqp_cstring_bytes("quorum");
+        if (c->rabbit_quorum_delivery_limit > 0) {
+            e[n].key = amqp_cstring_bytes("x-delivery-limit");
+            e[n].value.kind = AMQP_FIELD_KIND_I32;
+            e[n++].value.value.i32 = (int32_t)c->rabbit_quorum_delivery_limit;
+        }
+    } else if (c->rabbit_ha_queues) {
+        e[n].key = amqp_cstring_bytes("x-ha-policy");
+        e[n].value.kind = AMQP_FIELD_KIND_UTF8;
+        e[n++].value.value.bytes = amqp_cstring_bytes("all");
+    }
+    amqp_table_t t = {n, n ? e : NULL};
+    return t;
+}

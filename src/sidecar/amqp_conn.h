@@ -20,4 +20,9 @@ bool osp_amqp_open(const osp_sc_config_t *c, const osp_transport_url_t *url,
                    const osp_url_host_t *h, int channel, amqp_connection_state_t *out,
                    char *why, size_t len);
 
+/* A queue's x-arguments as oslo gives its queues: quorum (with
+ * x-delivery-limit) when rabbit_quorum_queue, else x-ha-policy when
+ * rabbit_ha_queues. e holds the entries; the table points into it. */
+amqp_table_t osp_amqp_queue_arguments(const osp_sc_config_t *c, amqp_table_entry_t e[2]);
+
 #endif

@@ -96,7 +96,11 @@ static bool subscribe(osp_collector_t *c, bool consume, char *why, size_t len) {
                           cfg->amqp_auto_delete, 0, amqp_empty_table);
     if (!osp_amqp_reply_ok(amqp_get_rpc_reply(c->conn), "exchange.declare", why, len))
         return false;
-    amqp_queue_declare(c->conn, CHANNEL, queue, 0, 1, 0, 0, amqp_empty_table);
+    /* a quorum queue when the cluster's queues are: a classic queue lives
+     * on one node, and what is routed to it while that node is down is lost */
+    amqp_table_entry_t e[2];
+    amqp_queue_declare(c->conn, CHANNEL, queue, 0, 1, 0, 0,
+                       osp_amqp_queue_arguments(cfg, e));
     if (!osp_amqp_reply_ok(amqp_get_rpc_reply(c->conn), "queue.declare (collector_queue)",
                            why, len))
         return false;

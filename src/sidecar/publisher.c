@@ -127,26 +127,6 @@ static bool confirm_select(osp_publisher_t *p, char *why, size_t len) {
     return osp_amqp_reply_ok(amqp_get_rpc_reply(p->conn), "confirm.select", why, len);
 }
 
-static amqp_table_t queue_arguments(const osp_sc_config_t *c, amqp_table_entry_t *e) {
-    int n = 0;
-    if (c->rabbit_quorum_queue) {
-        e[n].key = amqp_cstring_bytes("x-queue-type");
-        e[n].value.kind = AMQP_FIELD_KIND_UTF8;
-        e[n++].value.value.bytes = amqp_cstring_bytes("quorum");
-        if (c->rabbit_quorum_delivery_limit > 0) {
-            e[n].key = amqp_cstring_bytes("x-delivery-limit");
-            e[n].value.kind = AMQP_FIELD_KIND_I32;
-            e[n++].value.value.i32 = (int32_t)c->rabbit_quorum_delivery_limit;
-        }
-    } else if (c->rabbit_ha_queues) {
-        e[n].key = amqp_cstring_bytes("x-ha-policy");
-        e[n].value.kind = AMQP_FIELD_KIND_UTF8;
-        e[n++].value.value.bytes = amqp_cstring_bytes("all");
-    }
-    amqp_table_t t = {n, n ? e : NULL};
-    return t;
-}
-
 /* true when the exchange and every topic's queue exist: passive declares,
  * which read and never write the cluster's metadata, on a channel of their
  * own (a missing one closes it with 404). false: something is missing
@@ -183,7 +163,7 @@ static bool declare_all(osp_publisher_t *p, char *why, size_t len) {
     bool durable = c->amqp_durable_queues || c->rabbit_quorum_queue;
     amqp_bytes_t ex = amqp_cstring_bytes(c->control_exchange);
     amqp_table_entry_t e[2];
-    amqp_table_t qargs = queue_arguments(c, e);
+    amqp_table_t qargs = osp_amqp_queue_arguments(c, e);
     for (size_t i = 0; i < c->ntopics; i++) {
         amqp_bytes_t key = amqp_cstring_bytes(p->routing_keys[i]);
         /* The same sequence as oslo: exchange, queue, bind, exchange again. */
