@@ -23,10 +23,12 @@ import sys
 import tempfile
 import time
 
+import amqp
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_sidecar as ts  # noqa: E402  (Sidecar, frame, check, drain, purge)
 
-from test_sidecar import check, frame  # noqa: E402
+from test_sidecar import SLOW, check, frame  # noqa: E402
 
 GOLDEN_BASE = "5e1c7a70-0000-4000-8000-000000000000"
 
@@ -334,6 +336,50 @@ def test_socket_policy(args, port, url, work):
               p.returncode == 1 and why in p.stderr + p.stdout, p.stderr + p.stdout)
 
 
+def test_queue_type_mismatch(args, port, url, work):
+    """A collector_queue declared classic (by an older release) while the
+    collector now wants a quorum queue: a 406 the collector names, its
+    messages kept; once the operator deletes the queue it consumes again."""
+    q = "osp-classic-collector"
+
+    def amqp_do(fn):
+        c = amqp.Connection("127.0.0.1:%d" % port, userid="guest", password="guest")
+        c.connect()
+        try:
+            return fn(c.channel())
+        finally:
+            c.close()
+    amqp_do(lambda ch: ch.queue_delete(q))
+    amqp_do(lambda ch: ch.queue_declare(q, durable=True, auto_delete=False))
+    amqp_do(lambda ch: ch.basic_publish(amqp.Message("kept"), routing_key=q))
+    sc = ts.Sidecar(args.sidecar, url, work,
+                    'store = "sqlite:///%s/q.db"\ncollect = true\ncollector_queue = "%s"\n'
+                    'rabbit_quorum_queue = true\nrabbit_retry_interval = 0.2\n'
+                    'rabbit_interval_max = 0.5\n'
+                    # its own exchange and topic: the others here are classic
+                    'control_exchange = "osp-quorum"\ntopics = {"osp_quorum"}\n'
+                    % (work, q), wait_connected=False)
+    deadline = time.time() + 30 * SLOW
+    while "x-queue-type" not in sc.text() and time.time() < deadline:
+        time.sleep(0.1)
+    check("quorum wanted, classic found: the collector logs the 406 and its cause",
+          "406" in sc.text() and "x-queue-type" in sc.text(), sc.text()[-1500:])
+    col = (sc.stats() or {}).get("collector") or {}
+    check("quorum wanted, classic found: --stats says it is not consuming, and why",
+          col.get("consuming") is False and "406" in str(col.get("reason")), str(col))
+    _, msgs, _ = amqp_do(lambda ch: ch.queue_declare(q, passive=True))
+    check("quorum wanted, classic found: the queue keeps its message", msgs == 1, str(msgs))
+    amqp_do(lambda ch: ch.queue_delete(q))
+    while "consuming" not in sc.text().split("x-queue-type")[-1] and time.time() < deadline:
+        time.sleep(0.1)
+    check("the operator deleted the queue: the collector declares it quorum and consumes",
+          ((sc.stats() or {}).get("collector") or {}).get("consuming") is True, sc.text()[-800:])
+    check("quorum: exit 0 on SIGTERM", sc.stop() == 0)
+    amqp_do(lambda ch: ch.queue_delete(q))
+    amqp_do(lambda ch: ch.queue_delete("osp_quorum.info"))
+    amqp_do(lambda ch: ch.exchange_delete("osp-quorum"))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sidecar", required=True)
@@ -348,7 +394,8 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         for i, t in enumerate([lambda w: test_direct_store(args, w),
                                lambda w: test_collector(args, port, url, w),
-                               lambda w: test_socket_policy(args, port, url, w)]):
+                               lambda w: test_socket_policy(args, port, url, w),
+                               lambda w: test_queue_type_mismatch(args, port, url, w)]):
             d = os.path.join(work, str(i))
             os.mkdir(d)
             try:
