@@ -14,6 +14,7 @@ bench_dirs "$@" # BUILD, HERE, SRC
 ROWS=${ROWS:-40000} REPS=${REPS:-3} OUT=${OUT:-$SRC/bench/results/store_pg.md}
 PG_SH=$SRC/tests/integration/pg.sh
 WORK=$(mktemp -d /tmp/osp-store-pg.XXXXXX)
+chmod 0711 "$WORK" # pg.sh runs the server as the postgres user when we are root
 cleanup() {
     "$PG_SH" stop "$WORK/pg" >/dev/null 2>&1 || true
     rm -rf "$WORK"

@@ -147,23 +147,10 @@ def test_direct_store(args, work):
     check("direct: exit 0 on SIGTERM", sc.stop() == 0)
 
 
-class Collector(ts.Sidecar):
-    def __init__(self, binary, url, store, workdir, name="col"):
-        self.binary = binary
-        self.sock = os.path.join(workdir, name + ".sock")
-        self.conf = os.path.join(workdir, name + ".conf")
-        with open(self.conf, "w") as f:
-            f.write('listen_socket = "%s"\nstore = "%s"\ncollect = true\nspool_dir = ""\n'
-                    'filter_error_trace = true\n' % (self.sock, store))
-        self.log = open(os.path.join(workdir, name + ".log"), "a+")
-        self.proc = subprocess.Popen([binary, "--config", self.conf, "--transport-url", url],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        ts.RUNNING.append(self.proc)
-        deadline = time.time() + 30
-        while "consuming" not in self.text() and time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("collector exited:\n" + self.text())
-            time.sleep(0.05)
+def Collector(binary, url, store, workdir, name="col"):
+    return ts.ConfSidecar(binary, workdir, name,
+                          ts.collector_conf(store, url, "osprofiler-collector",
+                                            "filter_error_trace = true\n"), ready="consuming")
 
 
 def queue_depth(args, name):

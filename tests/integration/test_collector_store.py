@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_sidecar as ts  # noqa: E402
 
 from test_sidecar import check, free_port, frame  # noqa: E402
+from tap import wait_for  # noqa: E402  (test_sidecar put tests/support on the path)
 
 import amqp  # noqa: E402
 
@@ -40,18 +41,7 @@ QUEUE = "osprofiler-collector-store-down"  # its own: other tests keep theirs
 PASSWORD = "s3cret-pw-%d" % os.getpid()
 GOLDEN_BASE = "5e1c7a70-0000-4000-8000-000000000000"
 SECOND_BASE = "5e1c7a71-0000-4000-8000-000000000000"
-TIMEOUT = 30 * float(os.environ.get("OSP_TEST_TIMEOUT_MULTIPLIER", "1"))
 
-
-
-def wait_for(cond, timeout=TIMEOUT, step=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(step)
-    return cond()
 
 
 class Redis:
@@ -139,27 +129,9 @@ def delete_queue(port):
     c.close()
 
 
-class Collector(ts.Sidecar):
-    def __init__(self, binary, url, store, work):
-        self.binary = binary
-        self.sock = os.path.join(work, "col.sock")
-        self.conf = os.path.join(work, "col.conf")
-        # the store url (with its password) only in a file of mode 0600
-        fd = os.open(self.conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write('listen_socket = "%s"\nstore = "%s"\ntransport_url = "%s"\n'
-                    'collect = true\ncollector_queue = "%s"\nspool_dir = ""\n'
-                    'rabbit_retry_interval = 0.2\nrabbit_retry_backoff = 2.0\n'
-                    'rabbit_interval_max = 1.0\n' % (self.sock, store, url, QUEUE))
-        self.log = open(os.path.join(work, "col.log"), "w+")
-        self.proc = subprocess.Popen([binary, "--config", self.conf], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        ts.RUNNING.append(self.proc)
-
-    def state(self):
-        """--stats' collector object, or None."""
-        st = self.stats()
-        return (st or {}).get("collector")
+def Collector(binary, url, store, work):
+    """Started while its store may be down: waits for nothing."""
+    return ts.ConfSidecar(binary, work, "col", ts.collector_conf(store, url, QUEUE), ready=None)
 
 
 def since(state):
@@ -195,8 +167,8 @@ def run(args, port, url, work):
     # 1. Redis down at start
     col = Collector(args.sidecar, url, store, work)
     wait_for(lambda: col.proc.poll() is not None or
-             "store:" in ((col.state() or {}).get("reason") or ""))
-    st = col.state() or {}
+             "store:" in ((col.collector_state() or {}).get("reason") or ""))
+    st = col.collector_state() or {}
     check("down: the collector runs and says why it is not consuming",
           col.proc.poll() is None and st.get("consuming") is False and
           "store:" in (st.get("reason") or "") and
@@ -220,7 +192,7 @@ def run(args, port, url, work):
 
     # 2. Redis comes up: consuming, points stored
     redis.start()
-    st = wait_for(lambda: (lambda s: s if s and s["consuming"] else None)(col.state()))
+    st = wait_for(lambda: (lambda s: s if s and s["consuming"] else None)(col.collector_state()))
     check("up: --stats says consuming, no reason, since later",
           st is not None and st["reason"] is None and down_since is not None and
           since(st) > down_since, str(st) + col.text())
@@ -242,7 +214,7 @@ def run(args, port, url, work):
     redis.stop()
     second = [p.replace(b"5e1c7a70", b"5e1c7a71") for p in golden_points(args.golden)]
     pub.send(frame("ctl-1", second))
-    st = wait_for(lambda: (lambda s: s if s and not s["consuming"] else None)(col.state()))
+    st = wait_for(lambda: (lambda s: s if s and not s["consuming"] else None)(col.collector_state()))
     check("lost: the failed batch stops consuming, with the reason",
           st is not None and "store:" in (st.get("reason") or ""), str(st) + col.text())
     check("lost: the batch it could not store is back in the queue",
@@ -251,8 +223,8 @@ def run(args, port, url, work):
     check("back: the 9 points arrive once Redis is back",
           wait_for(lambda: redis.points(SECOND_BASE) == 9), str(redis.points(SECOND_BASE)))
     check("back: consuming again, queue drained",
-          wait_for(lambda: (col.state() or {}).get("consuming") and queue_depth(port) == 0),
-          str(col.state()))
+          wait_for(lambda: (col.collector_state() or {}).get("consuming") and queue_depth(port) == 0),
+          str(col.collector_state()))
 
     # 4. no secret anywhere
     out = subprocess.run([args.sidecar, "--config", col.conf, "--stats"],

@@ -50,6 +50,7 @@ import time
 import amqp
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import tap  # noqa: E402
 from tap import RUNNING, SLOW, check, free_port, stop_leftovers, summary  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -63,14 +64,8 @@ REDIS_SERVER = "/usr/bin/redis-server"
 
 
 def wait_for(cond, timeout, step=0.1):
-    """cond() until it is true or timeout (seconds, times SLOW) passed."""
-    deadline = time.time() + timeout * SLOW
-    while time.time() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(step)
-    return cond()
+    """tap.wait_for with timeout in seconds times SLOW."""
+    return tap.wait_for(cond, timeout * SLOW, step)
 
 
 def point_key(p):

@@ -44,6 +44,7 @@ from test_sidecar import SLOW, check, frame  # noqa: E402
 import psycopg2  # noqa: E402
 import psycopg2.extras  # noqa: E402
 from pg_cluster import Pg, read_env  # noqa: E402
+from tap import wait_for  # noqa: E402
 
 GOLDEN_BASE = "5e1c7a70-0000-4000-8000-000000000000"
 SECOND_BASE = "5e1c7a71-0000-4000-8000-000000000000"
@@ -51,16 +52,6 @@ PY_BASE = "7a7a7a7a-0000-4000-8000-000000000000"
 QUEUE = "osprofiler-collector-pg"  # its own: other tests keep theirs
 TIMEOUT = 30 * SLOW
 PY_CLI = "/usr/bin/osprofiler"
-
-
-def wait_for(cond, timeout=TIMEOUT, step=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(step)
-    return cond()
 
 
 def golden_points(golden):
@@ -106,49 +97,15 @@ def diff(a, b):
     return "lengths %d, %d" % (len(al), len(bl))
 
 
-class Direct(ts.Sidecar):
-    """A sidecar with no broker: points go to the store. The url (password)
-    only in its 0600 config file."""
-
-    def __init__(self, binary, store, workdir, name="direct", extra=""):
-        self.binary = binary
-        self.sock = os.path.join(workdir, name + ".sock")
-        self.conf = os.path.join(workdir, name + ".conf")
-        fd = os.open(self.conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write('listen_socket = "%s"\nstore = "%s"\nspool_dir = ""\n%s'
-                    % (self.sock, store, extra))
-        self.log = open(os.path.join(workdir, name + ".log"), "w+")
-        self.proc = subprocess.Popen([binary, "--config", self.conf], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        ts.RUNNING.append(self.proc)
-        deadline = time.time() + TIMEOUT
-        while not os.path.exists(self.sock) and time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("osprofiler-sidecar exited:\n" + self.text())
-            time.sleep(0.02)
+def Direct(binary, store, workdir, name="direct", extra=""):
+    """A sidecar with no broker: points go to the store."""
+    return ts.ConfSidecar(binary, workdir, name,
+                          'store = "%s"\nspool_dir = ""\n%s' % (store, extra), timeout=TIMEOUT)
 
 
-class Collector(ts.Sidecar):
-    def __init__(self, binary, url, store, workdir):
-        self.binary = binary
-        self.sock = os.path.join(workdir, "col.sock")
-        self.conf = os.path.join(workdir, "col.conf")
-        fd = os.open(self.conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write('listen_socket = "%s"\nstore = "%s"\ntransport_url = "%s"\n'
-                    'collect = true\ncollector_queue = "%s"\nspool_dir = ""\n'
-                    'rabbit_retry_interval = 0.2\nrabbit_retry_backoff = 2.0\n'
-                    'rabbit_interval_max = 1.0\n' % (self.sock, store, url, QUEUE))
-        self.log = open(os.path.join(workdir, "col.log"), "w+")
-        self.proc = subprocess.Popen([binary, "--config", self.conf], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        ts.RUNNING.append(self.proc)
-        deadline = time.time() + TIMEOUT
-        while "consuming" not in self.text() and time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("collector exited:\n" + self.text())
-            time.sleep(0.05)
+def Collector(binary, url, store, workdir):
+    return ts.ConfSidecar(binary, workdir, "col", ts.collector_conf(store, url, QUEUE),
+                          ready="consuming", timeout=TIMEOUT)
 
 
 SCHEMA_Q = ("SELECT column_name, data_type, character_maximum_length, is_nullable, "

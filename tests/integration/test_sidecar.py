@@ -86,6 +86,42 @@ class Sidecar:
         return rc
 
 
+class ConfSidecar(Sidecar):
+    """A sidecar whose whole configuration, URLs and their passwords too, is
+    in a 0600 file: nothing secret on its command line. ready: None (do not
+    wait), "socket" (its listen socket exists) or a text its log must show."""
+
+    def __init__(self, binary, workdir, name, conf, ready="socket", timeout=30 * SLOW):
+        self.binary = binary
+        self.sock = os.path.join(workdir, name + ".sock")
+        self.conf = os.path.join(workdir, name + ".conf")
+        fd = os.open(self.conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write('listen_socket = "%s"\n%s' % (self.sock, conf))
+        self.log = open(os.path.join(workdir, name + ".log"), "w+")
+        self.proc = subprocess.Popen([binary, "--config", self.conf], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        RUNNING.append(self.proc)
+        deadline = time.time() + timeout
+        while ready and time.time() < deadline and not (
+                os.path.exists(self.sock) if ready == "socket" else ready in self.text()):
+            if self.proc.poll() is not None:
+                raise RuntimeError("osprofiler-sidecar exited %s:\n%s"
+                                   % (self.proc.returncode, self.text()))
+            time.sleep(0.02)
+
+    def collector_state(self):
+        """--stats' collector object, or None."""
+        return (self.stats() or {}).get("collector")
+
+
+def collector_conf(store, url, queue, extra=""):
+    """A collector's configuration: quick reconnects, no spool."""
+    return ('store = "%s"\ntransport_url = "%s"\ncollect = true\ncollector_queue = "%s"\n'
+            'spool_dir = ""\nrabbit_retry_interval = 0.2\nrabbit_retry_backoff = 2.0\n'
+            'rabbit_interval_max = 1.0\n%s' % (store, url, queue, extra))
+
+
 def exit_stats(sc):
     """The counters the sidecar logs when it exits."""
     m = re.search(r"\[stats\] exit: (\{.*\})", sc.text())

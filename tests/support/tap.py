@@ -6,6 +6,7 @@ processes to kill if a test dies half-way."""
 import atexit
 import os
 import socket
+import time
 
 FAILS = []
 RUNNING = []  # subprocess.Popen objects to kill at exit if still running
@@ -44,3 +45,13 @@ def free_port():
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
+
+def wait_for(cond, timeout=30 * SLOW, step=0.1):
+    """cond() until it is true or timeout seconds passed; its last value."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(step)
+    return cond()
