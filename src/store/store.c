@@ -8,16 +8,21 @@
 #include "common/errors.h"
 #include "common/point.h"
 
-static const osp_store_ops_t *const backends[] = {&osp_store_sqlite_ops,
-                                                  &osp_store_redis_ops, &osp_store_pg_ops,
-                                                  &osp_store_pg_psycopg2_ops};
+static const osp_store_ops_t *const backends[] = {
+    &osp_store_sqlite_ops, &osp_store_redis_ops, &osp_store_pg_ops};
+
+static bool serves(const osp_store_ops_t *ops, const char *scheme, size_t len) {
+    for (const char *const *s = ops->schemes; *s; s++)
+        if (strlen(*s) == len && memcmp(scheme, *s, len) == 0)
+            return true;
+    return false;
+}
 
 int osp_store_open(const char *url, int flags, osp_store_t **out, osp_error_t *err) {
     const char *sep = url ? strstr(url, "://") : NULL;
     if (sep)
         for (size_t i = 0; i < sizeof backends / sizeof *backends; i++)
-            if (strlen(backends[i]->scheme) == (size_t)(sep - url) &&
-                memcmp(url, backends[i]->scheme, (size_t)(sep - url)) == 0)
+            if (serves(backends[i], url, (size_t)(sep - url)))
                 return backends[i]->open(url, flags, out, err);
     return osp__error_set(err, OSP_EINVAL, "store", 0,
                           "unsupported connection string (expected sqlite:///PATH or "

@@ -25,8 +25,10 @@ struct osp_store_batch {
 };
 
 typedef struct osp_store_ops {
-    const char *scheme; /* "sqlite", "redis" */
-    bool rows;          /* get yields sqlalchemy rows (osp_store_rows) */
+    /* the URL schemes it serves: "sqlite"; SQLAlchemy's dialect+driver
+     * spellings of one engine share a back end. NULL after the last. */
+    const char *schemes[4];
+    bool rows; /* get yields sqlalchemy rows (osp_store_rows) */
     /* url is the whole connection string; fill *out (allocated by the back
      * end, its first member a struct osp_store). */
     int (*open)(const char *url, int flags, osp_store_t **out, osp_error_t *err);
@@ -58,6 +60,5 @@ int osp__store_emit(osp_store_msg_cb cb, const char *json, size_t len, void *ud)
 extern const osp_store_ops_t osp_store_sqlite_ops;
 extern const osp_store_ops_t osp_store_redis_ops;
 extern const osp_store_ops_t osp_store_pg_ops;
-extern const osp_store_ops_t osp_store_pg_psycopg2_ops;
 
 #endif

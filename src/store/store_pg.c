@@ -517,19 +517,7 @@ static int pg_count(osp_store_t *base, size_t *traces, osp_error_t *err) {
 }
 
 const osp_store_ops_t osp_store_pg_ops = {
-    .scheme = "postgresql",
-    .rows = true,
-    .open = pg_open,
-    .prepare = pg_prepare,
-    .commit = pg_commit,
-    .get = pg_get,
-    .list = pg_list,
-    .count = pg_count,
-    .close = pg_close,
-};
-
-const osp_store_ops_t osp_store_pg_psycopg2_ops = {
-    .scheme = "postgresql+psycopg2",
+    .schemes = {"postgresql", "postgresql+psycopg2"},
     .rows = true,
     .open = pg_open,
     .prepare = pg_prepare,

@@ -849,7 +849,7 @@ static int redis_count(osp_store_t *base, size_t *traces, osp_error_t *err) {
 }
 
 const osp_store_ops_t osp_store_redis_ops = {
-    .scheme = "redis",
+    .schemes = {"redis"},
     .open = redis_open,
     .put = redis_put,
     .get = redis_get,

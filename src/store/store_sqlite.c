@@ -471,7 +471,7 @@ static int sqlite_count(osp_store_t *base, size_t *traces, osp_error_t *err) {
 }
 
 const osp_store_ops_t osp_store_sqlite_ops = {
-    .scheme = "sqlite",
+    .schemes = {"sqlite"},
     .open = sqlite_open,
     .prepare = sqlite_prepare,
     .commit = sqlite_commit,
