@@ -39,7 +39,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -52,6 +51,7 @@ import amqp
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 import tap  # noqa: E402
 from tap import RUNNING, SLOW, check, free_port, stop_leftovers, summary  # noqa: E402
+from sidecar_proc import SidecarProc  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_sidecar import frame  # noqa: E402
@@ -202,7 +202,7 @@ PG = {}  # --pg-env, --pg-sh
 # ------------------------------------------------------------ processes
 
 
-class Sidecar:
+class Sidecar(SidecarProc):
     """osprofiler-sidecar with its own directory, config and log."""
 
     def __init__(self, binary, work, name, conf, url, ready, wait=True):
@@ -225,37 +225,6 @@ class Sidecar:
         if not wait_for(lambda: self.proc.poll() is not None or self.ready in self.text(),
                         30, 0.05) or self.proc.poll() is not None:
             raise RuntimeError("%s did not start:\n%s" % (self.name, self.text()))
-
-    def text(self):
-        if not self.log.closed:
-            self.log.flush()
-        with open(self.log.name) as f:
-            return f.read()
-
-    def send(self, data):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        s.connect(self.sock)
-        s.send(data)
-        s.close()
-
-    def stats(self):
-        r = subprocess.run([self.binary, "--config", self.conf, "--stats"],
-                           capture_output=True, text=True, timeout=10 * SLOW)
-        return json.loads(r.stdout) if r.returncode == 0 else None
-
-    def kill9(self):
-        self.proc.kill()
-        self.proc.wait(timeout=30)
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout=60 * SLOW)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = -9
-        self.log.close()
-        return rc
 
 
 def collector(args, work, name, store, queue, wait=True):

@@ -21,7 +21,6 @@ thread whose ring the sidecar reads after it fell asleep.
 import argparse
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -32,9 +31,10 @@ import amqp
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from tap import RUNNING, SLOW, check, summary  # noqa: E402
+from sidecar_proc import SidecarProc  # noqa: E402
 
 
-class Sidecar:
+class Sidecar(SidecarProc):
     def __init__(self, binary, work, conf, url=None):
         self.binary = binary
         self.sock = os.path.join(work, "sc.sock")
@@ -52,16 +52,6 @@ class Sidecar:
                 raise RuntimeError("osprofiler-sidecar exited:\n" + self.text())
             time.sleep(0.02)
 
-    def text(self):
-        self.log.flush()
-        with open(self.log.name) as f:
-            return f.read()
-
-    def stats(self):
-        r = subprocess.run([self.binary, "--config", self.conf, "--stats"],
-                           capture_output=True, text=True, timeout=10 * SLOW)
-        return json.loads(r.stdout) if r.returncode == 0 else None
-
     def settled(self, timeout):
         """The counters once nothing waits in memory or on the spool and
         every point received is delivered or dropped."""
@@ -73,16 +63,6 @@ class Sidecar:
                 return st
             time.sleep(0.2)
         return st
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout=60 * SLOW)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = -9
-        self.log.close()
-        return rc
 
 
 def drops(st):

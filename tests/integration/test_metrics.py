@@ -49,6 +49,7 @@ import amqp
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from tap import RUNNING, SLOW, check, free_port, summary  # noqa: E402
+from sidecar_proc import SidecarProc  # noqa: E402
 
 PROMETHEUS = "/usr/bin/prometheus"
 PROMTOOL = "/usr/bin/promtool"
@@ -58,7 +59,7 @@ IDLE_TIMEOUT = 10  # metrics.c's connection timeout (seconds)
 REFUSAL_WAIT = min(2 * SLOW, IDLE_TIMEOUT / 3)
 
 
-class Sidecar:
+class Sidecar(SidecarProc):
     def __init__(self, binary, work, port, conf="", url=None):
         self.binary = binary
         self.port = port
@@ -82,17 +83,6 @@ class Sidecar:
                 raise RuntimeError("osprofiler-sidecar exited:\n" + self.text())
             time.sleep(0.02)
 
-    def text(self):
-        if not self.log.closed:
-            self.log.flush()
-        with open(self.log.name) as f:
-            return f.read()
-
-    def stats(self):
-        r = subprocess.run([self.binary, "--config", self.conf, "--stats"],
-                           capture_output=True, text=True, timeout=10 * SLOW)
-        return json.loads(r.stdout) if r.returncode == 0 else None
-
     def settled(self, received, timeout=60):
         """--stats once `received` points came and none waits."""
         deadline, st = time.time() + timeout * SLOW, None
@@ -103,16 +93,6 @@ class Sidecar:
                 return st
             time.sleep(0.2)
         return st
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout=60 * SLOW)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = -9
-        self.log.close()
-        return rc
 
 
 def load(args, sock, threads, pairs, rate=0):

@@ -23,6 +23,7 @@ import amqp
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from tap import FAILS, RUNNING, SLOW, check, free_port, stop_leftovers, summary  # noqa: E402,F401
+from sidecar_proc import SidecarProc  # noqa: E402
 
 
 def frame(publisher, records, flags=0):
@@ -31,7 +32,7 @@ def frame(publisher, records, flags=0):
             b"".join(r + b"\n" for r in records))
 
 
-class Sidecar:
+class Sidecar(SidecarProc):
     def __init__(self, binary, url, workdir, extra_conf="", wait_connected=True, env=None):
         self.binary = binary
         self.sock = os.path.join(workdir, "sc.sock")
@@ -51,39 +52,6 @@ class Sidecar:
             time.sleep(0.02)
         while wait_connected and "connected to" not in self.text() and time.time() < deadline:
             time.sleep(0.02)
-
-    def text(self):
-        if not self.log.closed:
-            self.log.flush()
-        with open(self.log.name) as f:
-            return f.read()
-
-    def send(self, data):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        s.connect(self.sock)
-        for d in (data if isinstance(data, list) else [data]):
-            s.send(d)
-        s.close()
-
-    def stats(self):
-        r = subprocess.run([self.binary, "--config", self.conf, "--stats"],
-                           capture_output=True, text=True, timeout=10)
-        return json.loads(r.stdout) if r.returncode == 0 else None
-
-    def kill9(self):
-        self.proc.kill()
-        self.proc.wait(timeout=30)
-        self.log.close()
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = -9
-        self.log.close()
-        return rc
 
 
 class ConfSidecar(Sidecar):

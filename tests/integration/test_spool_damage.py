@@ -27,7 +27,6 @@ import fcntl
 import json
 import os
 import shutil
-import signal
 import socket
 import sqlite3
 import struct
@@ -39,11 +38,12 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 import spool_v3  # noqa: E402
 from tap import SLOW as BOUND, check, summary  # noqa: E402
+from sidecar_proc import SidecarProc  # noqa: E402
 
 NOBODY = 65534
 
 
-class Sidecar:
+class Sidecar(SidecarProc):
     def __init__(self, binary, work, conf, tag):
         self.binary = binary
         self.sock = os.path.join(work, "sc.sock")
@@ -61,17 +61,6 @@ class Sidecar:
             time.sleep(0.02)
         self.started = os.path.exists(self.sock + ".ctl")
 
-    def text(self):
-        if not self.log.closed:
-            self.log.flush()
-        with open(self.log.name) as f:
-            return f.read()
-
-    def stats(self):
-        r = subprocess.run([self.binary, "--config", self.conf, "--stats"],
-                           capture_output=True, text=True, timeout=10 * BOUND)
-        return json.loads(r.stdout) if r.returncode == 0 else None
-
     def wait(self, cond, timeout=30):
         deadline, st = time.time() + timeout * BOUND, None
         while time.time() < deadline:
@@ -80,17 +69,6 @@ class Sidecar:
                 return st
             time.sleep(0.1)
         return st
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout=60 * BOUND)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = self.proc.wait()
-        self.log.close()
-        return rc
 
 
 # ---- the format, from docs/design.md "Disk spool" and spool_format.h ----
