@@ -8,9 +8,10 @@
 #include "common/errors.h"
 #include "common/point.h"
 
-static const osp_store_ops_t *const backends[] = {&osp_store_sqlite_ops,
-                                                  &osp_store_redis_ops, &osp_store_pg_ops,
-                                                  &osp_store_pg_psycopg2_ops};
+static const osp_store_ops_t *const backends[] = {
+    &osp_store_sqlite_ops,       &osp_store_redis_ops, &osp_store_pg_ops,
+    &osp_store_pg_psycopg2_ops,  &osp_store_mysql_ops, &osp_store_mysql_pymysql_ops,
+    &osp_store_mysql_mysqldb_ops};
 
 int osp_store_open(const char *url, int flags, osp_store_t **out, osp_error_t *err) {
     const char *sep = url ? strstr(url, "://") : NULL;
@@ -22,7 +23,8 @@ int osp_store_open(const char *url, int flags, osp_store_t **out, osp_error_t *e
     return osp__error_set(err, OSP_EINVAL, "store", 0,
                           "unsupported connection string (expected sqlite:///PATH or "
                           "redis://[:PASSWORD@]HOST[:PORT][/DB] or "
-                          "postgresql://[USER[:PASSWORD]@][HOST][:PORT]/DB)");
+                          "postgresql://[USER[:PASSWORD]@][HOST][:PORT]/DB or "
+                          "mysql+pymysql://[USER[:PASSWORD]@][HOST][:PORT]/DB)");
 }
 
 osp_store_batch_t *osp_store_batch_new(void) {

@@ -59,5 +59,8 @@ extern const osp_store_ops_t osp_store_sqlite_ops;
 extern const osp_store_ops_t osp_store_redis_ops;
 extern const osp_store_ops_t osp_store_pg_ops;
 extern const osp_store_ops_t osp_store_pg_psycopg2_ops;
+extern const osp_store_ops_t osp_store_mysql_ops;
+extern const osp_store_ops_t osp_store_mysql_pymysql_ops;
+extern const osp_store_ops_t osp_store_mysql_mysqldb_ops;
 
 #endif

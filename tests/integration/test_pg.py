@@ -44,126 +44,19 @@ from test_sidecar import SLOW, check, frame  # noqa: E402
 import psycopg2  # noqa: E402
 import psycopg2.extras  # noqa: E402
 from pg_cluster import Pg, read_env  # noqa: E402
+from sql_interop import (Collector, Direct, c_cli, golden_points, py_cli,  # noqa: E402
+                         python_creates, python_writes, same_as_python, wait_for)
 
 GOLDEN_BASE = "5e1c7a70-0000-4000-8000-000000000000"
 SECOND_BASE = "5e1c7a71-0000-4000-8000-000000000000"
 PY_BASE = "7a7a7a7a-0000-4000-8000-000000000000"
 QUEUE = "osprofiler-collector-pg"  # its own: other tests keep theirs
-TIMEOUT = 30 * SLOW
-PY_CLI = "/usr/bin/osprofiler"
-
-
-def wait_for(cond, timeout=TIMEOUT, step=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(step)
-    return cond()
-
-
-def golden_points(golden):
-    with open(os.path.join(golden, "trace_points.jsonl"), "rb") as f:
-        return [line.rstrip(b"\n") for line in f if line.strip()]
-
-
-def c_cli(args, store, *argv):
-    """The C CLI, the url (password) in the environment, not on its command line."""
-    return subprocess.run([args.osprofiler, "trace"] + list(argv), capture_output=True,
-                          text=True, timeout=60 * SLOW,
-                          env=dict(os.environ, OSPROFILER_CONNECTION_STRING=store))
-
-
-def py_cli(store, *argv):
-    """Python's CLI (Debian's python3-osprofiler, SQLAlchemy and psycopg2)."""
-    cmd = [PY_CLI, "trace"] + [argv[0], "--connection-string", store] + list(argv[1:])
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=60 * SLOW)
-
-
-def same_as_python(args, store, base_id, name, formats=("--json", "--dot")):
-    for fmt in formats:
-        c = c_cli(args, store, "show", fmt, base_id)
-        p = py_cli(store, "show", fmt, base_id)
-        check("%s: trace show %s is Python's, byte for byte" % (name, fmt),
-              c.returncode == 0 and p.returncode == 0 and c.stdout == p.stdout and
-              len(c.stdout) > 100,
-              "C %d %s\nPython %d %s\n%s" % (c.returncode, c.stderr, p.returncode,
-                                             p.stderr[-800:], diff(c.stdout, p.stdout)))
-    c = c_cli(args, store, "list")
-    p = py_cli(store, "list")
-    check("%s: trace list is Python's, byte for byte" % name,
-          c.returncode == 0 and p.returncode == 0 and c.stdout == p.stdout and
-          base_id in c.stdout, "C:\n%s%s\nPython:\n%s%s" % (c.stdout, c.stderr, p.stdout,
-                                                            p.stderr[-500:]))
-
-
-def diff(a, b):
-    al, bl = a.splitlines(), b.splitlines()
-    for i, (x, y) in enumerate(zip(al, bl)):
-        if x != y:
-            return "line %d:\n  C:      %s\n  Python: %s" % (i + 1, x, y)
-    return "lengths %d, %d" % (len(al), len(bl))
-
-
-class Direct(ts.Sidecar):
-    """A sidecar with no broker: points go to the store. The url (password)
-    only in its 0600 config file."""
-
-    def __init__(self, binary, store, workdir, name="direct", extra=""):
-        self.binary = binary
-        self.sock = os.path.join(workdir, name + ".sock")
-        self.conf = os.path.join(workdir, name + ".conf")
-        fd = os.open(self.conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write('listen_socket = "%s"\nstore = "%s"\nspool_dir = ""\n%s'
-                    % (self.sock, store, extra))
-        self.log = open(os.path.join(workdir, name + ".log"), "w+")
-        self.proc = subprocess.Popen([binary, "--config", self.conf], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        ts.RUNNING.append(self.proc)
-        deadline = time.time() + TIMEOUT
-        while not os.path.exists(self.sock) and time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("osprofiler-sidecar exited:\n" + self.text())
-            time.sleep(0.02)
-
-
-class Collector(ts.Sidecar):
-    def __init__(self, binary, url, store, workdir):
-        self.binary = binary
-        self.sock = os.path.join(workdir, "col.sock")
-        self.conf = os.path.join(workdir, "col.conf")
-        fd = os.open(self.conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write('listen_socket = "%s"\nstore = "%s"\ntransport_url = "%s"\n'
-                    'collect = true\ncollector_queue = "%s"\nspool_dir = ""\n'
-                    'rabbit_retry_interval = 0.2\nrabbit_retry_backoff = 2.0\n'
-                    'rabbit_interval_max = 1.0\n' % (self.sock, store, url, QUEUE))
-        self.log = open(os.path.join(workdir, "col.log"), "w+")
-        self.proc = subprocess.Popen([binary, "--config", self.conf], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        ts.RUNNING.append(self.proc)
-        deadline = time.time() + TIMEOUT
-        while "consuming" not in self.text() and time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("collector exited:\n" + self.text())
-            time.sleep(0.05)
 
 
 SCHEMA_Q = ("SELECT column_name, data_type, character_maximum_length, is_nullable, "
             "column_default FROM information_schema.columns WHERE table_name = 'data' "
             "ORDER BY ordinal_position")
 INDEX_Q = "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'data' ORDER BY 1"
-
-
-def python_creates(pg, db):
-    """Python's sqlalchemy driver creating its table in db."""
-    r = subprocess.run(["/usr/bin/python3", "-c",
-                        "import sys\nfrom osprofiler.drivers import base\n"
-                        "base.get_driver(sys.stdin.read().strip())"],
-                       input=pg.url(db), capture_output=True, text=True, timeout=60 * SLOW)
-    return r.returncode == 0, r.stderr[-500:]
 
 
 def test_direct(args, pg, work):
@@ -176,7 +69,7 @@ def test_direct(args, pg, work):
           "%d rows\n%s" % (pg.rows("direct"), sc.text()))
     st = sc.stats() or {}
     check("direct: stats count them as stored", st.get("stored") == 9, str(st))
-    ok, err = python_creates(pg, "pyschema")
+    ok, err = python_creates(pg.url("pyschema"))
     check("direct: Python's driver creates its table", ok, err)
     ours, theirs = pg.sql("direct", SCHEMA_Q), pg.sql("pyschema", SCHEMA_Q)
     check("direct: the data table's columns are Python's (names, types, lengths)",
@@ -229,7 +122,7 @@ def test_collector(args, pg, broker_url, work):
     port = int(read_env(args.broker_env)["OSP_BROKER_PORT"])
     ts.purge(port)
     ts.purge(port, QUEUE)
-    col = Collector(args.sidecar, broker_url, store, work)
+    col = Collector(args.sidecar, broker_url, store, work, QUEUE)
     pubdir = os.path.join(work, "pub")
     os.mkdir(pubdir)
     pub = ts.Sidecar(args.sidecar, broker_url, pubdir)
@@ -261,32 +154,9 @@ def test_collector(args, pg, broker_url, work):
     return col, pub
 
 
-PY_WRITER = r"""
-import sys
-from osprofiler import notifier, profiler
-from osprofiler.drivers import base
-url, base_id = sys.stdin.read().split()
-d = base.get_driver(url, project="py-proj", service="py-svc", host="py-host")
-notifier.set(d.notify)
-profiler.init("key", base_id=base_id)
-with profiler.Trace("wsgi", info={"request": {"path": "/v2/caf\u00e9", "method": "GET"}}):
-    with profiler.Trace("db", info={"db": {"statement": "SELECT 1", "params": [1, 2.5]}}):
-        pass
-    try:
-        with profiler.Trace("rpc", info={"function": {"name": "f\u00fc\u00df"}}):
-            raise ValueError("boom \u2603")
-    except ValueError:
-        pass
-if len(sys.argv) > 1:
-    with profiler.Trace("nan", info={"x": float("nan")}):
-        pass
-"""
-
-
 def test_python_writes(args, pg):
     pg.create_db("pywrite")
-    r = subprocess.run(["/usr/bin/python3", "-c", PY_WRITER], input=pg.url("pywrite") + " " +
-                       PY_BASE, capture_output=True, text=True, timeout=60 * SLOW)
+    r = python_writes(pg.url("pywrite"), PY_BASE)
     check("python: its sqlalchemy driver stored 6 rows",
           r.returncode == 0 and pg.rows("pywrite") == 6, r.stderr[-800:])
     same_as_python(args, pg.url("pywrite"), PY_BASE, "python")
@@ -330,9 +200,7 @@ def test_python_writes(args, pg):
     same_as_python(args, pg.url("pywrite"), big, "python, 6000 rows", formats=("--json",))
     # NaN: Python writes it inside data; we read it as null (the policy)
     nan_base = PY_BASE.replace("7a7a7a7a", "7a7a7a7b")
-    r = subprocess.run(["/usr/bin/python3", "-c", PY_WRITER, "nan"],
-                       input=pg.url("pywrite") + " " + nan_base, capture_output=True,
-                       text=True, timeout=60 * SLOW)
+    r = python_writes(pg.url("pywrite"), nan_base, nan=True)
     c = c_cli(args, pg.url("pywrite"), "show", "--json", nan_base)
     check("python: NaN Python stored reads as null, strict JSON",
           r.returncode == 0 and c.returncode == 0 and '"x": null' in c.stdout and
