@@ -31,6 +31,7 @@
  */
 #include <errmsg.h>
 #include <mysql.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,7 +153,13 @@ static int scalar(my_store_t *s, const char *sql, char *out, size_t cap,
     return OSP_OK;
 }
 
+/* mysql_init runs mysql_library_init the first time, which is not safe to
+ * run from two threads at once (stores may open in several). */
+static pthread_once_t library_once = PTHREAD_ONCE_INIT;
+static void library_init(void) { mysql_library_init(0, NULL, NULL); }
+
 static int connect_server(my_store_t *s, osp_error_t *err) {
+    pthread_once(&library_once, library_init);
     s->conn = mysql_init(NULL);
     if (!s->conn)
         return osp__error_set(err, OSP_ENOMEM, "store", 0, "out of memory");
@@ -348,7 +355,7 @@ static int my_open(const char *url, int flags, osp_store_t **out, osp_error_t *e
     int rc = parse_url(s, scheme, rest, err);
     if (rc != OSP_OK)
         goto out;
-    char port[8] = "";
+    char port[12] = "";
     if (s->port)
         snprintf(port, sizeof port, ":%u", s->port);
     bool v6 = strchr(s->host, ':');
