@@ -159,7 +159,7 @@ int main(int argc, char **argv) {
 
     /* twice, the first untimed: the runs after it find the server warm */
     double prep = 0, commit = 0;
-    for (int pass = 0; pass < 2; pass++)
+    for (int run = 0; run < 2; run++)
         for (long b = 0; b < nb; b++) {
             if (b == 0) {
                 exec_ok(c, "TRUNCATE data");
