@@ -11,14 +11,15 @@
 set -euo pipefail
 want=(build-essential cmake pkg-config libjansson-dev uuid-dev libssl-dev
       librabbitmq-dev libconfuse-dev libsqlite3-dev libhiredis-dev help2man
-      libpq-dev libmicrohttpd-dev)
+      libpq-dev libmicrohttpd-dev libmariadb-dev)
 case "${1:-build}" in
 build) ;;
 test) want+=(libcmocka-dev python3 python3-osprofiler python3-webob clang-format
             python3-oslo.messaging python3-amqp rabbitmq-server openssl
             ceilometer-agent-notification python3-yaml redis-server python3-redis
             chromium python3-websocket valgrind python3-graphviz
-            postgresql python3-sqlalchemy python3-psycopg2 prometheus) ;;
+            postgresql python3-sqlalchemy python3-psycopg2 prometheus
+            mariadb-server python3-pymysql) ;;
 bench) want+=(libcmocka-dev python3 python3-osprofiler python3-webob python3-oslo.messaging
               rabbitmq-server redis-server python3-redis lttng-tools liblttng-ust-dev
               postgresql python3-psycopg2) ;;

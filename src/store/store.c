@@ -9,7 +9,7 @@
 #include "common/point.h"
 
 static const osp_store_ops_t *const backends[] = {
-    &osp_store_sqlite_ops, &osp_store_redis_ops, &osp_store_pg_ops};
+    &osp_store_sqlite_ops, &osp_store_redis_ops, &osp_store_pg_ops, &osp_store_mysql_ops};
 
 static bool serves(const osp_store_ops_t *ops, const char *scheme, size_t len) {
     for (const char *const *s = ops->schemes; *s; s++)
@@ -27,7 +27,8 @@ int osp_store_open(const char *url, int flags, osp_store_t **out, osp_error_t *e
     return osp__error_set(err, OSP_EINVAL, "store", 0,
                           "unsupported connection string (expected sqlite:///PATH or "
                           "redis://[:PASSWORD@]HOST[:PORT][/DB] or "
-                          "postgresql://[USER[:PASSWORD]@][HOST][:PORT]/DB)");
+                          "postgresql://[USER[:PASSWORD]@][HOST][:PORT]/DB or "
+                          "mysql+pymysql://[USER[:PASSWORD]@][HOST][:PORT]/DB)");
 }
 
 osp_store_batch_t *osp_store_batch_new(void) {

@@ -14,6 +14,10 @@
  *   postgresql[+psycopg2]://[USER[:PASSWORD]@][HOST][:PORT]/DB[?PARAMS]
  *                                    Python osprofiler's sqlalchemy layout
  *                                    (store_pg.c, libpq)
+ *   mysql[+pymysql|+mysqldb]://[USER[:PASSWORD]@][HOST][:PORT]/DB
+ *       [?unix_socket=PATH&charset=utf8mb4]
+ *                                    the same layout on MariaDB/MySQL
+ *                                    (store_mysql.c, libmariadb)
  *
  * Every function is synchronous and reports failures in *err (no password in
  * any text). A store handle is used by one thread at a time.

@@ -60,5 +60,6 @@ int osp__store_emit(osp_store_msg_cb cb, const char *json, size_t len, void *ud)
 extern const osp_store_ops_t osp_store_sqlite_ops;
 extern const osp_store_ops_t osp_store_redis_ops;
 extern const osp_store_ops_t osp_store_pg_ops;
+extern const osp_store_ops_t osp_store_mysql_ops;
 
 #endif

@@ -28,11 +28,13 @@ started and stopped by pid):
 
 An engine is a name, a function that starts it in a directory and returns
 an object with .url, .physical() and .stop(): SQLite, Redis, and PostgreSQL
-in Python's sqlalchemy layout when --pg-env names a pg.sh cluster (--store
+in Python's sqlalchemy layout when --pg-env names a pg.sh cluster, MariaDB
+in the same layout when --mysql-env names a mysql.sh server (--store
 selects, default all that can run here).
 
   test_collectors.py --sidecar BIN --osprofiler BIN --load BIN
                      --broker-env FILE --broker-sh SH [--pg-env FILE --pg-sh SH]
+                     [--mysql-env FILE --mysql-sh SH]
                      [--store NAME]...
 """
 import argparse
@@ -56,6 +58,7 @@ from sidecar_proc import SidecarProc  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_sidecar import frame  # noqa: E402
 from pg_cluster import Pg  # noqa: E402
+from mysql_server import My  # noqa: E402
 
 COLLECTORS = 3
 THREADS, PAIRS, TRACE_PAIRS, RATE = 4, 5000, 250, 0  # 40,000 points, 80 traces, flat out
@@ -176,6 +179,31 @@ class PgEngine:
         pass
 
 
+class MyEngine(PgEngine):
+    """A database of its own on the mysql.sh server (fixture `mysql`), the
+    same layout on MariaDB."""
+
+    def __init__(self, work):
+        self.pg = My(MYSQL["sh"], MYSQL["env"])
+        self.pg.create_db(self.DB)
+        self.url = self.pg.url(self.DB)
+
+    def points(self, n):
+        """As PgEngine's; pymysql hands the JSON column over as its text."""
+        rows = self.pg.sql(self.DB, "SELECT base_id, parent_id, trace_id, name, timestamp,"
+                           " data FROM data ORDER BY id LIMIT %s", n) or []
+        out = []
+        for base, parent, trace, name, ts, data in rows:
+            p = json.loads(json.loads(data))
+            p.update(base_id=base, parent_id=parent, trace_id=trace, name=name, timestamp=ts)
+            out.append(p)
+        return out
+
+
+def my_ok():
+    return bool(MYSQL.get("env")) and os.path.exists(MYSQL["env"])
+
+
 def pg_ok():
     return bool(PG.get("env")) and os.path.exists(PG["env"])
 
@@ -195,8 +223,10 @@ ENGINES = {
     "sqlite": (SqliteEngine, lambda: True, True),
     "redis": (RedisEngine, redis_ok, False),
     "postgresql": (PgEngine, pg_ok, True),
+    "mysql": (MyEngine, my_ok, True),
 }
 PG = {}  # --pg-env, --pg-sh
+MYSQL = {}  # --mysql-env, --mysql-sh
 
 
 # ------------------------------------------------------------ processes
@@ -485,8 +515,11 @@ def main():
     ap.add_argument("--store", action="append", choices=sorted(ENGINES))
     ap.add_argument("--pg-env", help="pg.sh's env file: adds the PostgreSQL store")
     ap.add_argument("--pg-sh")
+    ap.add_argument("--mysql-env", help="mysql.sh's env file: adds the MariaDB store")
+    ap.add_argument("--mysql-sh")
     args = ap.parse_args()
     PG.update(env=args.pg_env, sh=args.pg_sh)
+    MYSQL.update(env=args.mysql_env, sh=args.mysql_sh)
     env = dict(l.strip().split("=", 1) for l in open(args.broker_env) if "=" in l)
     args.port = int(env["OSP_BROKER_PORT"])
     args.url = "rabbit://guest:guest@127.0.0.1:%d/" % args.port

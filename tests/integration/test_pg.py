@@ -44,83 +44,20 @@ from test_sidecar import SLOW, check, frame  # noqa: E402
 import psycopg2  # noqa: E402
 import psycopg2.extras  # noqa: E402
 from pg_cluster import Pg, read_env  # noqa: E402
+from sql_interop import (Collector, Direct, c_cli, golden_points, py_cli,  # noqa: E402
+                         python_creates, python_writes, same_as_python)
 from tap import wait_for  # noqa: E402
 
 GOLDEN_BASE = "5e1c7a70-0000-4000-8000-000000000000"
 SECOND_BASE = "5e1c7a71-0000-4000-8000-000000000000"
 PY_BASE = "7a7a7a7a-0000-4000-8000-000000000000"
 QUEUE = "osprofiler-collector-pg"  # its own: other tests keep theirs
-TIMEOUT = 30 * SLOW
-PY_CLI = "/usr/bin/osprofiler"
-
-
-def golden_points(golden):
-    with open(os.path.join(golden, "trace_points.jsonl"), "rb") as f:
-        return [line.rstrip(b"\n") for line in f if line.strip()]
-
-
-def c_cli(args, store, *argv):
-    """The C CLI, the url (password) in the environment, not on its command line."""
-    return subprocess.run([args.osprofiler, "trace"] + list(argv), capture_output=True,
-                          text=True, timeout=60 * SLOW,
-                          env=dict(os.environ, OSPROFILER_CONNECTION_STRING=store))
-
-
-def py_cli(store, *argv):
-    """Python's CLI (Debian's python3-osprofiler, SQLAlchemy and psycopg2)."""
-    cmd = [PY_CLI, "trace"] + [argv[0], "--connection-string", store] + list(argv[1:])
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=60 * SLOW)
-
-
-def same_as_python(args, store, base_id, name, formats=("--json", "--dot")):
-    for fmt in formats:
-        c = c_cli(args, store, "show", fmt, base_id)
-        p = py_cli(store, "show", fmt, base_id)
-        check("%s: trace show %s is Python's, byte for byte" % (name, fmt),
-              c.returncode == 0 and p.returncode == 0 and c.stdout == p.stdout and
-              len(c.stdout) > 100,
-              "C %d %s\nPython %d %s\n%s" % (c.returncode, c.stderr, p.returncode,
-                                             p.stderr[-800:], diff(c.stdout, p.stdout)))
-    c = c_cli(args, store, "list")
-    p = py_cli(store, "list")
-    check("%s: trace list is Python's, byte for byte" % name,
-          c.returncode == 0 and p.returncode == 0 and c.stdout == p.stdout and
-          base_id in c.stdout, "C:\n%s%s\nPython:\n%s%s" % (c.stdout, c.stderr, p.stdout,
-                                                            p.stderr[-500:]))
-
-
-def diff(a, b):
-    al, bl = a.splitlines(), b.splitlines()
-    for i, (x, y) in enumerate(zip(al, bl)):
-        if x != y:
-            return "line %d:\n  C:      %s\n  Python: %s" % (i + 1, x, y)
-    return "lengths %d, %d" % (len(al), len(bl))
-
-
-def Direct(binary, store, workdir, name="direct", extra=""):
-    """A sidecar with no broker: points go to the store."""
-    return ts.ConfSidecar(binary, workdir, name,
-                          'store = "%s"\nspool_dir = ""\n%s' % (store, extra), timeout=TIMEOUT)
-
-
-def Collector(binary, url, store, workdir):
-    return ts.ConfSidecar(binary, workdir, "col", ts.collector_conf(store, url, QUEUE),
-                          ready="consuming", timeout=TIMEOUT)
 
 
 SCHEMA_Q = ("SELECT column_name, data_type, character_maximum_length, is_nullable, "
             "column_default FROM information_schema.columns WHERE table_name = 'data' "
             "ORDER BY ordinal_position")
 INDEX_Q = "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'data' ORDER BY 1"
-
-
-def python_creates(pg, db):
-    """Python's sqlalchemy driver creating its table in db."""
-    r = subprocess.run(["/usr/bin/python3", "-c",
-                        "import sys\nfrom osprofiler.drivers import base\n"
-                        "base.get_driver(sys.stdin.read().strip())"],
-                       input=pg.url(db), capture_output=True, text=True, timeout=60 * SLOW)
-    return r.returncode == 0, r.stderr[-500:]
 
 
 def test_direct(args, pg, work):
@@ -133,7 +70,7 @@ def test_direct(args, pg, work):
           "%d rows\n%s" % (pg.rows("direct"), sc.text()))
     st = sc.stats() or {}
     check("direct: stats count them as stored", st.get("stored") == 9, str(st))
-    ok, err = python_creates(pg, "pyschema")
+    ok, err = python_creates(pg.url("pyschema"))
     check("direct: Python's driver creates its table", ok, err)
     ours, theirs = pg.sql("direct", SCHEMA_Q), pg.sql("pyschema", SCHEMA_Q)
     check("direct: the data table's columns are Python's (names, types, lengths)",
@@ -186,7 +123,7 @@ def test_collector(args, pg, broker_url, work):
     port = int(read_env(args.broker_env)["OSP_BROKER_PORT"])
     ts.purge(port)
     ts.purge(port, QUEUE)
-    col = Collector(args.sidecar, broker_url, store, work)
+    col = Collector(args.sidecar, broker_url, store, work, QUEUE)
     pubdir = os.path.join(work, "pub")
     os.mkdir(pubdir)
     pub = ts.Sidecar(args.sidecar, broker_url, pubdir)
@@ -218,32 +155,9 @@ def test_collector(args, pg, broker_url, work):
     return col, pub
 
 
-PY_WRITER = r"""
-import sys
-from osprofiler import notifier, profiler
-from osprofiler.drivers import base
-url, base_id = sys.stdin.read().split()
-d = base.get_driver(url, project="py-proj", service="py-svc", host="py-host")
-notifier.set(d.notify)
-profiler.init("key", base_id=base_id)
-with profiler.Trace("wsgi", info={"request": {"path": "/v2/caf\u00e9", "method": "GET"}}):
-    with profiler.Trace("db", info={"db": {"statement": "SELECT 1", "params": [1, 2.5]}}):
-        pass
-    try:
-        with profiler.Trace("rpc", info={"function": {"name": "f\u00fc\u00df"}}):
-            raise ValueError("boom \u2603")
-    except ValueError:
-        pass
-if len(sys.argv) > 1:
-    with profiler.Trace("nan", info={"x": float("nan")}):
-        pass
-"""
-
-
 def test_python_writes(args, pg):
     pg.create_db("pywrite")
-    r = subprocess.run(["/usr/bin/python3", "-c", PY_WRITER], input=pg.url("pywrite") + " " +
-                       PY_BASE, capture_output=True, text=True, timeout=60 * SLOW)
+    r = python_writes(pg.url("pywrite"), PY_BASE)
     check("python: its sqlalchemy driver stored 6 rows",
           r.returncode == 0 and pg.rows("pywrite") == 6, r.stderr[-800:])
     same_as_python(args, pg.url("pywrite"), PY_BASE, "python")
@@ -287,9 +201,7 @@ def test_python_writes(args, pg):
     same_as_python(args, pg.url("pywrite"), big, "python, 6000 rows", formats=("--json",))
     # NaN: Python writes it inside data; we read it as null (the policy)
     nan_base = PY_BASE.replace("7a7a7a7a", "7a7a7a7b")
-    r = subprocess.run(["/usr/bin/python3", "-c", PY_WRITER, "nan"],
-                       input=pg.url("pywrite") + " " + nan_base, capture_output=True,
-                       text=True, timeout=60 * SLOW)
+    r = python_writes(pg.url("pywrite"), nan_base, nan=True)
     c = c_cli(args, pg.url("pywrite"), "show", "--json", nan_base)
     check("python: NaN Python stored reads as null, strict JSON",
           r.returncode == 0 and c.returncode == 0 and '"x": null' in c.stdout and
