@@ -8,6 +8,7 @@
 #   scripts/bench.sh show        trace show --json, 10k points from Redis, C vs Python -> bench/results/show.md
 #   scripts/bench.sh store       sidecar store writer into SQLite/Redis vs raw -> bench/results/store.md
 #   scripts/bench.sh pg          PostgreSQL store commit vs raw libpq COPY/INSERT -> bench/results/store_pg.md
+#   scripts/bench.sh mysql       MariaDB store commit vs raw libmariadb INSERTs -> bench/results/store_mysql.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh bench
@@ -20,6 +21,6 @@ throughput) exec bench/throughput.sh build-bench ;;
 outage) exec bench/outage.sh build-bench ;;
 show) exec bench/show.sh build-bench ;;
 store) exec bench/store.sh build-bench ;;
-pg) exec bench/store_pg.sh build-bench ;;
-*) echo "usage: $0 [pairs|throughput|outage|show|store|pg]" >&2; exit 2 ;;
+pg | mysql) ENGINE=$1 exec bench/store_sql.sh build-bench ;;
+*) echo "usage: $0 [pairs|throughput|outage|show|store|pg|mysql]" >&2; exit 2 ;;
 esac

@@ -22,7 +22,7 @@ test) want+=(libcmocka-dev python3 python3-osprofiler python3-webob clang-format
             mariadb-server python3-pymysql) ;;
 bench) want+=(libcmocka-dev python3 python3-osprofiler python3-webob python3-oslo.messaging
               rabbitmq-server redis-server python3-redis lttng-tools liblttng-ust-dev
-              postgresql python3-psycopg2) ;;
+              postgresql python3-psycopg2 mariadb-server) ;;
 docker) want+=(docker.io debootstrap docker-compose) ;;
 *) echo "usage: $0 build|test|bench|docker" >&2; exit 2 ;;
 esac
