@@ -39,6 +39,7 @@
 #include "common/errors.h"
 #include "common/point.h"
 #include "common/pyjson.h"
+#include "sql_layout.h"
 #include "store_impl.h"
 
 typedef struct my_store {
@@ -64,26 +65,6 @@ static const char schema[] =
     " INDEX ix_data_parent_id (parent_id), INDEX ix_data_trace_id (trace_id),"
     " INDEX ix_data_project (project), INDEX ix_data_host (host),"
     " INDEX ix_data_service (service), INDEX ix_data_name (name))";
-
-#define COLUMNS                                                                          \
-    "timestamp, base_id, parent_id, trace_id, project, host, service, name, data"
-enum {
-    C_TIMESTAMP,
-    C_BASE_ID,
-    C_PARENT_ID,
-    C_TRACE_ID,
-    C_PROJECT,
-    C_HOST,
-    C_SERVICE,
-    C_NAME,
-    C_DATA,
-    C_N
-};
-static const char *const column[C_N] = {"timestamp", "base_id", "parent_id",
-                                        "trace_id",  "project", "host",
-                                        "service",   "name",    "data"};
-/* varchar lengths (characters) of the string columns */
-static const size_t column_max[C_DATA] = {26, 255, 255, 255, 255, 255, 255, 255};
 
 /* An INSERT is cut after the row that takes it past this. */
 #define STATEMENT_TARGET (1u << 20)
@@ -335,7 +316,7 @@ static int parse_url(my_store_t *s, const char *scheme, const char *rest,
 static int open_for_writing(my_store_t *s, osp_error_t *err) {
     int rc = exec(s, schema, "cannot create the data table", err);
     if (rc == OSP_OK) /* a `data` of another layout: say so now */
-        rc = exec(s, "SELECT " COLUMNS " FROM data LIMIT 0",
+        rc = exec(s, "SELECT " OSP_SQL_COLUMNS " FROM data LIMIT 0",
                   "the data table is not Python osprofiler's sqlalchemy layout", err);
     return rc;
 }
@@ -384,13 +365,6 @@ out:
 
 /* --- write ------------------------------------------------------------------ */
 
-static size_t utf8_chars(const char *s) {
-    size_t n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xc0) != 0x80;
-    return n;
-}
-
 /* A quoted SQL string as mysql_real_escape_string makes it for utf8mb4
  * (whose multi-byte characters hold no ASCII byte), or NULL. */
 static void sql_string(osp_buf_t *t, const char *v, size_t len) {
@@ -420,48 +394,31 @@ static void sql_string(osp_buf_t *t, const char *v, size_t len) {
 }
 
 /* Refusal reasons (a row's `error` when its `points` is 0). */
-static const char *const refusal[] = {
-    "its JSON cannot be re-encoded here (an integer beyond 64 bits?)",
-    "timestamp longer than the data table's varchar(26)",
-    "a field longer than the data table's varchar(255)", "out of memory",
-    "longer than the server's max_allowed_packet"};
+/* Refusal reasons past sql_layout.h's (a row's `error`). */
+#define REFUSED_PACKET 4
+static const char *refusal(int why) {
+    return why == REFUSED_PACKET ? "longer than the server's max_allowed_packet"
+                                 : osp__sql_refusal[why];
+}
 
-/* The driver's notify (as store_pg.c's build_line): one "(...)" tuple. */
+/* One "(...)" tuple: the driver's row (sql_layout.h), SQL-quoted. */
 static int build_tuple(osp_buf_t *t, osp_buf_t tmp[2], const osp_store_msg_t *m) {
-    json_t *p = osp__json_loadb_finite(m->json, m->len, 0, NULL);
-    if (!json_is_object(p)) {
-        json_decref(p);
-        return 0;
-    }
-#define STR(o, k) json_string_value(json_object_get((o), (k)))
-    const char *host = STR(p, "host");
-    if (!host)
-        host = STR(json_object_get(p, "info"), "host");
-    const char *v[C_DATA] = {
-        m->timestamp,      m->base_id, STR(p, "parent_id"), m->trace_id,
-        STR(p, "project"), host,       STR(p, "service"),   m->name};
-#undef STR
-    int why = -1;
-    for (int c = 0; c < C_DATA && why < 0; c++)
-        if (v[c] && utf8_chars(v[c]) > column_max[c])
-            why = c == C_TIMESTAMP ? 1 : 2;
-    if (why < 0) {
+    osp_sql_row_t row;
+    int r = osp__sql_row_make(&row, m);
+    if (r > 0) {
         osp__buf_putc(t, '(');
-        for (int c = 0; c < C_DATA; c++) {
-            sql_string(t, v[c], v[c] ? strlen(v[c]) : 0);
+        for (int c = 0; c < OSP_SQL_DATA; c++) {
+            sql_string(t, row.field[c], row.field[c] ? strlen(row.field[c]) : 0);
             osp__buf_putc(t, ',');
         }
-        for (int c = 0; c < C_DATA; c++)
-            json_object_del(p, column[c]);
-        tmp[0].len = tmp[1].len = 0;
-        osp__pyjson_value(&tmp[0], p, -1, 0);
-        osp__pyjson_string(&tmp[1], tmp[0].data, tmp[0].len);
-        sql_string(t, tmp[1].data, tmp[1].len);
+        if (osp__sql_row_data(&row, tmp))
+            sql_string(t, tmp[1].data, tmp[1].len);
         osp__buf_putc(t, ')');
-        why = tmp[0].failed || tmp[1].failed || t->failed ? 3 : -1;
+        if (tmp[0].failed || tmp[1].failed || t->failed)
+            r = -OSP_SQL_REFUSED_NOMEM;
     }
-    json_decref(p);
-    return why < 0 ? 1 : -why;
+    osp__sql_row_done(&row);
+    return r;
 }
 
 /* The batch's text: INSERT statements one after another; rows[i].text and
@@ -475,7 +432,7 @@ static int my_prepare(osp_store_batch_t *b, osp_error_t *err) {
         b->rows = grown;
         b->rows_cap = b->n;
     }
-    static const char head[] = "INSERT INTO data (" COLUMNS ") VALUES ";
+    static const char head[] = "INSERT INTO data (" OSP_SQL_COLUMNS ") VALUES ";
     b->text.len = 0;
     b->text.failed = false;
     osp_buf_t tmp[2] = {OSP_BUF_INIT, OSP_BUF_INIT};
@@ -525,7 +482,7 @@ static int insert_all(my_store_t *s, osp_store_batch_t *b, osp_error_t *err) {
                                       "below 2 MiB: raise it",
                                       s->base.name, s->max_packet);
             r->points = 0;
-            r->error = 4;
+            r->error = REFUSED_PACKET;
             continue;
         }
         if (mysql_real_query(s->conn, b->text.data + r->text, r->len))
@@ -554,7 +511,7 @@ static int my_commit(osp_store_t *base, osp_store_batch_t *b, osp_error_t *err) 
         if (!b->rows[i].points && refused++ == 0)
             snprintf(s->base.rejected_why, sizeof s->base.rejected_why,
                      "trace point %.64s of %.64s: %s", b->msgs[i].trace_id,
-                     b->msgs[i].base_id, refusal[b->rows[i].error]);
+                     b->msgs[i].base_id, refusal(b->rows[i].error));
     s->base.rejected = refused;
     return rc;
 }
@@ -591,39 +548,14 @@ struct cb {
     osp_buf_t row;
 };
 
-/* `data` as the driver's get_report loads it (see store_pg.c). */
-static void append_data(osp_buf_t *b, const char *v, size_t len) {
-    if (len && *v == '"') {
-        json_t *j = json_loadb(v, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-        if (json_is_string(j))
-            osp__buf_append(b, json_string_value(j), json_string_length(j));
-        else
-            osp__buf_append(b, "null", 4);
-        json_decref(j);
-    } else {
-        osp__buf_append(b, len ? v : "null", len ? len : 4);
-    }
-}
-
 static int msg_row(MYSQL_ROW r, unsigned long *len, void *ud) {
     struct cb *c = ud;
-    osp_buf_t *b = &c->row;
-    b->len = 0;
-    b->failed = false;
-    osp__buf_putc(b, '{');
-    for (int k = 0; k < C_N; k++) {
-        osp__buf_puts(b, k ? ", \"" : "\"");
-        osp__buf_puts(b, column[k]);
-        osp__buf_puts(b, "\": ");
-        if (!r[k])
-            osp__buf_append(b, "null", 4);
-        else if (k == C_DATA)
-            append_data(b, r[k], len[k]);
-        else
-            osp__pyjson_string(b, r[k], len[k]);
-    }
-    osp__buf_putc(b, '}');
-    return b->failed ? OSP_ENOMEM : osp__store_emit(c->msg, b->data, b->len, c->ud);
+    size_t n[OSP_SQL_N];
+    for (int k = 0; k < OSP_SQL_N; k++)
+        n[k] = len[k];
+    osp__sql_report_row(&c->row, (const char *const *)r, n);
+    return c->row.failed ? OSP_ENOMEM
+                         : osp__store_emit(c->msg, c->row.data, c->row.len, c->ud);
 }
 
 static int my_get(osp_store_t *base, const char *base_id, osp_store_msg_cb cb, void *ud,
@@ -634,7 +566,7 @@ static int my_get(osp_store_t *base, const char *base_id, osp_store_msg_cb cb, v
     if (ensure_connected(s, err) != OSP_OK)
         return OSP_ESTORE;
     osp_buf_t sql = OSP_BUF_INIT;
-    osp__buf_puts(&sql, "SELECT " COLUMNS " FROM data WHERE base_id = ");
+    osp__buf_puts(&sql, "SELECT " OSP_SQL_COLUMNS " FROM data WHERE base_id = ");
     sql_string(&sql, base_id, strlen(base_id));
     osp__buf_puts(&sql, " ORDER BY id");
     struct cb c = {.msg = cb, .ud = ud, .row = OSP_BUF_INIT};

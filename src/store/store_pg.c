@@ -36,6 +36,7 @@
 #include "common/errors.h"
 #include "common/point.h"
 #include "common/pyjson.h"
+#include "sql_layout.h"
 #include "store_impl.h"
 
 typedef struct pg_store {
@@ -60,26 +61,6 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS ix_data_base_id ON data (base_id);"
     "CREATE INDEX IF NOT EXISTS ix_data_service ON data (service);"
     "CREATE INDEX IF NOT EXISTS ix_data_parent_id ON data (parent_id);";
-
-#define COLUMNS                                                                          \
-    "timestamp, base_id, parent_id, trace_id, project, host, service, name, data"
-enum {
-    C_TIMESTAMP,
-    C_BASE_ID,
-    C_PARENT_ID,
-    C_TRACE_ID,
-    C_PROJECT,
-    C_HOST,
-    C_SERVICE,
-    C_NAME,
-    C_DATA,
-    C_N
-};
-static const char *const column[C_N] = {"timestamp", "base_id", "parent_id",
-                                        "trace_id",  "project", "host",
-                                        "service",   "name",    "data"};
-/* varchar lengths (characters) of the string columns */
-static const size_t column_max[C_DATA] = {26, 255, 255, 255, 255, 255, 255, 255};
 
 /* A libpq message without the password (libpq does not quote it, but a URL
  * it cannot parse is quoted whole), on one line. */
@@ -213,7 +194,7 @@ static int pg_open(const char *url, int flags, osp_store_t **out, osp_error_t *e
     if (rc == OSP_OK && s->writer && !s->table)
         rc = open_for_writing(s, err);
     if (rc == OSP_OK && s->writer) /* a `data` of another layout: say so now */
-        rc = exec(s, "SELECT " COLUMNS " FROM data LIMIT 0", PGRES_TUPLES_OK,
+        rc = exec(s, "SELECT " OSP_SQL_COLUMNS " FROM data LIMIT 0", PGRES_TUPLES_OK,
                   "the data table is not Python osprofiler's sqlalchemy layout", err);
     s->table |= s->writer;
 out:
@@ -227,13 +208,6 @@ out:
 }
 
 /* --- write ------------------------------------------------------------------ */
-
-static size_t utf8_chars(const char *s) {
-    size_t n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xc0) != 0x80;
-    return n;
-}
 
 /* One COPY text field: \N for NULL, the rest escaped as COPY wants. */
 static void copy_field(osp_buf_t *t, const char *v, size_t len) {
@@ -257,50 +231,23 @@ static void copy_field(osp_buf_t *t, const char *v, size_t len) {
     }
 }
 
-/* Refusal reasons (a row's `error` when its `points` is 0). */
-static const char *const refusal[] = {
-    "its JSON cannot be re-encoded here (an integer beyond 64 bits?)",
-    "timestamp longer than the data table's varchar(26)",
-    "a field longer than the data table's varchar(255)", "out of memory"};
-
-/* The driver's notify: the columns popped from the payload (host from the
- * top level, else info.host, the host the point came from), the rest as
- * jsonutils.dumps writes it, that text as a JSON string. */
+/* One COPY line: the driver's row (sql_layout.h), tab-separated. */
 static int build_line(osp_buf_t *t, osp_buf_t tmp[2], const osp_store_msg_t *m) {
-    json_t *p = osp__json_loadb_finite(m->json, m->len, 0, NULL);
-    if (!json_is_object(p)) {
-        json_decref(p);
-        return 0;
-    }
-    /* the writer's view has base_id, trace_id, name and timestamp only */
-#define STR(o, k) json_string_value(json_object_get((o), (k)))
-    const char *host = STR(p, "host");
-    if (!host)
-        host = STR(json_object_get(p, "info"), "host");
-    const char *v[C_DATA] = {
-        m->timestamp,      m->base_id, STR(p, "parent_id"), m->trace_id,
-        STR(p, "project"), host,       STR(p, "service"),   m->name};
-#undef STR
-    int why = -1;
-    for (int c = 0; c < C_DATA && why < 0; c++)
-        if (v[c] && utf8_chars(v[c]) > column_max[c])
-            why = c == C_TIMESTAMP ? 1 : 2;
-    if (why < 0) {
-        for (int c = 0; c < C_DATA; c++) {
-            copy_field(t, v[c], v[c] ? strlen(v[c]) : 0);
+    osp_sql_row_t row;
+    int r = osp__sql_row_make(&row, m);
+    if (r > 0) {
+        for (int c = 0; c < OSP_SQL_DATA; c++) {
+            copy_field(t, row.field[c], row.field[c] ? strlen(row.field[c]) : 0);
             osp__buf_putc(t, '\t');
         }
-        for (int c = 0; c < C_DATA; c++)
-            json_object_del(p, column[c]);
-        tmp[0].len = tmp[1].len = 0;
-        osp__pyjson_value(&tmp[0], p, -1, 0);
-        osp__pyjson_string(&tmp[1], tmp[0].data, tmp[0].len);
-        copy_field(t, tmp[1].data, tmp[1].len);
+        if (osp__sql_row_data(&row, tmp))
+            copy_field(t, tmp[1].data, tmp[1].len);
         osp__buf_putc(t, '\n');
-        why = tmp[0].failed || tmp[1].failed || t->failed ? 3 : -1;
+        if (tmp[0].failed || tmp[1].failed || t->failed)
+            r = -OSP_SQL_REFUSED_NOMEM;
     }
-    json_decref(p);
-    return why < 0 ? 1 : -why;
+    osp__sql_row_done(&row);
+    return r;
 }
 
 static int pg_prepare(osp_store_batch_t *b, osp_error_t *err) {
@@ -335,7 +282,7 @@ static int ensure_connected(pg_store_t *s, osp_error_t *err) {
 }
 
 static int copy_rows(pg_store_t *s, const osp_buf_t *t, osp_error_t *err) {
-    PGresult *r = PQexec(s->conn, "COPY data (" COLUMNS ") FROM STDIN");
+    PGresult *r = PQexec(s->conn, "COPY data (" OSP_SQL_COLUMNS ") FROM STDIN");
     bool in = PQresultStatus(r) == PGRES_COPY_IN;
     PQclear(r);
     if (!in)
@@ -367,7 +314,7 @@ static int pg_commit(osp_store_t *base, osp_store_batch_t *b, osp_error_t *err) 
         if (!b->rows[i].points && refused++ == 0)
             snprintf(s->base.rejected_why, sizeof s->base.rejected_why,
                      "trace point %.64s of %.64s: %s", b->msgs[i].trace_id,
-                     b->msgs[i].base_id, refusal[b->rows[i].error]);
+                     b->msgs[i].base_id, osp__sql_refusal[b->rows[i].error]);
     int rc = ensure_connected(s, err);
     if (rc != OSP_OK || refused == b->nrows)
         goto out;
@@ -420,44 +367,19 @@ struct cb {
     osp_buf_t row;
 };
 
-/* `data` as the driver's get_report loads it: a JSON string holding the
- * text (decoded), or, written by something else, the JSON value itself. */
-static void append_data(osp_buf_t *b, const char *v, size_t len) {
-    if (len && *v == '"') {
-        json_t *j = json_loadb(v, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-        if (json_is_string(j))
-            osp__buf_append(b, json_string_value(j), json_string_length(j));
-        else
-            osp__buf_append(b, "null", 4);
-        json_decref(j);
-    } else {
-        osp__buf_append(b, len ? v : "null", len ? len : 4);
-    }
-}
-
 /* One row as the object osp_report_add_row takes: the columns by name,
  * `data` as JSON text. */
 static int msg_row(PGresult *r, void *ud) {
     struct cb *c = ud;
-    osp_buf_t *b = &c->row;
-    b->len = 0;
-    b->failed = false;
-    osp__buf_putc(b, '{');
-    for (int k = 0; k < C_N; k++) {
-        osp__buf_puts(b, k ? ", \"" : "\"");
-        osp__buf_puts(b, column[k]);
-        osp__buf_puts(b, "\": ");
-        const char *v = PQgetvalue(r, 0, k);
-        size_t len = (size_t)PQgetlength(r, 0, k);
-        if (PQgetisnull(r, 0, k))
-            osp__buf_append(b, "null", 4);
-        else if (k == C_DATA)
-            append_data(b, v, len);
-        else
-            osp__pyjson_string(b, v, len);
+    const char *v[OSP_SQL_N];
+    size_t len[OSP_SQL_N];
+    for (int k = 0; k < OSP_SQL_N; k++) {
+        v[k] = PQgetisnull(r, 0, k) ? NULL : PQgetvalue(r, 0, k);
+        len[k] = (size_t)PQgetlength(r, 0, k);
     }
-    osp__buf_putc(b, '}');
-    return b->failed ? OSP_ENOMEM : osp__store_emit(c->msg, b->data, b->len, c->ud);
+    osp__sql_report_row(&c->row, v, len);
+    return c->row.failed ? OSP_ENOMEM
+                         : osp__store_emit(c->msg, c->row.data, c->row.len, c->ud);
 }
 
 static int pg_get(osp_store_t *base, const char *base_id, osp_store_msg_cb cb, void *ud,
@@ -470,8 +392,9 @@ static int pg_get(osp_store_t *base, const char *base_id, osp_store_msg_cb cb, v
      * order (ctid: a seq scan, a bitmap scan, or the base_id index, whose
      * equal keys are in heap order), which is not the order of ids (a
      * small row may fill a gap in an earlier page) */
-    int rc = query(s, "SELECT " COLUMNS " FROM data WHERE base_id = $1 ORDER BY ctid",
-                   base_id, msg_row, &c, err);
+    int rc =
+        query(s, "SELECT " OSP_SQL_COLUMNS " FROM data WHERE base_id = $1 ORDER BY ctid",
+              base_id, msg_row, &c, err);
     osp__buf_free(&c.row);
     return rc;
 }
