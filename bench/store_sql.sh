@@ -24,9 +24,8 @@ mysql) SERVER_SH=$SRC/tests/integration/mysql.sh URL_VAR=OSP_MYSQL_URL RAW=store
 *) echo "ENGINE must be pg or mysql" >&2; exit 2 ;;
 esac
 WORK=$(mktemp -d /tmp/osp-store-sql.XXXXXX)
-chmod 0711 "$WORK" # the servers run as the postgres or mysql user when we are root
 cleanup() {
-    "$SERVER_SH" stop "$WORK/server" >/dev/null 2>&1 || true
+    "$SERVER_SH" destroy "$WORK/server" >/dev/null 2>&1 || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
@@ -40,6 +39,7 @@ for batch in 100 500 2000; do
     done
 done
 mkdir -p "$(dirname "$OUT")"
+# shellcheck disable=SC2086 # REFS: one argument a reference
 /usr/bin/python3 - "$WORK/runs.jsonl" "$ROWS" "$REPS" "$ENGINE" $REFS >"$OUT" <<'PY'
 import json, statistics, sys
 runs = [json.loads(l) for l in open(sys.argv[1])]

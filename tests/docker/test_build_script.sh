@@ -17,10 +17,20 @@ test -d "$tmp/out/var/lib/osprofiler/spool"
 "$out/bin/osprofiler" --version >/dev/null
 "$out/bin/osprofiler-sidecar" --config "$out/etc/osprofiler-c/osprofiler-sidecar.conf" \
     --store "sqlite:///$tmp/t.db" --test-config >/dev/null
-# every linked library comes from RUNTIME_PACKAGES (or libc6)
+# every library the programs link comes from RUNTIME_PACKAGES (or libc6)
 want=$(sed -n 's/^ARG RUNTIME_PACKAGES="\(.*\)"/\1/p' "$src/docker/Dockerfile")
 missing=""
-for lib in $(ldd "$out/bin/osprofiler" "$out/bin/osprofiler-sidecar" | awk '/=>/ {print $3}' | sort -u); do
+# The libraries the programs name themselves (DT_NEEDED), where ldd finds
+# them: apt installs what those packages depend on in turn.
+direct_libs() {
+    local bin soname
+    for bin in "$@"; do
+        for soname in $(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+            ldd "$bin" | awk -v so="$soname" '$1 == so && $2 == "=>" {print $3}'
+        done
+    done | sort -u
+}
+for lib in $(direct_libs "$out/bin/osprofiler" "$out/bin/osprofiler-sidecar"); do
     pkg=$(dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "$lib" 2>/dev/null || true)
     pkg=${pkg%%:*}
     case " $want libc6 " in *" $pkg "*) ;; *) missing="$missing $lib(${pkg:-?})" ;; esac

@@ -3,8 +3,9 @@
 #
 # pg.sh - a private PostgreSQL cluster on 127.0.0.1 for tests and benchmarks.
 #
-#   pg.sh start  DIR   fresh cluster in DIR/data (emptied first), prints DIR/env
-#   pg.sh stop   DIR   stop it (idempotent, exit 0 when gone)
+#   pg.sh start  DIR   fresh cluster (any earlier one of DIR destroyed), prints DIR/env
+#   pg.sh stop   DIR   stop it (idempotent, exit 0 when gone); `again` restarts it
+#   pg.sh destroy DIR  stop it and remove its files
 #   pg.sh kill9  DIR   SIGKILL the postmaster and its children (a crash)
 #   pg.sh again  DIR   start the stopped cluster again, same port and data
 #   pg.sh psql   DIR ARGS...  psql on the test database (over the socket)
@@ -12,8 +13,10 @@
 # Debian's server (/usr/lib/postgresql/NN/bin, the newest installed). initdb
 # refuses to run as root, and tests run as root in CI: then the cluster
 # belongs to the `postgres` system user the package creates and every server
-# command runs as it (setpriv); DIR is made that user's. A non-root caller
-# runs it as itself. Role `osp`, a random password (DIR/password, 0600, never
+# command runs as it (setpriv). A non-root caller
+# runs it as itself. The data and the server's log are in DIR/srv, a link to
+# a 0700 directory of the owner's under /tmp (it may not enter DIR). Role
+# `osp`, a random password (a 0600 file for initdb, removed after it; never
 # on a command line: initdb --pwfile), scram-sha-256 on the loopback port,
 # trust on the Unix socket (a 0700 directory of its own under /tmp: a socket
 # path is limited to 107 bytes, a build tree's is not). Database `osprofiler`.
@@ -25,9 +28,11 @@
 #   OSP_PG_SOCKET_DIR=/tmp/osp-pg.XXXX
 #   OSP_PG_PID=12345
 #   OSP_PG_DIR=/abs/DIR
+#   OSP_PG_SRV=/tmp/osp-pg-srv.XXXX
 #
-# Stopping uses pg_ctl (fast), then the pid in DIR/data/postmaster.pid, only
-# if /proc/PID/cmdline names DIR/data, so a recycled pid is never hit.
+# Stopping uses pg_ctl (fast), then the pid in DIR/srv/data/postmaster.pid,
+# only if /proc/PID/cmdline names that data directory, so a recycled pid is
+# never hit.
 set -euo pipefail
 
 BIN=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
@@ -45,6 +50,10 @@ die() {
 CMD=$1
 DIR=$(realpath -m "$2")
 shift 2
+# The server's own files (data, log) live in SRV, a private directory under
+# /tmp that DIR/srv points to: the server's user must reach them, and it may
+# not be able to enter DIR (a build tree under a 0700 directory).
+SRV=$(readlink "$DIR/srv" 2>/dev/null || echo /nonexistent)
 [ -x "$BIN/initdb" ] || die "no PostgreSQL server found (Debian's postgresql package)"
 
 # as the cluster's owner
@@ -57,21 +66,21 @@ else
     as_owner() { "$@"; }
 fi
 
-pid_of() { # the postmaster's pid when it runs from DIR/data
+pid_of() { # the postmaster's pid when it runs from SRV/data
     local pid
-    pid=$(head -n 1 "$DIR/data/postmaster.pid" 2>/dev/null) || return 1
+    pid=$(head -n 1 "$SRV/data/postmaster.pid" 2>/dev/null) || return 1
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$DIR/data" || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$SRV/data" || return 1
     echo "$pid"
 }
 
-serve() { # start the server in DIR/data with DIR's port and socket
+serve() { # start the server in SRV/data with DIR/env's port and socket
     # shellcheck disable=SC1091
     . "$DIR/env"
-    as_owner "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t "$START_TIMEOUT" \
+    as_owner "$BIN/pg_ctl" -D "$SRV/data" -l "$SRV/server.log" -w -t "$START_TIMEOUT" \
         -o "-k $OSP_PG_SOCKET_DIR -p $OSP_PG_PORT -c listen_addresses=127.0.0.1 -c fsync=on" \
         start >/dev/null || {
-        tail -n 20 "$DIR/server.log" >&2 || true
+        tail -n 20 "$SRV/server.log" >&2 || true
         die "server did not start"
     }
     local pid
@@ -81,26 +90,26 @@ serve() { # start the server in DIR/data with DIR's port and socket
 
 start() {
     if pid_of >/dev/null; then die "a server of $DIR still runs"; fi
+    destroy
     mkdir -p "$DIR"
-    rm -rf "$DIR/data" "$DIR/env"
+    rm -f "$DIR/env"
     local sock port pass
+    SRV=$(mktemp -d /tmp/osp-pg-srv.XXXXXX)
+    ln -sfn "$SRV" "$DIR/srv"
     sock=$(mktemp -d /tmp/osp-pg.XXXXXX)
     port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     pass=$(head -c 18 /dev/urandom | base64 | tr '+/' 'xy')
-    (umask 077 && printf '%s\n' "$pass" >"$DIR/password")
-    chown "$OWNER" "$DIR" "$DIR/password" "$sock"
-    as_owner test -r "$DIR/password" || {
-        rmdir "$sock"
-        die "$DIR is not reachable by user $OWNER (a parent directory not searchable by it?)"
-    }
-    chmod 0700 "$sock"
-    as_owner "$BIN/initdb" -D "$DIR/data" -U osp --pwfile="$DIR/password" \
+    (umask 077 && printf '%s\n' "$pass" >"$SRV/password")
+    chown "$OWNER" "$SRV" "$SRV/password" "$sock"
+    chmod 0700 "$SRV" "$sock"
+    as_owner "$BIN/initdb" -D "$SRV/data" -U osp --pwfile="$SRV/password" \
         --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 \
         >"$DIR/initdb.log" 2>&1 || {
         tail -n 20 "$DIR/initdb.log" >&2
         rmdir "$sock"
         die "initdb failed"
     }
+    rm -f "$SRV/password" # the URL in DIR/env (0600) holds it
     (
         umask 077
         cat >"$DIR/env" <<EOF
@@ -110,6 +119,7 @@ OSP_PG_SOCKET_URL=postgresql://osp@:$port/osprofiler?host=$sock
 OSP_PG_SOCKET_DIR=$sock
 OSP_PG_PID=
 OSP_PG_DIR=$DIR
+OSP_PG_SRV=$SRV
 EOF
     )
     serve
@@ -119,10 +129,10 @@ EOF
 }
 
 stop() {
-    [ -d "$DIR/data" ] || return 0
+    [ -d "$SRV/data" ] || return 0
     local pid
     pid=$(pid_of) || return 0
-    as_owner "$BIN/pg_ctl" -D "$DIR/data" -m fast -w -t 30 stop >/dev/null 2>&1 || true
+    as_owner "$BIN/pg_ctl" -D "$SRV/data" -m fast -w -t 30 stop >/dev/null 2>&1 || true
     if pid=$(pid_of); then
         log "postmaster $pid still alive after pg_ctl stop, sending SIGKILL"
         kill -KILL "$pid" 2>/dev/null || true
@@ -130,16 +140,25 @@ stop() {
     fi
 }
 
-case $CMD in
-start) start ;;
-stop)
+stop_all() { # the server stopped, its socket directory removed
     stop
     if [ -f "$DIR/env" ]; then
         # shellcheck disable=SC1091
         . "$DIR/env"
         [ ! -d "${OSP_PG_SOCKET_DIR:-/nonexistent}" ] || rm -rf "$OSP_PG_SOCKET_DIR"
     fi
-    ;;
+}
+
+destroy() { # stopped, and its files gone (SRV under /tmp)
+    stop_all
+    case $SRV in /tmp/osp-pg-srv.*) rm -rf "$SRV" ;; esac
+    rm -f "$DIR/srv"
+}
+
+case $CMD in
+start) start ;;
+stop) stop_all ;;
+destroy) destroy ;;
 kill9)
     pid=$(pid_of) || die "no server runs in $DIR"
     # its backends too: an orphaned one keeps the shared memory, and a new
@@ -161,7 +180,7 @@ again)
     mkdir -p "$OSP_PG_SOCKET_DIR"
     chown "$OWNER" "$OSP_PG_SOCKET_DIR"
     chmod 0700 "$OSP_PG_SOCKET_DIR"
-    rm -f "$DIR/data/postmaster.pid" # a kill9'd server's
+    rm -f "$SRV/data/postmaster.pid" # a kill9'd server's
     serve
     ;;
 psql)

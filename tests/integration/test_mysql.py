@@ -290,7 +290,7 @@ def test_outage(args, work):
         check("outage: exit 0 on SIGTERM", sc.stop() == 0)
         check("outage: the password is in no log line", my.password() not in sc.text())
     finally:
-        my.ctl("stop")
+        my.ctl("destroy")
         subprocess.run(["rm", "-rf", os.path.dirname(own)])
 
 

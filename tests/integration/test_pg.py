@@ -264,7 +264,7 @@ def test_outage(args, work):
         check("outage: exit 0 on SIGTERM", sc.stop() == 0)
         check("outage: the password is in no log line", pg.password() not in sc.text())
     finally:
-        pg.ctl("stop")
+        pg.ctl("destroy")
         subprocess.run(["rm", "-rf", os.path.dirname(own)])
 
 
