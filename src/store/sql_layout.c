@@ -64,6 +64,27 @@ void osp__sql_row_done(osp_sql_row_t *row) {
     row->payload = NULL;
 }
 
+int osp__sql_row_encode(osp_buf_t *t, osp_buf_t tmp[2], const osp_store_msg_t *m,
+                        osp_sql_put_fn *put, const char *open, char sep,
+                        const char *close) {
+    osp_sql_row_t row;
+    int r = osp__sql_row_make(&row, m);
+    if (r > 0) {
+        osp__buf_puts(t, open);
+        for (int c = 0; c < OSP_SQL_DATA; c++) {
+            put(t, row.field[c], row.field[c] ? strlen(row.field[c]) : 0);
+            osp__buf_putc(t, sep);
+        }
+        if (osp__sql_row_data(&row, tmp))
+            put(t, tmp[1].data, tmp[1].len);
+        osp__buf_puts(t, close);
+        if (tmp[0].failed || tmp[1].failed || t->failed)
+            r = -OSP_SQL_REFUSED_NOMEM;
+    }
+    osp__sql_row_done(&row);
+    return r;
+}
+
 void osp__sql_report_row(osp_buf_t *b, const char *const v[OSP_SQL_N],
                          const size_t len[OSP_SQL_N]) {
     b->len = 0;

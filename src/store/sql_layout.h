@@ -56,6 +56,15 @@ int osp__sql_row_make(osp_sql_row_t *row, const osp_store_msg_t *m);
 bool osp__sql_row_data(osp_sql_row_t *row, osp_buf_t tmp[2]);
 void osp__sql_row_done(osp_sql_row_t *row);
 
+/* The three steps for one row in a back end's own text form: open, each
+ * column through put (NULL for SQL NULL) followed by sep, `data` through
+ * put, close. Returns as osp__sql_row_make; -OSP_SQL_REFUSED_NOMEM when a
+ * buffer failed. */
+typedef void osp_sql_put_fn(osp_buf_t *t, const char *v, size_t len);
+int osp__sql_row_encode(osp_buf_t *t, osp_buf_t tmp[2], const osp_store_msg_t *m,
+                        osp_sql_put_fn *put, const char *open, char sep,
+                        const char *close);
+
 /* Append to b the object osp_report_add_row takes for one row read back:
  * each column by name, `data` as the driver's get_report loads it (a JSON
  * string holding the text, decoded; written by something else, the JSON

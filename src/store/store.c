@@ -92,6 +92,19 @@ int osp_store_count(osp_store_t *s, size_t *traces, osp_error_t *err) {
     return s->ops->count(s, traces, err);
 }
 
+int osp__store_batch_reset(osp_store_batch_t *b, size_t n, osp_error_t *err) {
+    if (n > b->rows_cap) {
+        osp_store_row_t *grown = realloc(b->rows, n * sizeof *grown);
+        if (!grown)
+            return osp__error_set(err, OSP_ENOMEM, "store", 0, "out of memory");
+        b->rows = grown;
+        b->rows_cap = n;
+    }
+    b->text.len = 0;
+    b->text.failed = false;
+    return OSP_OK;
+}
+
 int osp__store_emit(osp_store_msg_cb cb, const char *json, size_t len, void *ud) {
     if (osp__json_nonfinite_find(json, len) == len)
         return cb(json, len, ud);

@@ -57,6 +57,10 @@ struct osp_store {
  * them; copied only then. */
 int osp__store_emit(osp_store_msg_cb cb, const char *json, size_t len, void *ud);
 
+/* Room for n rows in b->rows, and b->text emptied: what every prepare does
+ * first. OSP_OK or OSP_ENOMEM (err set). */
+int osp__store_batch_reset(osp_store_batch_t *b, size_t n, osp_error_t *err);
+
 extern const osp_store_ops_t osp_store_sqlite_ops;
 extern const osp_store_ops_t osp_store_redis_ops;
 extern const osp_store_ops_t osp_store_pg_ops;

@@ -401,47 +401,21 @@ static const char *refusal(int why) {
                                  : osp__sql_refusal[why];
 }
 
-/* One "(...)" tuple: the driver's row (sql_layout.h), SQL-quoted. */
-static int build_tuple(osp_buf_t *t, osp_buf_t tmp[2], const osp_store_msg_t *m) {
-    osp_sql_row_t row;
-    int r = osp__sql_row_make(&row, m);
-    if (r > 0) {
-        osp__buf_putc(t, '(');
-        for (int c = 0; c < OSP_SQL_DATA; c++) {
-            sql_string(t, row.field[c], row.field[c] ? strlen(row.field[c]) : 0);
-            osp__buf_putc(t, ',');
-        }
-        if (osp__sql_row_data(&row, tmp))
-            sql_string(t, tmp[1].data, tmp[1].len);
-        osp__buf_putc(t, ')');
-        if (tmp[0].failed || tmp[1].failed || t->failed)
-            r = -OSP_SQL_REFUSED_NOMEM;
-    }
-    osp__sql_row_done(&row);
-    return r;
-}
-
 /* The batch's text: INSERT statements one after another; rows[i].text and
  * .len the statement row i is in, the first row of a statement having
  * len != 0 (the others 0). */
 static int my_prepare(osp_store_batch_t *b, osp_error_t *err) {
-    if (b->n > b->rows_cap) {
-        osp_store_row_t *grown = realloc(b->rows, b->n * sizeof *grown);
-        if (!grown)
-            return osp__error_set(err, OSP_ENOMEM, "store", 0, "out of memory");
-        b->rows = grown;
-        b->rows_cap = b->n;
-    }
+    if (osp__store_batch_reset(b, b->n, err) != OSP_OK)
+        return OSP_ENOMEM;
     static const char head[] = "INSERT INTO data (" OSP_SQL_COLUMNS ") VALUES ";
-    b->text.len = 0;
-    b->text.failed = false;
     osp_buf_t tmp[2] = {OSP_BUF_INIT, OSP_BUF_INIT};
     size_t start = 0, first = 0; /* the open statement, its first row */
     bool open = false;
     for (size_t i = 0; i < b->n; i++) {
         size_t at = b->text.len;
         osp__buf_puts(&b->text, open ? "," : head);
-        int r = build_tuple(&b->text, tmp, &b->msgs[i]);
+        int r =
+            osp__sql_row_encode(&b->text, tmp, &b->msgs[i], sql_string, "(", ',', ")");
         b->rows[i] = (osp_store_row_t){.points = r > 0, .error = r > 0 ? 0 : -r};
         if (r <= 0) { /* not in the text */
             b->text.len = at;

@@ -231,38 +231,14 @@ static void copy_field(osp_buf_t *t, const char *v, size_t len) {
     }
 }
 
-/* One COPY line: the driver's row (sql_layout.h), tab-separated. */
-static int build_line(osp_buf_t *t, osp_buf_t tmp[2], const osp_store_msg_t *m) {
-    osp_sql_row_t row;
-    int r = osp__sql_row_make(&row, m);
-    if (r > 0) {
-        for (int c = 0; c < OSP_SQL_DATA; c++) {
-            copy_field(t, row.field[c], row.field[c] ? strlen(row.field[c]) : 0);
-            osp__buf_putc(t, '\t');
-        }
-        if (osp__sql_row_data(&row, tmp))
-            copy_field(t, tmp[1].data, tmp[1].len);
-        osp__buf_putc(t, '\n');
-        if (tmp[0].failed || tmp[1].failed || t->failed)
-            r = -OSP_SQL_REFUSED_NOMEM;
-    }
-    osp__sql_row_done(&row);
-    return r;
-}
-
 static int pg_prepare(osp_store_batch_t *b, osp_error_t *err) {
-    if (b->n > b->rows_cap) {
-        osp_store_row_t *grown = realloc(b->rows, b->n * sizeof *grown);
-        if (!grown)
-            return osp__error_set(err, OSP_ENOMEM, "store", 0, "out of memory");
-        b->rows = grown;
-        b->rows_cap = b->n;
-    }
-    b->text.len = 0;
-    b->text.failed = false;
+    if (osp__store_batch_reset(b, b->n, err) != OSP_OK)
+        return OSP_ENOMEM;
     osp_buf_t tmp[2] = {OSP_BUF_INIT, OSP_BUF_INIT};
     for (size_t i = 0; i < b->n; i++) {
-        int r = build_line(&b->text, tmp, &b->msgs[i]);
+        /* one COPY line: tab-separated fields */
+        int r =
+            osp__sql_row_encode(&b->text, tmp, &b->msgs[i], copy_field, "", '\t', "\n");
         b->rows[i] = (osp_store_row_t){.points = r > 0, .error = r > 0 ? 0 : -r};
     }
     b->nrows = b->n;

@@ -268,15 +268,8 @@ static int sqlite_prepare(osp_store_batch_t *b, osp_error_t *err) {
     size_t *idx = b->scratch, *starts = idx + n, *trace_of = starts + n + 1,
            *slots = trace_of + n;
     size_t ntraces = group_by_trace(b->msgs, n, idx, starts, trace_of, slots, cap);
-    if (ntraces > b->rows_cap) {
-        osp_store_row_t *grown = realloc(b->rows, ntraces * sizeof *grown);
-        if (!grown)
-            return osp__error_set(err, OSP_ENOMEM, "store", 0, "out of memory");
-        b->rows = grown;
-        b->rows_cap = ntraces;
-    }
-    b->text.len = 0;
-    b->text.failed = false;
+    if (osp__store_batch_reset(b, ntraces, err) != OSP_OK)
+        return OSP_ENOMEM;
     for (size_t k = 0; k < ntraces; k++)
         build_row(b, idx + starts[k], starts[k + 1] - starts[k], &b->rows[k]);
     b->nrows = ntraces;
